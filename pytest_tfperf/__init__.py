@@ -1,0 +1,50 @@
+"""pytest-tfperf: TensorFlow model performance as ordinary pytest tests.
+
+Public API (TensorFlow is imported only when a function first needs it):
+`load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`,
+`optimize`, `count_flops`, `profile`, and the error hierarchy rooted at `TfperfError`.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .errors import (  # noqa: F401  (re-exported)
+    BaselineError,
+    BudgetExceeded,
+    ConfigError,
+    GraphValidationError,
+    ImageError,
+    InputError,
+    MarkerUsageError,
+    ModelLoadError,
+    NodeNotFoundError,
+    OptimizeError,
+    TfperfError,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load": "model", "FrozenGraph": "model", "TensorSpec": "model",
+    "validate": "graphs",
+    "summarize": "summary", "GraphSummary": "summary",
+    "measure": "timing", "LatencyStats": "stats",
+    "assert_equivalent": "equivalence", "EquivalenceReport": "equivalence",
+    "NotEquivalentError": "equivalence",
+    "optimize": "optimize",
+    "count_flops": "profiling", "profile": "profiling",
+    "sample_image_for": "images",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_tfperf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

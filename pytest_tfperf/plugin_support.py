@@ -1,0 +1,283 @@
+"""What the pytest hooks do, kept out of plugin.py so that file stays a thin list of hooks.
+
+Marker reading, model/image resolution for a test item, and the end-of-test budget checks.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import BudgetExceeded, MarkerUsageError
+
+BUDGET_MARKERS = ("latency_budget", "param_budget", "flops_budget", "size_budget", "memory_budget")
+
+MARKERS = {
+    "latency_budget": "latency_budget(ms=None, *, fps=None, percentile=50, batch=1, regression=None): "
+                      "fail if the measured latency percentile exceeds the budget (exactly one of ms/fps)",
+    "param_budget": "param_budget(max, *, kind='weights'): fail if the model has more parameters "
+                    "(kind='trainable' where the source knows trainability); counts like '62.4M'",
+    "flops_budget": "flops_budget(max): fail if one inference at batch 1 needs more FLOPs ('1.5G')",
+    "size_budget": "size_budget(mb): fail if the serialized frozen model is larger (1 MB = 10^6 bytes)",
+    "memory_budget": "memory_budget(mb): fail if one inference peaks above this memory (1 MB = 10^6 bytes)",
+    "tfperf_model": "tfperf_model(ref, **load_kwargs): the model the frozen_graph fixture loads",
+    "tfperf_sample_image": "tfperf_sample_image(path): the image the sample_image fixture loads",
+}
+
+_ITEM_KEY = "_tfperf_parsed_budgets"
+
+
+def test_base(item) -> str:
+    return os.path.dirname(str(item.path))
+
+
+def parsed_budgets(item) -> dict[str, Any]:
+    """{marker name: parsed budget} for the item's nearest budget markers (parsed once)."""
+    cached = getattr(item, _ITEM_KEY, None)
+    if cached is not None:
+        return cached
+    from . import budgets
+
+    parsers = {
+        "latency_budget": budgets.parse_latency_budget,
+        "param_budget": budgets.parse_param_budget,
+        "flops_budget": budgets.parse_flops_budget,
+        "size_budget": budgets.parse_size_budget,
+        "memory_budget": budgets.parse_memory_budget,
+    }
+    parsed = {}
+    for name, parse in parsers.items():
+        marker = item.get_closest_marker(name)
+        if marker is not None:
+            parsed[name] = parse(marker.args, marker.kwargs, test_id=item.nodeid)
+    setattr(item, _ITEM_KEY, parsed)
+    return parsed
+
+
+def latency_budget_of(item):
+    return parsed_budgets(item).get("latency_budget")
+
+
+def check_markers(item) -> None:
+    """Parse budget and model markers at setup so a bad argument errors the test early."""
+    parsed_budgets(item)
+    marker = item.get_closest_marker("tfperf_model")
+    if marker is not None and not marker.args and "ref" not in marker.kwargs:
+        raise MarkerUsageError(
+            f"{item.nodeid}: @pytest.mark.tfperf_model needs a model reference, e.g. "
+            "@pytest.mark.tfperf_model('models/alexnet.pb'). Received: no arguments")
+    marker = item.get_closest_marker("tfperf_sample_image")
+    if marker is not None and (len(marker.args) != 1 or marker.kwargs):
+        raise MarkerUsageError(
+            f"{item.nodeid}: @pytest.mark.tfperf_sample_image takes one image path, e.g. "
+            f"tfperf_sample_image('images/face.jpg'). Received: args={marker.args!r}, kwargs={marker.kwargs!r}")
+
+
+def model_for_item(session, item):
+    """The FrozenGraph named by the nearest tfperf_model marker, else the tfperf_model ini key."""
+    marker = item.get_closest_marker("tfperf_model")
+    if marker is not None:
+        kwargs = dict(marker.kwargs)
+        ref = marker.args[0] if marker.args else kwargs.pop("ref", None)
+        if ref is None:
+            raise MarkerUsageError(f"{item.nodeid}: @pytest.mark.tfperf_model needs a model reference. "
+                                   "Received: no arguments")
+        return session.load_model(ref, base=test_base(item), **kwargs)
+    s = session.settings
+    if not s.model:
+        raise MarkerUsageError(
+            f"{item.nodeid} uses the frozen_graph fixture but no model is configured: add "
+            "@pytest.mark.tfperf_model('path/to/model.pb') to the test, or the ini key "
+            "'tfperf_model = path/to/model.pb', or override the frozen_graph fixture in a conftest.")
+    kwargs = {"inputs": list(s.inputs) if s.inputs else None,
+              "outputs": list(s.outputs) if s.outputs else None,
+              "input_shapes": s.input_shape}
+    return session.load_model(s.model, base=s.inidir, **{k: v for k, v in kwargs.items() if v})
+
+
+def sample_image_for_item(session, item, fg):
+    """The sample image fitted to `fg`: marker path, else ini path, else a synthetic image."""
+    from .images import sample_image_for
+
+    marker = item.get_closest_marker("tfperf_sample_image")
+    path = None
+    if marker is not None:
+        path = session.resolve_path(str(marker.args[0]), test_base(item))
+    elif session.settings.sample_image:
+        path = session.resolve_path(session.settings.sample_image, session.settings.inidir)
+    return sample_image_for(fg, path=path, preprocess=session.settings.preprocess)
+
+
+def run_budget_checks(session, item, recorder) -> list:
+    """Check every budget marker of `item` against what the test did; returns BudgetVerdicts.
+
+    Declarative mode: a latency budget on a test that measured nothing but uses `frozen_graph`
+    measures `frozen_graph` on `sample_image` here. A test that used pytest-benchmark's
+    `benchmark` fixture is checked on its stats.
+    """
+    from . import budgets
+
+    parsed = parsed_budgets(item)
+    settings = session.settings
+    verdicts = []
+    latency = parsed.get("latency_budget")
+    fixture_fg = item.funcargs.get("frozen_graph") if hasattr(item, "funcargs") else None
+    if latency is not None:
+        if recorder is not None and not recorder.measurements and fixture_fg is not None \
+                and "benchmark" not in getattr(item, "funcargs", {}):
+            image = item.funcargs.get("sample_image")
+            recorder.measure(fixture_fg, image)
+        bench = _pytest_benchmark_stats(item)
+        if bench is not None:
+            verdicts.append(budgets.check_latency(latency, bench, scale=settings.budget_scale,
+                                                  model=fixture_fg.name if fixture_fg else None))
+        elif recorder is None or not recorder.measurements:
+            raise MarkerUsageError(
+                f"{item.nodeid}: @pytest.mark.latency_budget found nothing to check: the test made no "
+                "tfperf.measure(...) call, does not use the frozen_graph fixture, and did not use "
+                "pytest-benchmark's benchmark fixture.")
+        for stats, fg in (recorder.measurements if recorder else []):
+            verdicts.append(budgets.check_latency(latency, stats, scale=settings.budget_scale,
+                                                  model=fg.name if fg is not None else stats.model))
+    models = list(recorder.models) if recorder is not None else []
+    if fixture_fg is not None and all(m is not fixture_fg for m in models):
+        models.insert(0, fixture_fg)
+    static = {k: v for k, v in parsed.items() if k != "latency_budget"}
+    if static and not models:
+        raise MarkerUsageError(
+            f"{item.nodeid}: @pytest.mark.{next(iter(static))} needs a model: use the frozen_graph "
+            "fixture or load/measure one with the tfperf fixture.")
+    for fg in models:
+        for name, budget in static.items():
+            verdicts.append(_check_static(session, recorder, name, budget, fg))
+    return verdicts
+
+
+def _check_static(session, recorder, name, budget, fg):
+    from . import budgets
+
+    if name == "param_budget":
+        if budget.kind == "trainable":
+            value = fg.trainable_params
+            if value is None:
+                raise MarkerUsageError(
+                    f"param_budget(kind='trainable'): model {fg.name} ({fg.kind}) does not know which "
+                    "parameters are trainable (a frozen graph); use kind='weights' or load the "
+                    "checkpoint/Keras model.")
+        else:
+            value = model_facts(session, fg)["weight_params"]
+        return budgets.check_count("param_budget", value, budget.max, budget.kind, fg.name)
+    if name == "flops_budget":
+        return budgets.check_count("flops_budget", model_facts(session, fg)["flops"], budget.max,
+                                   "FLOPs", fg.name)
+    if name == "size_budget":
+        return budgets.check_count("size_budget", model_facts(session, fg)["serialized_bytes"] / 1e6,
+                                   budget.mb, "MB", fg.name)
+    from .profiling import peak_memory_bytes
+
+    inputs = recorder.default_inputs(fg) if recorder is not None else None
+    return budgets.check_count("memory_budget", peak_memory_bytes(fg, inputs) / 1e6, budget.mb, "MB",
+                               fg.name)
+
+
+def model_facts(session, fg) -> dict:
+    """Weights, FLOPs, size and nodes of a model, computed once per model per session."""
+    facts = getattr(fg, "_tfperf_facts", None)
+    if facts is None:
+        from .profiling import count_flops
+        from .summary import summarize
+
+        summary = summarize(fg)
+        try:
+            flops = count_flops(fg).total
+        except Exception:  # noqa: BLE001 - a model whose FLOPs cannot be counted still gets a row
+            flops = None
+        facts = {"summary": summary.to_dict(), "weight_params": summary.weight_params,
+                 "serialized_bytes": summary.serialized_bytes, "flops": flops}
+        fg._tfperf_facts = facts
+    return facts
+
+
+def record_test(session, item, recorder, verdicts) -> None:
+    """Add the test's measurements, model rows and verdicts to the session results."""
+    results = session.results
+    latency = [v for v in verdicts if v.marker == "latency_budget"]
+    static = [v for v in verdicts if v.marker != "latency_budget"]
+    if recorder is not None:
+        for i, (stats, fg) in enumerate(recorder.measurements):
+            mine = [v.to_dict() for v in latency if len(recorder.measurements) == 1
+                    or v.model == (fg.name if fg is not None else stats.model)]
+            results.add("measurement", {
+                "test_id": item.nodeid, "name": stats.name or f"measure[{i}]",
+                "model": fg.name if fg is not None else stats.model, "stats": stats.to_dict(),
+                "verdicts": mine, "device": "CPU", "target_kind": getattr(fg, "kind", None)})
+    bench = _pytest_benchmark_stats(item)
+    if bench is not None:
+        results.add("measurement", {"test_id": item.nodeid, "name": "benchmark", "model": None,
+                                    "stats": bench.to_dict(), "verdicts": [v.to_dict() for v in latency],
+                                    "device": "CPU", "target_kind": "pytest-benchmark"})
+    models = list(recorder.models) if recorder is not None else []
+    fixture_fg = getattr(item, "funcargs", {}).get("frozen_graph")
+    if fixture_fg is not None and all(m is not fixture_fg for m in models):
+        models.insert(0, fixture_fg)
+    if session.settings.reporting or static:
+        for fg in models:
+            mine = [v.to_dict() for v in static if v.model == fg.name]
+            if session.first_time_summarized(fg) or mine:
+                facts = model_facts(session, fg)
+                results.add("model", {"test_id": item.nodeid, "model": fg.name,
+                                      "summary": facts["summary"], "flops": facts["flops"],
+                                      "verdicts": mine})
+    for v in verdicts:
+        if not v.passed:
+            results.add("failure", {"test_id": item.nodeid, "marker": v.marker, "message": v.message})
+
+
+def raise_failures(verdicts) -> None:
+    failed = [v for v in verdicts if not v.passed]
+    if failed:
+        raise BudgetExceeded("\n".join(v.message for v in failed))
+
+
+def _pytest_benchmark_stats(item):
+    bench = getattr(item, "funcargs", {}).get("benchmark")
+    if bench is None:
+        return None
+    from .budgets import stats_from_pytest_benchmark
+
+    return stats_from_pytest_benchmark(bench)
+
+
+# -- reporting glue (the renderers and baseline storage live in reporting/report/baseline) ----
+
+
+def prepare_compare(session, settings) -> None:
+    """Load the baseline to compare with and parse the regression thresholds (configure time)."""
+    try:
+        from . import reporting
+    except ImportError:  # pragma: no cover - during development only
+        return
+    reporting.prepare_compare(session, settings)
+
+
+def test_regressions(session, item) -> list[str]:
+    """Failure messages for this test's measurements that regressed against the baseline."""
+    from . import reporting
+
+    return reporting.check_test_regressions(session, item)
+
+
+def finish_session(config, session) -> None:
+    """Worker: ship results to the controller. Controller: write JSON/Markdown/HTML/baselines."""
+    try:
+        from . import reporting
+    except ImportError:  # pragma: no cover - during development only
+        return
+    reporting.session_finish(config, session)
+
+
+def terminal_summary(terminalreporter, config, session) -> None:
+    try:
+        from . import reporting
+    except ImportError:  # pragma: no cover - during development only
+        return
+    reporting.terminal_summary(terminalreporter, config, session)

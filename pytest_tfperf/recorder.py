@@ -1,0 +1,149 @@
+"""The `tfperf` fixture: measure, compare, profile, load and summarize inside a test.
+
+The recorder remembers what the test did (measurements, models, equivalence reports, profiles)
+so budget markers can be checked at the end of the test and the session report can show it.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import TfperfError
+
+
+class TfperfRecorder:
+    """What the `tfperf` fixture gives a test.
+
+    Example:
+        @pytest.mark.latency_budget(fps=10)
+        def test_realtime(tfperf, frozen_graph, sample_image):
+            stats = tfperf.measure(frozen_graph, sample_image)
+            assert stats.fps >= 10  # the marker checks this too, with statistics
+    """
+
+    def __init__(self, session, item):
+        self._session = session
+        self._item = item
+        self.measurements: list[tuple[Any, Any]] = []   # (LatencyStats, model FrozenGraph or None)
+        self.models: list[Any] = []                      # FrozenGraphs the test touched
+        self.sample_inputs: dict[int, Any] = {}          # id(FrozenGraph) -> inputs used
+
+    @property
+    def test_id(self) -> str:
+        return self._item.nodeid
+
+    @property
+    def _base(self) -> str:
+        return os.path.dirname(str(self._item.path))
+
+    def _note_model(self, fg) -> None:
+        if fg is not None and all(m is not fg for m in self.models):
+            self.models.append(fg)
+
+    # -- public API ---------------------------------------------------------------------------
+    def load(self, ref, **load_kwargs):
+        """`pytest_tfperf.load` with paths relative to the test file, cached for the session."""
+        fg = self._session.load_model(ref, base=self._base, **load_kwargs)
+        self._note_model(fg)
+        return fg
+
+    def measure(self, target, inputs=None, *, batch: int | None = None, name: str | None = None,
+                warmup: int | None = None, min_time: float | None = None,
+                max_time: float | None = None, min_runs: int | None = None):
+        """Time `target` (FrozenGraph, `(tf_session, fetches)`, keras.Model, tf.function, callable).
+
+        Warm-up, adaptive sampling until the statistic is precise enough or clearly on one side
+        of this test's `latency_budget`; ini/option timing defaults apply unless overridden here.
+        A FrozenGraph measured with no `inputs` runs on its sample image.
+
+        Returns:
+            LatencyStats (median_ms, p90_ms, fps, 95% CIs, raw samples...).
+        """
+        from .plugin_support import latency_budget_of
+        from .timing import measure
+
+        fg = target if _is_frozen_graph(target) else None
+        if fg is not None and inputs is None:
+            inputs = self.default_inputs(fg)
+        budget = latency_budget_of(self._item)
+        if batch is None and budget is not None and budget.batch != 1:
+            batch = budget.batch
+        budget_ms = budget.limit_ms * self._session.settings.budget_scale if budget else None
+        stats = measure(target, inputs, batch=batch, name=name, warmup=warmup, min_time=min_time,
+                        max_time=max_time, min_runs=min_runs, budget_ms=budget_ms,
+                        percentile=budget.percentile if budget else 50,
+                        settings=self._session.settings.timing_settings())
+        self.measurements.append((stats, fg))
+        if fg is not None:
+            self.sample_inputs[id(fg)] = inputs
+        self._note_model(fg)
+        return stats
+
+    def assert_equivalent(self, reference, candidate, inputs=None, **kwargs):
+        """`pytest_tfperf.assert_equivalent`, recorded for the report (passing or failing).
+
+        FrozenGraphs compared with no `inputs` run on the reference's sample image.
+        """
+        from .equivalence import NotEquivalentError, assert_equivalent
+
+        reference = self._as_model(reference)
+        candidate = self._as_model(candidate)
+        if inputs is None and _is_frozen_graph(reference):
+            inputs = self.default_inputs(reference)
+        try:
+            report = assert_equivalent(reference, candidate, inputs, **kwargs)
+        except NotEquivalentError as exc:
+            self._record_equivalence(reference, candidate, exc.report)
+            raise
+        self._record_equivalence(reference, candidate, report)
+        return report
+
+    def profile(self, model, inputs=None, **kwargs):
+        """Per-op profile (benchmark_model's tables) of a model; recorded for the report."""
+        from .profiling import profile
+
+        fg = self._as_model(model)
+        if inputs is None:
+            inputs = self.default_inputs(fg)
+        result = profile(fg, inputs, **kwargs)
+        self._session.results.add("profile", {"test_id": self.test_id, "model": fg.name,
+                                              "profile": result.to_dict()})
+        return result
+
+    def summarize(self, model):
+        """`pytest_tfperf.summarize` of a model (recorded as this test's model)."""
+        from .summary import summarize
+
+        fg = self._as_model(model)
+        return summarize(fg)
+
+    def default_inputs(self, fg):
+        """The sample image for `fg` (marker/ini image and preprocessing), cached per model."""
+        if id(fg) in self.sample_inputs:
+            return self.sample_inputs[id(fg)]
+        from .plugin_support import sample_image_for_item
+
+        image = sample_image_for_item(self._session, self._item, fg)
+        self.sample_inputs[id(fg)] = image
+        return image
+
+    # -- internals ----------------------------------------------------------------------------
+    def _as_model(self, model):
+        if _is_frozen_graph(model):
+            self._note_model(model)
+            return model
+        try:
+            return self.load(model)
+        except TfperfError:
+            raise
+
+    def _record_equivalence(self, reference, candidate, report) -> None:
+        self._session.results.add("equivalence", {
+            "test_id": self.test_id, "reference": getattr(reference, "name", str(reference)),
+            "candidate": getattr(candidate, "name", str(candidate)), "report": report.to_dict()})
+
+
+def _is_frozen_graph(obj) -> bool:
+    from .model import FrozenGraph
+
+    return isinstance(obj, FrozenGraph)

@@ -1,0 +1,50 @@
+"""Shared, session-scoped real models for the test suite (built once per process: TF is slow to start)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest_plugins = ["pytester"]
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def small_graph():
+    """TF1 raw-op convnet (32x32x3 -> 10) with FusedBatchNorm and seed 001's `training` flag."""
+    from pytest_tfperf import zoo
+
+    return zoo.small_convnet_graph(fused_batch_norm=True, training_flag=True)
+
+
+@pytest.fixture(scope="session")
+def small_frozen(small_graph):
+    from pytest_tfperf import load
+
+    return load(small_graph, outputs=["logits_layer/BiasAdd"])
+
+
+@pytest.fixture(scope="session")
+def small_pb(small_frozen, model_dir):
+    path = model_dir / "small.pb"
+    path.write_bytes(small_frozen.graph_def.SerializeToString())
+    return path
+
+
+@pytest.fixture(scope="session")
+def keras_cnn():
+    from pytest_tfperf import zoo
+
+    return zoo.keras_bn_cnn(input_size=32, filters=(8, 16))
+
+
+@pytest.fixture(scope="session")
+def image32():
+    return np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
