@@ -153,10 +153,21 @@ def require_node(graph_def, name: str, what: str = "node", where: str = "the gra
 
 
 def known_ops() -> set[str]:
-    """Op names registered in this TensorFlow (imports TensorFlow)."""
-    from tensorflow.python.framework import op_def_registry
+    """Op names registered in this TensorFlow right now, custom-op libraries included (imports TF).
 
-    return set(op_def_registry.get_registered_ops())
+    Not cached: `tf.load_op_library` can register more ops later. (`op_def_registry` lost its
+    `get_registered_ops()` in TF 2.x; the C API's op list is the full registry, hidden `_Fused*`
+    ops included.)
+    """
+    from tensorflow.core.framework import op_def_pb2
+    from tensorflow.python.client import pywrap_tf_session as c_api
+
+    buf = c_api.TF_GetAllOpList()
+    try:
+        data = c_api.TF_GetBuffer(buf)
+    finally:
+        c_api.TF_DeleteBuffer(buf)
+    return {op.name for op in op_def_pb2.OpList.FromString(data).op}
 
 
 def validate(graph_def, inputs: Sequence[str] = (), outputs: Sequence[str] = (), *,

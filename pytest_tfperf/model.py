@@ -326,9 +326,9 @@ def _load_path(path, inputs, outputs, input_shapes, signature, safe_mode) -> Fro
         hint = ""
         parent = os.path.dirname(path) or "."
         if os.path.isdir(parent):
-            from .errors import close_matches
+            import difflib
 
-            near = close_matches(os.path.basename(path), os.listdir(parent), n=3)
+            near = difflib.get_close_matches(os.path.basename(path), os.listdir(parent), n=3, cutoff=0.7)
             hint = f" Did you mean: {', '.join(near)}?" if near else ""
         raise ModelLoadError(f"model file {path!r} does not exist.{hint} Check the path (relative "
                              f"paths are from {os.getcwd()!r}).")

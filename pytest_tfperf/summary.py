@@ -1,0 +1,270 @@
+"""Graph summary: what TensorFlow's `summarize_graph` printed, corrected (seed 003).
+
+`summarize_graph` counts every Const element as a "parameter" (shape and axis constants too) and
+cannot tell a weight from a preprocessing scalar. Here *weight parameters* are the elements of
+float Const tensors that feed compute ops (Conv2D, MatMul, BiasAdd, FusedBatchNorm...), possibly
+through Identity / Cast / ReadVariableOp chains; every other Const element is counted apart.
+Element counts come from the `value` attr's tensor shape: no tensor is materialised.
+
+Pure over a GraphDef (`summarize_graph_def`), plus `summarize(model)` for anything `load` takes
+and `summarize_command` for `tfperf summarize MODEL [--json]`.
+"""
+from __future__ import annotations
+
+import collections
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .graphs import consumers, is_leftover_op, node_map, node_name
+
+# DataType enum -> (numpy dtype name, TensorFlow name), for specs built from a bare GraphDef and for
+# summarize_graph's `type=float(1)` rendering.
+DTYPE_NAMES: dict[int, tuple[str, str]] = {
+    1: ("float32", "float"), 2: ("float64", "double"), 3: ("int32", "int32"), 4: ("uint8", "uint8"),
+    5: ("int16", "int16"), 6: ("int8", "int8"), 7: ("object", "string"), 8: ("complex64", "complex64"),
+    9: ("int64", "int64"), 10: ("bool", "bool"), 14: ("bfloat16", "bfloat16"),
+    17: ("uint16", "uint16"), 18: ("complex128", "complex128"), 19: ("float16", "half"),
+    22: ("uint32", "uint32"), 23: ("uint64", "uint64"),
+}
+_FLOAT_DTYPES = frozenset({1, 2, 14, 19})  # float, double, bfloat16, half
+
+# Ops whose float const operands are weights.
+_WEIGHT_OPS = frozenset({
+    "Conv2D", "Conv3D", "DepthwiseConv2dNative", "Conv2DBackpropInput", "Conv3DBackpropInputV2",
+    "MatMul", "BiasAdd", "BiasAddV1", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3",
+    "Einsum",
+})
+# Elementwise ops: a const operand is a weight only when it is a full tensor (more than one
+# element), e.g. a Keras bias or unfused batch-norm vector; `x * 0.5` is not a weight.
+_ELEMENTWISE_OPS = frozenset({"Add", "AddV2", "Mul", "Sub"})
+# Ops a weight passes through unchanged on its way to a compute op.
+_PASS_THROUGH_OPS = frozenset({
+    "Identity", "Cast", "ReadVariableOp", "ExpandDims", "Squeeze", "Reshape", "Transpose",
+    "Enter", "Snapshot",
+})
+_LEFTOVER_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class IOSpec:
+    """An input or output of the summarized graph: tensor name, dtype, shape, and the node's op."""
+
+    name: str
+    dtype: str
+    shape: tuple | None
+    op: str
+
+    def to_dict(self) -> dict:
+        shape = None if self.shape is None else [None if d is None else int(d) for d in self.shape]
+        return {"name": self.name, "dtype": self.dtype, "shape": shape, "op": self.op}
+
+
+@dataclass(frozen=True)
+class GraphSummary:
+    """What a frozen graph holds: I/O, op histogram, weights vs other constants, leftovers."""
+
+    name: str
+    source: str
+    kind: str
+    inputs: tuple[IOSpec, ...]
+    outputs: tuple[IOSpec, ...]
+    node_count: int
+    op_histogram: tuple[tuple[str, int], ...]   # (op, count), count desc then op name
+    control_edges: int
+    weight_params: int
+    other_const_elements: int
+    trainable_params: int | None
+    non_trainable_params: int | None
+    serialized_bytes: int
+    leftovers: tuple[tuple[str, int], ...]       # training/input-pipeline ops still in the graph
+    leftover_nodes: tuple[str, ...]              # a few example node names
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "kind": self.kind,
+            "inputs": [s.to_dict() for s in self.inputs],
+            "outputs": [s.to_dict() for s in self.outputs],
+            "node_count": self.node_count,
+            "op_histogram": [[op, count] for op, count in self.op_histogram],
+            "control_edges": self.control_edges,
+            "weight_params": self.weight_params,
+            "other_const_elements": self.other_const_elements,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+            "serialized_bytes": self.serialized_bytes,
+            "leftovers": [[op, count] for op, count in self.leftovers],
+            "leftover_nodes": list(self.leftover_nodes),
+        }
+
+
+def const_element_count(node) -> int:
+    """Elements of a Const node's tensor, from the `value` attr's shape (nothing materialised)."""
+    shape = node.attr["value"].tensor.tensor_shape
+    count = 1
+    for dim in shape.dim:
+        count *= max(int(dim.size), 0)
+    return count
+
+
+def weight_const_nodes(graph_def) -> set[str]:
+    """Names of the float Const nodes that feed compute ops (weights), through pass-through chains.
+
+    Args:
+        graph_def: a (frozen) `GraphDef`.
+    Returns:
+        the set of Const node names whose elements count as weight parameters.
+    """
+    nodes = node_map(graph_def)
+    readers = consumers(graph_def)
+    weights: set[str] = set()
+    for node in graph_def.node:
+        if node.op != "Const" or node.attr["dtype"].type not in _FLOAT_DTYPES:
+            continue
+        if _feeds_compute_op(node.name, const_element_count(node), nodes, readers):
+            weights.add(node.name)
+    return weights
+
+
+def _feeds_compute_op(name: str, elements: int, nodes: dict, readers: dict) -> bool:
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        cur = stack.pop()
+        if cur in seen:
+            continue
+        seen.add(cur)
+        for reader in readers.get(cur, ()):
+            node = nodes.get(reader)
+            if node is None or not _is_data_input(node, cur):
+                continue
+            op = node.op
+            if op in _WEIGHT_OPS or op.startswith(("_Fused", "BatchMatMul")):
+                return True
+            if op in _ELEMENTWISE_OPS and elements > 1:
+                return True
+            if op in _PASS_THROUGH_OPS:
+                stack.append(reader)
+    return False
+
+
+def _is_data_input(node, producer: str) -> bool:
+    return any(not i.startswith("^") and node_name(i) == producer for i in node.input)
+
+
+def _spec_from_graph(name: str, nodes: dict) -> IOSpec:
+    """An IOSpec for a bare tensor name, dtype and shape read from the node's attrs when present."""
+    base = node_name(name)
+    node = nodes.get(base)
+    tensor = name if ":" in name.lstrip("^") else f"{base}:0"
+    if node is None:
+        return IOSpec(tensor, "unknown", None, "?")
+    dtype_enum = node.attr["dtype"].type if "dtype" in node.attr else (
+        node.attr["T"].type if "T" in node.attr else 0)
+    dtype = DTYPE_NAMES.get(dtype_enum, ("unknown", ""))[0]
+    shape = None
+    if "shape" in node.attr and not node.attr["shape"].shape.unknown_rank:
+        shape = tuple(None if d.size < 0 else int(d.size) for d in node.attr["shape"].shape.dim)
+    return IOSpec(tensor, dtype, shape, node.op)
+
+
+def _io_specs(specs: Sequence[Any], nodes: dict) -> tuple[IOSpec, ...]:
+    out = []
+    for spec in specs:
+        if isinstance(spec, str):
+            out.append(_spec_from_graph(spec, nodes))
+            continue
+        node = nodes.get(node_name(spec.name))
+        shape = None if spec.shape is None else tuple(spec.shape)
+        out.append(IOSpec(spec.name, str(spec.dtype), shape, node.op if node is not None else "?"))
+    return tuple(out)
+
+
+def _sorted_counts(counter: collections.Counter) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
+
+
+def summarize_graph_def(graph_def, inputs: Sequence[Any] = (), outputs: Sequence[Any] = (), *,
+                        name: str = "graph", source: str = "", kind: str = "graph_def",
+                        trainable_params: int | None = None,
+                        non_trainable_params: int | None = None) -> GraphSummary:
+    """Summarize a GraphDef without a session.
+
+    Args:
+        graph_def: a frozen `GraphDef` (variables still in it are counted as leftovers, not weights).
+        inputs: the model inputs, as `TensorSpec`s or tensor names ("input_node:0").
+        outputs: the model outputs, likewise.
+        name: display name; source / kind: where the graph came from (path, "pb"...).
+        trainable_params / non_trainable_params: counts the source knows (checkpoint, Keras).
+    Returns:
+        a `GraphSummary`.
+
+    Example:
+        summarize_graph_def(gd, ["input_node:0"], ["logits_layer/BiasAdd:0"], name="alexnet")
+    """
+    nodes = node_map(graph_def)
+    weights = weight_const_nodes(graph_def)
+    ops: collections.Counter = collections.Counter()
+    leftovers: collections.Counter = collections.Counter()
+    leftover_nodes: list[str] = []
+    control_edges = weight_params = other_const = 0
+    for node in graph_def.node:
+        ops[node.op] += 1
+        control_edges += sum(1 for i in node.input if i.startswith("^"))
+        if node.op == "Const":
+            if node.name in weights:
+                weight_params += const_element_count(node)
+            else:
+                other_const += const_element_count(node)
+        if is_leftover_op(node.op):
+            leftovers[node.op] += 1
+            if len(leftover_nodes) < _LEFTOVER_EXAMPLES:
+                leftover_nodes.append(node.name)
+    return GraphSummary(
+        name=name, source=source, kind=kind,
+        inputs=_io_specs(inputs, nodes), outputs=_io_specs(outputs, nodes),
+        node_count=len(graph_def.node), op_histogram=_sorted_counts(ops),
+        control_edges=control_edges, weight_params=weight_params,
+        other_const_elements=other_const,
+        trainable_params=None if trainable_params is None else int(trainable_params),
+        non_trainable_params=None if non_trainable_params is None else int(non_trainable_params),
+        serialized_bytes=len(graph_def.SerializeToString()),
+        leftovers=_sorted_counts(leftovers), leftover_nodes=tuple(leftover_nodes),
+    )
+
+
+def summarize(model, **load_kwargs) -> GraphSummary:
+    """Summarize a `FrozenGraph`, or anything `pytest_tfperf.load` accepts.
+
+    Args:
+        model: a `FrozenGraph`, a path (.pb, SavedModel dir, .keras, checkpoint prefix), a GraphDef,
+            a tf.Graph, a keras.Model...
+        **load_kwargs: passed to `load` when `model` is not already a `FrozenGraph`
+            (inputs, outputs, input_shapes, signature).
+    Returns:
+        a `GraphSummary` of the frozen graph.
+    """
+    if not (hasattr(model, "graph_def") and hasattr(model, "inputs") and hasattr(model, "kind")):
+        from .model import load
+
+        model = load(model, **load_kwargs)
+    return summarize_graph_def(
+        model.graph_def, model.inputs, model.outputs, name=model.name, source=str(model.source),
+        kind=model.kind, trainable_params=getattr(model, "trainable_params", None),
+        non_trainable_params=getattr(model, "non_trainable_params", None))
+
+
+def summarize_command(args) -> int:
+    """`tfperf summarize MODEL [--json]`: print the summary; returns the exit code (0)."""
+    from .cli import load_model_from_args
+    from .report.summary_text import render_summary
+
+    summary = summarize(load_model_from_args(args)).to_dict()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(render_summary(summary))
+    return 0
