@@ -155,11 +155,12 @@ def pytest_runtest_call(item: pytest.Item):
     support.record_test(session, item, recorder, verdicts)
     for verdict in verdicts:
         item.user_properties.append((f"tfperf_{verdict.marker}", verdict.message))
-    if recorder is not None:
-        for stats, _fg in recorder.measurements:
-            item.user_properties.append((f"tfperf_median_ms[{stats.name}]", f"{stats.median_ms:.4f}"))
+    from .reporting import junit_properties
+
+    item.user_properties.extend(junit_properties(
+        [r for r in session.results.measurements if r["test_id"] == item.nodeid]))
     regressions = []
-    if session.baseline is not None and session.thresholds:
+    if session.baseline is not None:
         regressions = support.test_regressions(session, item)
     if session.settings.disabled:
         return result

@@ -12,13 +12,18 @@ Record kinds and their dict keys (all carry `test_id`):
 - equivalence: `test_id, reference, candidate, report` (EquivalenceReport.to_dict())
 - profile: `test_id, model, profile` (OpProfile.to_dict())
 - failure: `test_id, marker, message` (a budget that failed, for the summary)
+- comparison: `baseline.Comparison.to_dict()` (added on the controller by the compare step,
+  `reporting.finalize`, after the run)
+
+`environment` holds run-wide facts (tensorflow version, device, machine id, rootdir, the
+baseline compared against and its warnings, the path a baseline was saved to).
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-KINDS = ("measurement", "model", "equivalence", "profile", "failure")
+KINDS = ("measurement", "model", "equivalence", "profile", "failure", "comparison")
 
 
 @dataclasses.dataclass
@@ -57,12 +62,23 @@ class SessionResults:
     def failures(self) -> list[dict]:
         return self.records["failure"]
 
+    @property
+    def comparisons(self) -> list[dict]:
+        return self.records["comparison"]
+
     def is_empty(self) -> bool:
         return not any(self.records.values())
 
     def to_dict(self) -> dict:
         return {"records": {k: list(v) for k, v in self.records.items()},
                 "environment": dict(self.environment)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SessionResults:
+        """Inverse of `to_dict()` (unknown record kinds are kept)."""
+        results = cls()
+        results.merge(data)
+        return results
 
     def merge(self, data: dict) -> None:
         """Add the records of another session's `to_dict()` (an xdist worker's)."""

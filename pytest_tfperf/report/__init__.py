@@ -1,0 +1,201 @@
+"""Renderers of the one session result model (`results.SessionResults`).
+
+`terminal`, `json_report`, `markdown` and `html` only read records and format them: every
+number they show was computed by the measurement, budget or compare step. This module holds the
+formatting helpers they share; a missing key renders as "-".
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from typing import Any
+
+MISSING = "-"
+
+
+def get(record: Any, *path: str | int, default: Any = None) -> Any:
+    """`record[path[0]][path[1]]...`, or `default` where any step is missing or None."""
+    value = record
+    for key in path:
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(value, (list, tuple)) and isinstance(key, int) and -len(value) <= key < len(value):
+            value = value[key]
+        else:
+            return default
+        if value is None:
+            return default
+    return value
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def fmt_num(value: Any, digits: int = 2) -> str:
+    """A float with `digits` decimals ('-' when missing/non-numeric)."""
+    return f"{value:.{digits}f}" if _finite(value) else MISSING
+
+
+def fmt_ms(value: Any) -> str:
+    """Milliseconds with precision that suits the size: 0.123, 12.35, 1234.6."""
+    if not _finite(value):
+        return MISSING
+    if abs(value) < 1:
+        return f"{value:.3f}"
+    if abs(value) < 100:
+        return f"{value:.2f}"
+    return f"{value:.1f}"
+
+
+def fmt_count(value: Any) -> str:
+    """62378344 -> '62.38M'; 1500000000 -> '1.50G'; 950 -> '950'."""
+    if not _finite(value):
+        return MISSING
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.2f}{suffix}"
+    return f"{int(value)}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def fmt_bytes(value: Any) -> str:
+    """Bytes as MB (10^6, as `size_budget(mb)` counts them) or kB."""
+    if not _finite(value):
+        return MISSING
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.2f} MB"
+    return f"{value / 1e3:.1f} kB"
+
+
+def fmt_pct(value: Any, signed: bool = True) -> str:
+    """12.345 -> '+12.3%'."""
+    if not _finite(value):
+        return MISSING
+    return f"{value:+.1f}%" if signed else f"{value:.1f}%"
+
+
+def fmt_value(value: Any) -> str:
+    """Generic cell: numbers compactly, bools as yes/no, lists joined, None as '-'."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else MISSING
+    if isinstance(value, (list, tuple)):
+        return "x".join(fmt_value(v) for v in value) if value else "[]"
+    return str(value)
+
+
+def budget_text(verdict: dict | None) -> str:
+    """'p50≤100ms' / '>=10FPS' from a BudgetVerdict dict."""
+    if not verdict:
+        return MISSING
+    limit, unit = verdict.get("limit"), str(verdict.get("unit") or "")
+    if not _finite(limit):
+        return MISSING
+    sign = "≥" if unit.lower() == "fps" else "≤"
+    stat = verdict.get("statistic") or ""
+    stat = "" if stat.lower() == "fps" else str(stat)
+    return f"{stat}{sign}{limit:g}{unit}"
+
+
+def verdict_text(passed: Any) -> str:
+    """True -> 'ok', False -> 'FAIL', None -> '-'."""
+    if passed is None:
+        return MISSING
+    return "ok" if passed else "FAIL"
+
+
+def latency_verdicts(measurement: dict) -> list[dict]:
+    """The latency/FPS budget verdicts of a measurement record (every verdict it carries)."""
+    return [v for v in measurement.get("verdicts") or [] if isinstance(v, dict)]
+
+
+def main_verdict(verdicts: Iterable[dict]) -> dict | None:
+    """The verdict to show in a one-line row: the first failed one, else the first one."""
+    verdicts = list(verdicts)
+    for v in verdicts:
+        if v.get("passed") is False:
+            return v
+    return verdicts[0] if verdicts else None
+
+
+def all_passed(verdicts: Iterable[dict]) -> bool | None:
+    """False if any verdict failed, True if all passed, None when there are none."""
+    flags = [v.get("passed") for v in verdicts if isinstance(v, dict)]
+    if not flags:
+        return None
+    return all(f is not False for f in flags)
+
+
+def truncate_left(text: str, width: int) -> str:
+    """'tests/test_models.py::test_x' -> '…_models.py::test_x' to fit `width` characters."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    return "…" + text[len(text) - width + 1:] if width > 1 else "…"
+
+
+def truncate_right(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + "…" if width > 1 else "…"
+
+
+def display_path(path: Any, rootdir: Any) -> str:
+    """`path` relative to the project root when it lies inside it, else as given."""
+    if not path:
+        return MISSING
+    text = os.fspath(path)
+    if rootdir and os.path.isabs(text):
+        try:
+            rel = os.path.relpath(text, os.fspath(rootdir))
+        except ValueError:  # other drive (Windows)
+            return text
+        if not rel.startswith(".."):
+            return rel
+    return text
+
+
+def unique_models(results) -> list[dict]:
+    """Model records, one per model name (first seen), in order."""
+    seen: dict[str, dict] = {}
+    for rec in results.models:
+        seen.setdefault(str(rec.get("model")), rec)
+    return list(seen.values())
+
+
+def model_verdicts(results, model: str) -> list[dict]:
+    """Every param/flops/size/memory verdict recorded for `model` across tests."""
+    out: list[dict] = []
+    for rec in results.models:
+        if str(rec.get("model")) == model:
+            out.extend(v for v in rec.get("verdicts") or [] if isinstance(v, dict))
+    return out
+
+
+def first_measurement_of(results, model: str) -> dict | None:
+    """The first measurement record of `model` (for one-number-per-model charts)."""
+    for rec in results.measurements:
+        if str(rec.get("model")) == model:
+            return rec
+    return None
+
+
+def measurement_label(record: dict) -> str:
+    """'tests/test_a.py::test_x' or 'tests/test_a.py::test_x::name' (the key baselines use)."""
+    test_id = str(record.get("test_id") or MISSING)
+    name = record.get("name")
+    return f"{test_id}::{name}" if name else test_id
+
+
+def display_labels(records: list[dict]) -> list[str]:
+    """Row labels: the test id, plus `::name` where a test made more than one measurement."""
+    per_test: dict[str, int] = {}
+    for rec in records:
+        per_test[str(rec.get("test_id"))] = per_test.get(str(rec.get("test_id")), 0) + 1
+    return [measurement_label(r) if per_test[str(r.get("test_id"))] > 1
+            else str(r.get("test_id") or MISSING) for r in records]

@@ -1,0 +1,176 @@
+"""JSON report: a superset of pytest-benchmark's JSON file.
+
+Tools that read pytest-benchmark files (`pytest-benchmark compare`, github-action-benchmark's
+`pytest` tool) read ours: top-level `machine_info`, `commit_info`, `benchmarks[]`, `datetime`,
+`version`, each benchmark with `group, name, fullname, params, param, extra_info, options,
+stats` and `stats` in SECONDS as pytest-benchmark computes them (its own `Stats` class does the
+arithmetic from our raw samples). tfperf's own data sits under its own keys: a top-level
+`tfperf` section (every record of the session, so the file is also a baseline) and
+`extra_info.tfperf` per benchmark (budgets, verdicts, percentiles, FPS).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+
+from . import get, measurement_label
+
+FORMAT = 1  # version of the `tfperf` section's layout
+
+
+def machine_info() -> dict:
+    """pytest-benchmark's machine_info (node, cpu, python...), from its own hook."""
+    from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info
+
+    return pytest_benchmark_generate_machine_info()
+
+
+def commit_info(project_name: str | None = None) -> dict:
+    """pytest-benchmark's commit_info (git id, branch, dirty) for the current directory."""
+    from pytest_benchmark.utils import get_commit_info
+
+    return get_commit_info(project_name)
+
+
+def benchmark_stats(samples_ms: list[float] | None, tfstats: dict) -> dict:
+    """pytest-benchmark's `stats` (seconds) from raw samples in ms, with `data` and `iterations`.
+
+    Without samples, the fields tfperf knows are converted and the others are null.
+    """
+    from pytest_benchmark.stats import Stats
+
+    samples = [float(v) / 1000.0 for v in samples_ms or [] if v is not None]
+    if samples:
+        st = Stats()
+        for value in samples:
+            st.update(value)
+        out = st.as_dict()
+        out["data"] = samples
+    else:
+        sec = (lambda key: None if tfstats.get(key) is None else float(tfstats[key]) / 1000.0)
+        out = {field: None for field in Stats.fields}
+        out.update(min=sec("min_ms"), max=sec("max_ms"), mean=sec("mean_ms"),
+                   stddev=sec("std_ms"), median=sec("median_ms"), iqr=sec("iqr_ms"),
+                   rounds=int(tfstats.get("n") or 0), data=[])
+        out["ops"] = 1.0 / out["mean"] if out["mean"] else None
+    out["iterations"] = 1  # every sample is one call (of `batch` inputs)
+    return out
+
+
+def _param(test_id: str) -> str | None:
+    """'test_x[alexnet-1]' -> 'alexnet-1' (pytest-benchmark's `param`)."""
+    if test_id.endswith("]") and "[" in test_id:
+        return test_id[test_id.index("[") + 1:-1]
+    return None
+
+
+def _short_name(test_id: str, name: str | None) -> str:
+    base = test_id.rsplit("::", 1)[-1]
+    return f"{base}::{name}" if name else base
+
+
+def benchmark_entry(record: dict) -> dict:
+    """One pytest-benchmark `benchmarks[]` entry for a tfperf measurement record."""
+    st = record.get("stats") or {}
+    test_id = str(record.get("test_id") or "")
+    name = record.get("name")
+    tf_info = {
+        "model": record.get("model"),
+        "measurement": name,
+        "device": record.get("device"),
+        "target_kind": record.get("target_kind"),
+        "batch": st.get("batch"),
+        "fps": st.get("fps"),
+        "unit": "ms",
+        "percentiles_ms": {k: st.get(f"{k}_ms") for k in ("median", "p90", "p95", "p99")},
+        "median_ci_ms": st.get("median_ci_ms"),
+        "gated_percentile": st.get("gated_percentile"),
+        "gated_ms": st.get("gated_ms"),
+        "gated_ci_ms": st.get("gated_ci_ms"),
+        "init_ms": st.get("init_ms"),
+        "first_ms": st.get("first_ms"),
+        "warmup_n": st.get("warmup_n"),
+        "cv": st.get("cv"),
+        "stop_reason": st.get("stop_reason"),
+        "budgets": [v for v in record.get("verdicts") or []],
+        "passed": None if not record.get("verdicts") else all(
+            v.get("passed") is not False for v in record["verdicts"]),
+    }
+    extra = dict(record.get("extra_info") or {})
+    extra["tfperf"] = tf_info
+    return {
+        "group": record.get("group", record.get("model")),
+        "name": _short_name(test_id, name),
+        "fullname": measurement_label(record),
+        "params": record.get("params"),
+        "param": _param(test_id),
+        "extra_info": extra,
+        "options": {
+            "timer": "perf_counter",
+            "warmup": st.get("warmup_n"),
+            "min_rounds": None, "min_time": None, "max_time": None,
+            "disable_gc": False,
+        },
+        "stats": benchmark_stats(st.get("samples_ms"), st),
+    }
+
+
+def tfperf_section(results) -> dict:
+    """The top-level `tfperf` key: versions, device, and every record of the session."""
+    from .. import __version__
+
+    env = results.environment
+    return {
+        "format": FORMAT,
+        "version": __version__,
+        "tensorflow": env.get("tensorflow"),
+        "device": env.get("device"),
+        "machine_id": env.get("machine_id"),
+        "environment": dict(env),
+        "measurements": list(results.measurements),
+        "models": list(results.models),
+        "equivalence": list(results.equivalences),
+        "profiles": list(results.profiles),
+        "failures": list(results.failures),
+        "comparisons": list(results.comparisons),
+    }
+
+
+def build_document(results, *, machine: dict | None = None, commit: dict | None = None,
+                   now: _dt.datetime | None = None) -> dict:
+    """The whole JSON document for `results` (a `SessionResults`).
+
+    Args:
+        results: the session results.
+        machine: machine_info (default: pytest-benchmark's, generated now).
+        commit: commit_info (default: pytest-benchmark's, for the current directory).
+        now: the timestamp to record (default: now, UTC).
+
+    Returns:
+        A JSON-able dict (write it with `atomic.write_json`).
+    """
+    from pytest_benchmark import __version__ as pb_version
+
+    return {
+        "machine_info": machine if machine is not None else machine_info(),
+        "commit_info": commit if commit is not None else commit_info(),
+        "benchmarks": [benchmark_entry(r) for r in results.measurements],
+        "datetime": (now or _dt.datetime.now(_dt.timezone.utc)).isoformat(),
+        "version": pb_version,
+        "tfperf": tfperf_section(results),
+    }
+
+
+def results_from_document(doc: dict):
+    """The `SessionResults` stored in a document's `tfperf` section (None for plain files)."""
+    from ..results import SessionResults
+
+    section = doc.get("tfperf")
+    if not isinstance(section, dict) or not isinstance(section.get("measurements"), list):
+        return None
+    results = SessionResults()
+    for kind, key in (("measurement", "measurements"), ("model", "models"),
+                      ("equivalence", "equivalence"), ("profile", "profiles"),
+                      ("failure", "failures"), ("comparison", "comparisons")):
+        results.records[kind].extend(x for x in section.get(key) or [] if isinstance(x, dict))
+    results.environment.update(get(section, "environment", default={}) or {})
+    return results

@@ -1,0 +1,110 @@
+"""Markdown renderer (GitHub-flavoured tables), also used for `$GITHUB_STEP_SUMMARY`."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import (
+    MISSING,
+    all_passed,
+    budget_text,
+    display_labels,
+    display_path,
+    fmt_bytes,
+    fmt_count,
+    fmt_ms,
+    fmt_num,
+    fmt_pct,
+    fmt_value,
+    get,
+    main_verdict,
+    model_verdicts,
+    unique_models,
+    verdict_text,
+)
+
+
+def _cell(value: Any) -> str:
+    text = MISSING if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: Sequence[str], rows: list[Sequence[Any]], right: Sequence[int] = ()) -> list[str]:
+    sep = ["---:" if i in right else "---" for i in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(sep) + " |"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _verdict(passed: Any) -> str:
+    text = verdict_text(passed)
+    return {"ok": "✅ ok", "FAIL": "❌ FAIL"}.get(text, text)
+
+
+def render(results, title: str = "tfperf report") -> str:
+    """The whole report as Markdown text."""
+    env = results.environment
+    out = [f"## {title}", "",
+           (f"TensorFlow {env.get('tensorflow') or MISSING} · device {env.get('device') or MISSING}"
+           f" · machine {env.get('machine_id') or MISSING}"), ""]
+    if results.failures:
+        out += ["### Budget failures", ""]
+        out += [f"- `{r.get('test_id') or MISSING}`: {_cell(r.get('message'))}" for r in results.failures]
+        out.append("")
+    if results.measurements:
+        rows = []
+        for rec, label in zip(results.measurements, display_labels(results.measurements)):
+            st = rec.get("stats") or {}
+            v = main_verdict(rec.get("verdicts") or [])
+            rows.append([f"`{label}`", rec.get("model"), fmt_ms(st.get("median_ms")),
+                         fmt_ms(st.get("p90_ms")), fmt_ms(st.get("p99_ms")), fmt_num(st.get("fps"), 1),
+                         fmt_value(st.get("n")), budget_text(v), fmt_pct(get(v, "headroom_pct")),
+                         _verdict(all_passed(rec.get("verdicts") or []))])
+        out += ["### Latency", ""]
+        out += _table(["test", "model", "median ms", "p90 ms", "p99 ms", "FPS", "n", "budget",
+                       "headroom", "verdict"], rows, right=(2, 3, 4, 5, 6, 8))
+    if results.models:
+        rows = []
+        for rec in unique_models(results):
+            s = rec.get("summary") or {}
+            name = str(rec.get("model") or MISSING)
+            rows.append([name, fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
+                         fmt_bytes(s.get("serialized_bytes")), fmt_value(s.get("node_count")),
+                         _verdict(all_passed(model_verdicts(results, name)))])
+        out += ["### Models", ""]
+        out += _table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows,
+                      right=(1, 2, 3, 4))
+    if results.equivalences:
+        rows = []
+        for rec in results.equivalences:
+            rep = rec.get("report") or {}
+            for o in rep.get("outputs") or [{}]:
+                rows.append([rec.get("reference") or rep.get("reference"),
+                             rec.get("candidate") or rep.get("candidate"), o.get("name"),
+                             fmt_value(o.get("shape")), fmt_value(o.get("max_abs_err")),
+                             fmt_value(o.get("max_rel_err")), fmt_value(o.get("top1_agreement")),
+                             f"{fmt_value(rep.get('atol'))} / {fmt_value(rep.get('rtol'))}",
+                             _verdict(o.get("passed", rep.get("passed")))])
+        out += ["### Equivalence", ""]
+        out += _table(["reference", "candidate", "output", "shape", "max abs err", "max rel err",
+                       "top-1", "atol / rtol", "result"], rows, right=(4, 5, 6))
+    base = env.get("baseline") or {}
+    if results.comparisons or base:
+        out += ["### Comparison with baseline", ""]
+        if base:
+            out += [f"Baseline: `{display_path(base.get('path'), env.get('rootdir'))}`", ""]
+            out += [f"> ⚠️ {w}" for w in base.get("warnings") or []]
+            if base.get("warnings"):
+                out.append("")
+        rows = []
+        for c in results.comparisons:
+            p = c.get("p_value")
+            rows.append([f"`{c.get('key') or c.get('test_id')}`", c.get("statistic"),
+                         fmt_ms(c.get("base_ms")), fmt_ms(c.get("new_ms")), fmt_pct(c.get("change_pct")),
+                         MISSING if p is None else f"{p:.2g}", c.get("threshold"),
+                         ("❌ " if c.get("failed") else "") + str(c.get("verdict") or MISSING)])
+        out += _table(["test", "stat", "base ms", "new ms", "change", "p", "threshold", "verdict"],
+                      rows, right=(2, 3, 4, 5))
+    if len(out) == 5:
+        out += ["No tfperf measurements in this run.", ""]
+    return "\n".join(out)
