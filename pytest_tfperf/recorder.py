@@ -106,8 +106,10 @@ class TfperfRecorder:
         if inputs is None:
             inputs = self.default_inputs(fg)
         result = profile(fg, inputs, **kwargs)
+        data = result.to_dict()
+        data.pop("raw_text", None)  # StatSummarizer's text can be hundreds of KB: not for reports
         self._session.results.add("profile", {"test_id": self.test_id, "model": fg.name,
-                                              "profile": result.to_dict()})
+                                              "profile": data})
         return result
 
     def summarize(self, model):
