@@ -31,7 +31,7 @@ _LAZY = {
     "measure": "timing", "LatencyStats": "stats",
     "assert_equivalent": "equivalence", "EquivalenceReport": "equivalence",
     "NotEquivalentError": "equivalence",
-    "optimize": "optimize",
+    "optimize": "optimize", "optimize_with_report": "optimize",
     "count_flops": "profiling", "profile": "profiling",
     "sample_image_for": "images",
 }

@@ -30,6 +30,9 @@ def write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; our files are as readable as any
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--atol", type=float, default=1e-4)
     p.add_argument("--rtol", type=float, default=1e-3)
     p.add_argument("--image", help="sample image path (default: a synthetic image)")
+    p.add_argument("--strict", action="store_true",
+                   help="fail instead of dropping a transform that errors or changes outputs")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (default 5)")
 
     p = sub.add_parser("compare", help="compare two tfperf/pytest-benchmark JSON runs")
     p.add_argument("baseline", help="A.json (before)")

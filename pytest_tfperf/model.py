@@ -225,17 +225,22 @@ class FrozenGraph:
 
     def save(self, path: str | os.PathLike) -> str:
         """Write the frozen GraphDef (binary `.pb`, or text if the name ends in `.pbtxt`) atomically."""
-        from .atomic import write_bytes
+        return save_graph_def(self.graph_def, path)
 
-        path = os.fspath(path)
-        if path.endswith(".pbtxt"):
-            from google.protobuf import text_format
 
-            data = text_format.MessageToString(self.graph_def).encode()
-        else:
-            data = self.graph_def.SerializeToString()
-        write_bytes(path, data)
-        return path
+def save_graph_def(graph_def, path: str | os.PathLike) -> str:
+    """Write a GraphDef atomically (temp file + rename): binary, or text for `.pbtxt` names."""
+    from .atomic import write_bytes
+
+    path = os.fspath(path)
+    if path.endswith(".pbtxt"):
+        from google.protobuf import text_format
+
+        data = text_format.MessageToString(graph_def).encode()
+    else:
+        data = graph_def.SerializeToString()
+    write_bytes(path, data)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,8 +55,8 @@ def make_results() -> SessionResults:
                           "candidate": "alexnet_opt.pb",
                           "report": {"passed": True, "mode": "allclose", "atol": 1e-4, "rtol": 1e-3,
                                      "outputs": [{"name": "logits_layer/BiasAdd:0", "shape": [1, 1000],
-                                                  "dtype": "float32", "max_abs_err": 2.1e-6,
-                                                  "max_rel_err": 3.4e-5, "passed": True,
+                                                  "dtype": "float32", "max_abs_error": 2.1e-6,
+                                                  "max_rel_error": 3.4e-5, "passed": True,
                                                   "top1_agreement": 1.0}]}})
     r.add("failure", {"test_id": "tests/test_vgg.py::test_vgg16", "marker": "latency_budget",
                       "message": slow["verdicts"][0]["message"]})

@@ -237,8 +237,8 @@ def render(results, title: str = "tfperf report") -> str:
             for o in rep.get("outputs") or [{}]:
                 rows.append([rec.get("reference") or rep.get("reference"),
                              rec.get("candidate") or rep.get("candidate"), o.get("name"),
-                             fmt_value(o.get("shape")), fmt_value(o.get("max_abs_err")),
-                             fmt_value(o.get("max_rel_err")), fmt_value(o.get("top1_agreement")),
+                             fmt_value(o.get("shape")), fmt_value(o.get("max_abs_error")),
+                             fmt_value(o.get("max_rel_error")), fmt_value(o.get("top1_agreement")),
                              f"{fmt_value(rep.get('atol'))} / {fmt_value(rep.get('rtol'))}",
                              _verdict(o.get("passed", rep.get("passed")))])
         body.append('<h2 id="equivalence">Equivalence</h2>')

@@ -91,8 +91,8 @@ def render_equivalence(results, width: int = WIDTH) -> list[str]:
                f"{rec.get('candidate') or rep.get('candidate') or MISSING}"
         outputs = rep.get("outputs") or [{}]
         for out in outputs:
-            rows.append([pair, str(out.get("name") or MISSING), fmt_value(out.get("max_abs_err")),
-                         fmt_value(out.get("max_rel_err")), fmt_value(out.get("top1_agreement")),
+            rows.append([pair, str(out.get("name") or MISSING), fmt_value(out.get("max_abs_error")),
+                         fmt_value(out.get("max_rel_error")), fmt_value(out.get("top1_agreement")),
                          verdict_text(out.get("passed", rep.get("passed")))])
     return _table(["reference -> candidate", "output", "max abs", "max rel", "top-1", "result"],
                   rows, [0, 22, 10, 10, 7, 6], left=(0, 1), cut_left=(0,), width=width)

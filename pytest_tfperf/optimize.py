@@ -1,0 +1,563 @@
+"""`optimize(model) -> FrozenGraph`: graph transforms, each one proven output-equivalent.
+
+Seed 002's recipe (fold batch norms, remove unused nodes) without Bazel: our own GraphDef
+transforms (`transforms.py`) plus TensorFlow's graph_transforms through the TransformGraph
+binding that the TF wheel ships. Seed 001's rule 2 is enforced per transform: after each one
+the graph is run on a deterministic input, a seeded random one and the caller's inputs, and
+compared with the *original* model; a transform that changes an output beyond tolerance (or
+fails inside TensorFlow) is dropped and reported, or raises `OptimizeError` with `strict=True`.
+
+`optimize_command` is `tfperf optimize MODEL -o OUT`: writes the optimized `.pb` atomically,
+proves equivalence again on a sample image and random inputs, and prints seed 002's table
+(Keras predict / frozen graph / optimized graph, measured interleaved in one process).
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import graphs
+from . import transforms as tx
+from .errors import OptimizeError, TfperfError, unknown_name_message
+
+DEFAULT_TRANSFORMS: tuple[str, ...] = (
+    "strip_unused_nodes", "remove_training_nodes", "fold_constants", "fold_batch_norms", "merge_biases",
+)
+DEFAULT = DEFAULT_TRANSFORMS
+
+# Our own transforms; TensorFlow's TransformGraph runs every name in `transforms.TF_TRANSFORMS`.
+_OWN: dict[str, Callable] = {
+    "strip_unused_nodes": tx.strip_unused_nodes,
+    "remove_training_nodes": tx.remove_training_nodes,
+    "fold_constants": tx.fold_constants,
+    "fold_batch_norms": tx.fold_batch_norms,
+    "merge_biases": tx.merge_biases,
+}
+_SPEC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
+
+
+def transform_names() -> list[str]:
+    """Every transform name `optimize` accepts (ours, then TensorFlow's TransformGraph ones)."""
+    return list(_OWN) + [n for n in tx.TF_TRANSFORMS if n not in _OWN]
+
+
+# ---------------------------------------------------------------------------------------------
+# result model
+@dataclasses.dataclass(frozen=True)
+class TransformStep:
+    """One transform of the pipeline: what it did to the graph and whether it was kept."""
+
+    name: str                      # the transform as given, e.g. "fold_constants", "quantize_weights"
+    kept: bool                     # False: dropped (error or outputs changed), graph left as before
+    nodes_before: int
+    nodes_after: int               # == nodes_before when dropped
+    max_abs_error: float | None    # vs the original model, worst output and input set; None if not run
+    seconds: float
+    reason: str | None = None      # why it was dropped
+
+    @property
+    def node_delta(self) -> int:
+        return self.nodes_after - self.nodes_before
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["node_delta"] = self.node_delta
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizeReport:
+    """What `optimize` did: transforms kept and dropped, node counts and op histograms."""
+
+    model: str
+    requested: tuple[str, ...]
+    steps: tuple[TransformStep, ...]
+    nodes_before: int
+    nodes_after: int
+    ops_before: dict          # op -> count, most frequent first
+    ops_after: dict
+    atol: float
+    rtol: float
+    input_sets: tuple[str, ...]    # labels of the input sets every step was checked on
+    max_abs_error: float           # final graph vs original, worst over outputs and input sets
+
+    @property
+    def applied(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.steps if s.kept)
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.steps if not s.kept)
+
+    def op_delta(self) -> dict:
+        """op -> after - before, for every op whose count changed (removed ops negative)."""
+        ops = set(self.ops_before) | set(self.ops_after)
+        delta = {op: self.ops_after.get(op, 0) - self.ops_before.get(op, 0) for op in sorted(ops)}
+        return {op: d for op, d in delta.items() if d}
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model, "requested": list(self.requested), "applied": list(self.applied),
+            "dropped": list(self.dropped), "steps": [s.to_dict() for s in self.steps],
+            "nodes_before": self.nodes_before, "nodes_after": self.nodes_after,
+            "ops_before": dict(self.ops_before), "ops_after": dict(self.ops_after),
+            "op_delta": self.op_delta(), "atol": self.atol, "rtol": self.rtol,
+            "input_sets": list(self.input_sets), "max_abs_error": self.max_abs_error,
+        }
+
+    def lines(self) -> list[str]:
+        """Human-readable summary: one line per transform, then the op changes."""
+        head = (f"{self.model}: {self.nodes_before} -> {self.nodes_after} nodes "
+                f"(max abs error {self.max_abs_error:.3g} on {', '.join(self.input_sets)})")
+        out = [head]
+        for s in self.steps:
+            err = "-" if s.max_abs_error is None else f"{s.max_abs_error:.3g}"
+            state = "kept" if s.kept else f"DROPPED: {s.reason}"
+            out.append(f"  {s.name:<28} {s.node_delta:+5d} nodes  max abs err {err:<9} {state}")
+        delta = self.op_delta()
+        if delta:
+            out.append("  ops: " + ", ".join(f"{op} {d:+d}" for op, d in delta.items()))
+        return out
+
+
+def op_histogram(graph_def) -> dict:
+    """op -> number of nodes, most frequent first (ties by name)."""
+    counts = collections.Counter(n.op for n in graph_def.node)
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# ---------------------------------------------------------------------------------------------
+# transform specs
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    label: str
+    run: Callable  # (graph_def, inputs, outputs) -> graph_def
+
+
+def parse_transforms(transforms: Any = None) -> list[_Spec]:
+    """Normalise `transforms` to runnable specs, rejecting unknown names with close matches.
+
+    Args:
+        transforms: None (the default pipeline); a string of names separated by commas or spaces
+            ("fold_constants, quantize_weights"; "default" expands to the default pipeline;
+            TransformGraph arguments in parentheses: "remove_nodes(op=Identity)"); or a sequence
+            of such strings and callables `(graph_def, inputs, outputs) -> GraphDef`.
+    Returns:
+        the specs, in order.
+    Raises:
+        OptimizeError: an unknown name or malformed spec.
+    """
+    if transforms is None:
+        transforms = DEFAULT_TRANSFORMS
+    items = _split(transforms) if isinstance(transforms, str) else list(transforms)
+    specs: list[_Spec] = []
+    for item in items:
+        if callable(item):
+            label = getattr(item, "__name__", type(item).__name__)
+            specs.append(_Spec(label, item))
+            continue
+        if not isinstance(item, str):
+            raise OptimizeError(f"a transform must be a name or a callable (graph_def, inputs, outputs) "
+                                f"-> GraphDef. Received: {item!r}")
+        for part in _split(item):
+            if part == "default":
+                specs.extend(parse_transforms(DEFAULT_TRANSFORMS))
+                continue
+            specs.append(_spec_for(part))
+    if not specs:
+        raise OptimizeError(f"no transforms given; valid names: {', '.join(transform_names())}. "
+                            f"Received: transforms={transforms!r}")
+    return specs
+
+
+def _split(text: str) -> list[str]:
+    """Split on commas/whitespace outside parentheses: 'a, b(x=1, y=2) c' -> [a, b(x=1, y=2), c]."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if depth == 0 and (ch == "," or ch.isspace()):
+            if cur.strip():
+                parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur.strip())
+    return parts
+
+
+def _spec_for(text: str) -> _Spec:
+    m = _SPEC_RE.match(text)
+    if not m:
+        raise OptimizeError(f"transform {text!r} is not 'name' or 'name(arg=value, ...)'. "
+                            f"Valid names: {', '.join(transform_names())}")
+    name, args = m.group(1), m.group(2)
+    if name not in _OWN and name not in tx.TF_TRANSFORMS:
+        raise OptimizeError(unknown_name_message("transform", name, transform_names(),
+                                                 "the transforms tfperf optimize knows")
+                            + ". Run them by name, e.g. --transforms fold_constants,fold_batch_norms")
+    if name in _OWN:
+        kwargs = _parse_kwargs(args, text)
+        fn = _OWN[name]
+
+        def run(graph_def, inputs, outputs, _fn=fn, _kw=kwargs):
+            try:
+                return _fn(graph_def, inputs, outputs, **_kw)
+            except TypeError as exc:
+                raise OptimizeError(f"transform {text!r}: bad arguments ({exc}).") from None
+        return _Spec(text, run)
+
+    def run_tf(graph_def, inputs, outputs, _text=text):
+        return tx.tf_transform_graph(graph_def, inputs, outputs, _text)
+    return _Spec(text, run_tf)
+
+
+def _parse_kwargs(args: str | None, text: str) -> dict:
+    kwargs = {}
+    for part in (args or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise OptimizeError(f"transform {text!r}: arguments must be key=value. Received: {part!r}")
+        kwargs[key.strip()] = value.strip()
+    return kwargs
+
+
+# ---------------------------------------------------------------------------------------------
+# optimize
+def optimize(model, transforms: Any = None, *, inputs=None, outputs=None, input_shapes=None,
+             check_inputs=None, atol: float = 1e-4, rtol: float = 1e-3, n_random: int = 1,
+             seed: int = 0, strict: bool = False):
+    """Optimize a model's frozen graph; every kept transform is proven output-equivalent.
+
+    Args:
+        model: a `FrozenGraph` or anything `pytest_tfperf.load` accepts.
+        transforms: see `parse_transforms`; None runs `DEFAULT_TRANSFORMS` (strip unused nodes,
+            remove training nodes, fold constants, fold batch norms, merge biases).
+        inputs, outputs, input_shapes: passed to `load` (input/output names, pinned shapes).
+        check_inputs: inputs to check equivalence on, in addition to a deterministic synthetic
+            input and `n_random` seeded random ones (array, list or dict as `feed_dict` takes).
+        atol, rtol: an element fails when it is off by more than both atol and rtol * |ref|.
+        n_random: random input sets per check.
+        seed: seed of the random input sets.
+        strict: raise `OptimizeError` instead of dropping a transform that fails or changes outputs.
+    Returns:
+        the optimized `FrozenGraph` (same input/output specs).
+    Raises:
+        OptimizeError: bad transform names; with `strict`, a transform that failed or changed
+        outputs; always, when the model cannot be run on any input to check it.
+        ModelLoadError: the model cannot be loaded or frozen (from `load`).
+
+    Example:
+        >>> fast = optimize("model.keras")
+    """
+    return optimize_with_report(model, transforms, inputs=inputs, outputs=outputs,
+                                input_shapes=input_shapes, check_inputs=check_inputs, atol=atol,
+                                rtol=rtol, n_random=n_random, seed=seed, strict=strict)[0]
+
+
+def optimize_with_report(model, transforms: Any = None, *, inputs=None, outputs=None, input_shapes=None,
+                         check_inputs=None, atol: float = 1e-4, rtol: float = 1e-3, n_random: int = 1,
+                         seed: int = 0, strict: bool = False):
+    """`optimize` that also returns what it did.
+
+    Same arguments as `optimize`.
+
+    Returns:
+        `(FrozenGraph, OptimizeReport)`: the optimized model and, per transform, node deltas,
+        whether it was kept, its max abs error vs the original, and the op histograms.
+    """
+    from .equivalence import compare_arrays, make_input_sets
+    from .model import load
+
+    specs = parse_transforms(transforms)
+    frozen = load(model, inputs=inputs, outputs=outputs, input_shapes=input_shapes)
+    in_names = [s.name for s in frozen.inputs] + [s.name for s in frozen.defaults]
+    out_names = [s.name for s in frozen.outputs]
+    try:
+        sets = make_input_sets(frozen, None, n_random=n_random, seed=seed)
+        if check_inputs is not None:
+            sets += make_input_sets(frozen, check_inputs)
+    except TfperfError as exc:
+        raise OptimizeError(f"cannot make inputs to check model {frozen.name} after each transform: "
+                            f"{exc}. Pin the input shapes (input_shapes=... / --input-shape) or pass "
+                            "check_inputs=...") from exc
+    try:
+        reference = [frozen.run(feed) for _, feed in sets]
+    except TfperfError as exc:
+        raise OptimizeError(f"cannot run model {frozen.name} to check equivalence: {exc}") from exc
+
+    def max_error(graph_def) -> tuple[float, str | None]:
+        candidate = frozen.with_graph_def(graph_def)
+        worst, why = 0.0, None
+        try:
+            for (label, feed), ref_outs in zip(sets, reference):
+                for name, ref, got in zip(out_names, ref_outs, candidate.run(feed)):
+                    comp = compare_arrays(ref, got, name=name, atol=atol, rtol=rtol, input_set=label)
+                    worst = max(worst, comp.max_abs_error)
+                    if not comp.passed and why is None:
+                        why = comp.message
+        finally:
+            candidate.close()
+        return worst, why
+
+    graph_def = frozen.graph_def
+    steps = []
+    for spec in specs:
+        before = len(graph_def.node)
+        t0 = time.perf_counter()
+        err, reason, new_gd = None, None, None
+        try:
+            new_gd = spec.run(graph_def, in_names, out_names)
+            _check_structure(new_gd, frozen, spec.label)
+            err, reason = max_error(new_gd)
+        except TfperfError as exc:
+            reason = _short(str(exc))
+        except Exception as exc:  # noqa: BLE001 - failed inside TensorFlow: drop and report
+            reason = f"{type(exc).__name__}: {_short(str(exc))}"
+        seconds = time.perf_counter() - t0
+        if reason is not None:
+            if strict:
+                raise OptimizeError(f"transform {spec.label!r} on model {frozen.name} cannot be kept: "
+                                    f"{reason}. Leave it out of transforms=..., or loosen atol/rtol "
+                                    f"(now atol={atol:g}, rtol={rtol:g}) if the change is acceptable.")
+            steps.append(TransformStep(spec.label, False, before, before, err, seconds, reason))
+            continue
+        steps.append(TransformStep(spec.label, True, before, len(new_gd.node), err, seconds))
+        graph_def = new_gd
+
+    # every step is compared with the original model, so the last kept step's error is the final one
+    final_err = next((s.max_abs_error or 0.0 for s in reversed(steps) if s.kept), 0.0)
+    report = OptimizeReport(
+        model=frozen.name, requested=tuple(s.label for s in specs), steps=tuple(steps),
+        nodes_before=len(frozen.graph_def.node), nodes_after=len(graph_def.node),
+        ops_before=op_histogram(frozen.graph_def), ops_after=op_histogram(graph_def),
+        atol=float(atol), rtol=float(rtol), input_sets=tuple(label for label, _ in sets),
+        max_abs_error=float(final_err))
+    return frozen.with_graph_def(graph_def), report
+
+
+def _short(text: str, limit: int = 400) -> str:
+    """One line of at most `limit` characters (TensorFlow errors span many lines)."""
+    text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _check_structure(graph_def, frozen, label: str) -> None:
+    """The transformed graph still has every input, flag and output, and is valid (seed 001 rule 1)."""
+    nodes = graphs.node_map(graph_def)
+    for spec in frozen.inputs + frozen.defaults + frozen.outputs:
+        if spec.node not in nodes:
+            raise OptimizeError(f"transform {label!r} removed {spec.name}, an input/output of the model")
+    for specs, op in ((frozen.inputs, "Placeholder"), (frozen.defaults, "PlaceholderWithDefault")):
+        for spec in specs:
+            if nodes[spec.node].op != op:
+                raise OptimizeError(f"transform {label!r} turned {op} {spec.name} into a "
+                                    f"{nodes[spec.node].op}: it no longer behaves as an input")
+    graphs.validate(graph_def, [s.name for s in frozen.inputs], [s.name for s in frozen.outputs],
+                    where=f"the graph after transform {label!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# tfperf optimize
+@dataclasses.dataclass(frozen=True)
+class VariantTiming:
+    """One row of seed 002's table: a way to run the model, timed in the same process."""
+
+    variant: str
+    median_ms: float               # median of the per-round medians
+    round_medians_ms: tuple[float, ...]
+    speedup: float                 # first row's median / this median
+    nodes: int | None              # None for Keras predict
+    max_abs_error: float | None    # vs the first row's outputs on the sample; None for the first row
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["round_medians_ms"] = list(self.round_medians_ms)
+        return data
+
+
+def measure_interleaved(variants: Sequence[tuple[str, Any, Any]], *, rounds: int = 5, min_time: float = 0.15,
+                        max_time: float = 0.5, warmup: int = 2) -> list[tuple[str, float, list[float]]]:
+    """Time several variants side by side: `rounds` short measurements of each, alternating.
+
+    Args:
+        variants: (label, target, inputs) as `timing.measure` takes them.
+        rounds: alternations; the result is the median of the per-round medians, so a burst of
+            load on a shared machine hits every variant alike.
+        min_time, max_time, warmup: per short measurement.
+    Returns:
+        [(label, median of medians ms, per-round medians)] in `variants` order.
+    """
+    import numpy as np
+
+    from .timing import measure
+
+    medians: dict[str, list[float]] = {label: [] for label, _, _ in variants}
+    for _ in range(max(1, rounds)):
+        for label, target, inputs in variants:
+            stats = measure(target, inputs, batch=1, name=label, warmup=warmup, min_time=min_time,
+                            max_time=max_time, min_runs=3)
+            medians[label].append(float(stats.median_ms))
+    return [(label, float(np.median(medians[label])), medians[label]) for label, _, _ in variants]
+
+
+def _check_writable(path: str) -> str:
+    """The absolute output path, or `OptimizeError` if its directory is missing or read-only."""
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise OptimizeError(f"output {path} is a directory; give a file name, e.g. -o {path}/optimized.pb")
+    if not os.path.isdir(parent):
+        raise OptimizeError(f"output directory {parent} does not exist; create it first. "
+                            f"Received: -o {path}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OptimizeError(f"output directory {parent} is not writable; choose another -o. "
+                            f"Received: -o {path}")
+    return path
+
+
+def write_graph_def(graph_def, path: str) -> str:
+    """Write a GraphDef (binary, or text for `.pbtxt`) atomically: `path` is never half-written."""
+    from .model import save_graph_def
+
+    path = _check_writable(path)
+    try:
+        return save_graph_def(graph_def, path)
+    except OSError as exc:
+        raise OptimizeError(f"cannot write {path}: {exc}") from exc
+
+
+def _sample_feed(frozen, image_path: str | None) -> tuple[dict, str]:
+    """A feed for the equivalence proof and the timings: the sample image, else a synthetic input."""
+    from .equivalence import make_input_sets
+
+    try:
+        from .images import sample_image_for
+    except ImportError:
+        sample_image_for = None
+    if image_path and sample_image_for is None:
+        raise OptimizeError("--image needs pytest_tfperf.images, which this install lacks; "
+                            "leave --image out to use a synthetic input.")
+    if sample_image_for is not None and len(frozen.inputs) == 1:
+        try:
+            image = sample_image_for(frozen, path=image_path)
+            return frozen.feed_dict(image), (image_path or "synthetic image")
+        except TfperfError:
+            if image_path:
+                raise
+    try:
+        return make_input_sets(frozen, None)[0][1], "synthetic input"
+    except TfperfError as exc:
+        raise OptimizeError(f"cannot make an input for model {frozen.name}: {exc}. Pin the input "
+                            "shapes with --input-shape, e.g. --input-shape 1,224,224,3") from exc
+
+
+def optimize_command(args) -> int:
+    """`tfperf optimize MODEL -o OUT [--transforms ...] [--atol] [--rtol] [--image] [--json]`.
+
+    Optimizes the model, proves equivalence on the sample and random inputs, writes the `.pb`
+    atomically (nothing is written on failure), then times Keras predict (for Keras models),
+    the frozen graph and the optimized graph side by side and prints seed 002's table.
+
+    Args:
+        args: the `argparse.Namespace` from `cli.build_parser()`; optional extras read with
+            defaults: `strict` (False), `rounds` (5), `n_random` (3).
+    Returns:
+        the exit code: 0 on success (dropped transforms are listed, not fatal unless `strict`).
+    """
+    import numpy as np
+
+    from .atomic import dumps
+    from .cli import load_model_from_args
+    from .equivalence import NotEquivalentError, assert_equivalent
+
+    out_path = _check_writable(args.output)  # fail before the slow part
+    specs = parse_transforms(args.transforms)
+    frozen = load_model_from_args(args)
+    feed, sample_label = _sample_feed(frozen, getattr(args, "image", None))
+    strict = bool(getattr(args, "strict", False))
+    optimized, report = optimize_with_report(frozen, [s.label for s in specs], check_inputs=feed,
+                                             atol=args.atol, rtol=args.rtol, strict=strict)
+    try:
+        proof = assert_equivalent(frozen, optimized, feed, atol=args.atol, rtol=args.rtol,
+                                  n_random=int(getattr(args, "n_random", 3)), seed=1)
+    except NotEquivalentError as exc:
+        raise OptimizeError(f"the optimized graph of {frozen.name} is not equivalent to the original; "
+                            f"nothing was written to {out_path}.\n{exc}") from None
+    write_graph_def(optimized.graph_def, out_path)
+
+    values = [feed[s.name] for s in frozen.inputs]
+    variants: list[tuple[str, Any, Any]] = []
+    if frozen.keras_model is not None:
+        keras_model = frozen.keras_model
+        keras_x = values[0] if len(values) == 1 else values
+
+        def keras_predict():
+            return keras_model.predict(keras_x, verbose=0)
+        variants.append(("keras predict (batch 1)", keras_predict, None))
+    variants += [("frozen graph", frozen, feed), ("optimized graph", optimized, feed)]
+    first_outputs = _outputs(variants[0])
+    rows = []
+    timings = measure_interleaved(variants, rounds=int(getattr(args, "rounds", 5)))
+    for (label, target, inputs), (_, median, per_round) in zip(variants, timings):
+        if target is variants[0][1]:
+            err = None
+        else:
+            got = _outputs((label, target, inputs))
+            err = max(float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+                      if np.size(a) else 0.0 for a, b in zip(first_outputs, got))
+        rows.append(VariantTiming(label, median, tuple(per_round), timings[0][1] / median,
+                                  len(target.graph_def.node) if hasattr(target, "graph_def") else None, err))
+
+    if getattr(args, "json", False):
+        print(dumps({"model": frozen.source, "output": out_path, "sample": sample_label,
+                     "report": report.to_dict(), "equivalence": proof.to_dict(),
+                     "timings": [r.to_dict() for r in rows]}))
+    else:
+        print(f"tfperf optimize: {frozen.source} -> {out_path}")
+        print("\n".join(report.lines()))
+        print(f"equivalence: {proof.message().splitlines()[0]} (sample: {sample_label})")
+        print()
+        print(_table(rows))
+        print(f"(median of the per-round medians, {len(timings[0][2])} interleaved rounds, batch 1)")
+    for step in report.steps:
+        if not step.kept:
+            print(f"tfperf optimize: warning: transform {step.name!r} dropped: {step.reason}", file=sys.stderr)
+    return 0
+
+
+def _outputs(variant) -> list:
+    _label, target, inputs = variant
+    if hasattr(target, "graph_def"):
+        return target.run(inputs)
+    out = target()
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _table(rows: Sequence[VariantTiming]) -> str:
+    head = f"{'variant':<26}{'median ms':>11}{'speed-up':>10}{'nodes':>8}{'max abs err':>13}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        nodes = "-" if r.nodes is None else str(r.nodes)
+        err = "-" if r.max_abs_error is None else f"{r.max_abs_error:.2e}"
+        lines.append(f"{r.variant:<26}{r.median_ms:>11.3f}{r.speedup:>9.2f}x{nodes:>8}{err:>13}")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "DEFAULT", "DEFAULT_TRANSFORMS", "OptimizeReport", "TransformStep", "VariantTiming",
+    "measure_interleaved", "op_histogram", "optimize", "optimize_command", "optimize_with_report",
+    "parse_transforms", "transform_names", "write_graph_def",
+]
+
