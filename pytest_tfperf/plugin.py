@@ -137,6 +137,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
+    __tracebackhide__ = True  # a budget failure shows its message, not the plugin's frames
     result = yield  # an exception from the test propagates: budgets are not checked then
     session = _session(item.config)
     from .plugin_support import BUDGET_MARKERS

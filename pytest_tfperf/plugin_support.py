@@ -130,6 +130,8 @@ def run_budget_checks(session, item, recorder) -> list:
         if bench is not None:
             verdicts.append(budgets.check_latency(latency, bench, scale=settings.budget_scale,
                                                   model=fixture_fg.name if fixture_fg else None))
+        elif "benchmark" in getattr(item, "funcargs", {}):
+            pass  # pytest-benchmark recorded nothing (--benchmark-disable, or xdist): nothing to gate
         elif recorder is None or not recorder.measurements:
             raise MarkerUsageError(
                 f"{item.nodeid}: @pytest.mark.latency_budget found nothing to check: the test made no "
@@ -165,18 +167,20 @@ def _check_static(session, recorder, name, budget, fg):
                     "checkpoint/Keras model.")
         else:
             value = model_facts(session, fg)["weight_params"]
-        return budgets.check_count("param_budget", value, budget.max, budget.kind, fg.name)
+        return budgets.check_params(budget, value, fg.name)
     if name == "flops_budget":
-        return budgets.check_count("flops_budget", model_facts(session, fg)["flops"], budget.max,
-                                   "FLOPs", fg.name)
+        flops = model_facts(session, fg)["flops"]
+        if flops is None:
+            raise MarkerUsageError(f"flops_budget: the FLOPs of model {fg.name} could not be counted "
+                                   f"({model_facts(session, fg)['flops_error']}); pin input shapes with "
+                                   "tfperf_model(ref, input_shapes=[[1, H, W, C]]).")
+        return budgets.check_flops(budget, flops, fg.name)
     if name == "size_budget":
-        return budgets.check_count("size_budget", model_facts(session, fg)["serialized_bytes"] / 1e6,
-                                   budget.mb, "MB", fg.name)
+        return budgets.check_size(budget, model_facts(session, fg)["serialized_bytes"], fg.name)
     from .profiling import peak_memory_bytes
 
     inputs = recorder.default_inputs(fg) if recorder is not None else None
-    return budgets.check_count("memory_budget", peak_memory_bytes(fg, inputs) / 1e6, budget.mb, "MB",
-                               fg.name)
+    return budgets.check_memory(budget, peak_memory_bytes(fg, inputs), fg.name)
 
 
 def model_facts(session, fg) -> dict:
@@ -187,12 +191,13 @@ def model_facts(session, fg) -> dict:
         from .summary import summarize
 
         summary = summarize(fg)
+        flops, error = None, None
         try:
             flops = count_flops(fg).total
-        except Exception:  # noqa: BLE001 - a model whose FLOPs cannot be counted still gets a row
-            flops = None
+        except Exception as exc:  # a model whose FLOPs cannot be counted still gets a row
+            error = f"{type(exc).__name__}: {exc}"
         facts = {"summary": summary.to_dict(), "weight_params": summary.weight_params,
-                 "serialized_bytes": summary.serialized_bytes, "flops": flops}
+                 "serialized_bytes": summary.serialized_bytes, "flops": flops, "flops_error": error}
         fg._tfperf_facts = facts
     return facts
 
@@ -240,7 +245,7 @@ def raise_failures(verdicts) -> None:
 
 def _pytest_benchmark_stats(item):
     bench = getattr(item, "funcargs", {}).get("benchmark")
-    if bench is None:
+    if bench is None or not getattr(bench, "stats", None):
         return None
     from .budgets import stats_from_pytest_benchmark
 
@@ -252,10 +257,8 @@ def _pytest_benchmark_stats(item):
 
 def prepare_compare(session, settings) -> None:
     """Load the baseline to compare with and parse the regression thresholds (configure time)."""
-    try:
-        from . import reporting
-    except ImportError:  # pragma: no cover - during development only
-        return
+    from . import reporting
+
     reporting.prepare_compare(session, settings)
 
 
@@ -268,16 +271,16 @@ def test_regressions(session, item) -> list[str]:
 
 def finish_session(config, session) -> None:
     """Worker: ship results to the controller. Controller: write JSON/Markdown/HTML/baselines."""
-    try:
-        from . import reporting
-    except ImportError:  # pragma: no cover - during development only
-        return
+    if session.results.is_empty() and not session.settings.reporting:
+        return  # a suite that does not use tfperf pays nothing at exit
+    from . import reporting
+
     reporting.session_finish(config, session)
 
 
 def terminal_summary(terminalreporter, config, session) -> None:
-    try:
-        from . import reporting
-    except ImportError:  # pragma: no cover - during development only
+    if session.results.is_empty() and not session.settings.reporting:
         return
+    from . import reporting
+
     reporting.terminal_summary(terminalreporter, config, session)

@@ -120,7 +120,7 @@ def settings_from_config(config) -> Settings:
     if scale is not None and scale <= 0:
         raise ConfigError(f"budget scale must be > 0. Received: {scale!r}")
     preprocess = _ini(config, "tfperf_preprocess") or PREPROCESS_DEFAULT
-    from .images import parse_preprocess
+    from .presets import parse_preprocess
 
     parse_preprocess(preprocess)  # raises ConfigError naming tfperf_preprocess
     warmup = opt("tfperf_warmup")

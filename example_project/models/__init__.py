@@ -1,0 +1,1 @@
+"""Model builders of the example project: the seeds' models, built on first run into a cache."""

@@ -1,0 +1,405 @@
+"""Warm-up and adaptive measurement: a target -> raw per-call latencies -> `LatencyStats`.
+
+What is timed is one call of a runner with its inputs bound in advance (as
+`Session.make_callable` does for benchmark_model), results materialised in host memory on every
+call, the garbage collector off. Per call: `time.perf_counter_ns` before and after.
+
+Sequence (defaults in `TimingSettings`):
+1. init: build the runner (`init_ms`); the first call, which pays TensorFlow's lazy
+   initialisation (graph optimisation, tracing, allocations), is timed alone (`first_ms`).
+2. warm-up: at least `warmup` calls and at least `warmup_time` seconds (stopping early only if
+   warm-up alone reaches `max_time`); not recorded.
+3. sampling: runs until `min_runs` calls AND `min_time` seconds are done, then stops as soon
+   as the 95% CI of the gated percentile lies entirely on one side of the budget (when one is
+   given) or is within +/-`precision` of the statistic; `max_time` (and `max_runs`) cap it. The
+   rule is checked every few samples (at ~5% growth of n), so checking stays cheap; a
+   measurement close to its budget therefore takes more samples than one far from it.
+Steps 2-3 run under `timing_lock(settings.lock_path)` so xdist workers never time at once.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .stats import LatencyStats, order_statistic_ranks
+
+_NS_PER_MS = 1_000_000.0
+_NS_PER_S = 1_000_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class TimingSettings:
+    """How long and how carefully to time (the plugin fills it from options and ini keys).
+
+    Attributes:
+        warmup: untimed calls after the first call (default 5).
+        warmup_time: minimum seconds of warm-up (default 0.1).
+        min_runs: minimum timed calls (default 10).
+        min_time: minimum seconds of timed calls (default 0.2).
+        max_time: cap on seconds of timed calls (default 5.0).
+        precision: stop once the CI half-width is within this fraction of the gated statistic
+            (default 0.02, i.e. +/-2%).
+        max_runs: cap on timed calls, bounding memory for microsecond-fast targets.
+        disabled: `--tfperf-disable`: build, call once, report that single call.
+        lock_path: a file lock held while warming up and timing (xdist serialisation), or None.
+    """
+
+    warmup: int = 5
+    warmup_time: float = 0.1
+    min_runs: int = 10
+    min_time: float = 0.2
+    max_time: float = 5.0
+    precision: float = 0.02
+    max_runs: int = 1_000_000
+    disabled: bool = False
+    lock_path: str | None = None
+
+    def replace(self, **changes: Any) -> TimingSettings:
+        """A copy with the given fields changed; `None` values are ignored."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+@contextlib.contextmanager
+def timing_lock(path: str | None) -> Iterator[None]:
+    """Hold an inter-process file lock at `path` (no-op for None).
+
+    Used around warm-up + sampling so that, under `pytest -n N`, only one worker times at a
+    time while model loading, equivalence checks etc. stay parallel.
+    """
+    if not path:
+        yield
+        return
+    import filelock
+
+    with filelock.FileLock(path):
+        yield
+
+
+# --- targets -> zero-argument runners ------------------------------------------------------
+
+def target_kind(target: Any) -> str:
+    """'frozen_graph' | 'session' | 'keras_model' | 'function' | 'callable'."""
+    if isinstance(target, tuple) and len(target) == 2 and _is_session(target[0]):
+        return "session"
+    if hasattr(target, "feed_dict") and hasattr(target, "make_callable") \
+            and hasattr(target, "graph_def"):
+        return "frozen_graph"
+    if _is_keras_model(target):
+        return "keras_model"
+    if _is_tf_function(target):
+        return "function"
+    if callable(target):
+        return "callable"
+    raise TypeError(
+        "measure() needs a FrozenGraph, a (tf.compat.v1.Session, fetches) pair, a keras.Model, "
+        f"a tf.function or a callable. Received: target={target!r}")
+
+
+def target_names(target: Any) -> tuple[str, str]:
+    """`(name, model)` to label a measurement of `target`."""
+    kind = target_kind(target)
+    if kind == "frozen_graph":
+        name = str(getattr(target, "name", "") or "")
+        return name, name
+    if kind == "session":
+        fetches = target[1]
+        items = fetches if isinstance(fetches, (list, tuple)) else [fetches]
+        return ",".join(_fetch_name(f) for f in items), ""
+    if kind == "keras_model":
+        return str(target.name), str(target.name)
+    name = getattr(target, "__name__", None) or getattr(target, "name", None) or type(target).__name__
+    return str(name), ""
+
+
+def build_runner(target: Any, inputs: Any = None) -> Callable[[], Any]:
+    """A zero-argument callable that runs `target` once on pre-bound `inputs` and returns its
+    outputs as host (numpy) values.
+
+    Args:
+        target: `FrozenGraph` (inputs as `FrozenGraph.feed_dict` takes them), `(session, fetches)`
+            (inputs: dict of tensor or tensor name -> value, or one array when the graph has
+            exactly one Placeholder), `keras.Model` (`model(inputs, training=False)`: an array,
+            a list, or a dict by input name), tf.function
+            / ConcreteFunction or any callable (inputs: None -> f(), tuple -> f(*inputs),
+            dict -> f(**inputs), anything else -> f(inputs)).
+        inputs: see `target`.
+
+    Returns:
+        The runner.
+    """
+    kind = target_kind(target)
+    if kind == "frozen_graph":
+        if inputs is None and not target.inputs:
+            inputs = {}  # a model with no required inputs (defaults only)
+        return target.make_callable(inputs)
+    if kind == "session":
+        return _session_runner(target[0], target[1], inputs)
+    if kind == "keras_model":
+        # Keras takes every input structure (array, list, dict by input name) as one argument
+        x = _to_tensors(inputs)
+        model = target
+
+        def run_keras():
+            return _materialize(model(x, training=False))
+        return run_keras
+    if kind == "function":
+        args, kwargs = _call_args(_to_tensors(inputs))
+    else:
+        args, kwargs = _call_args(inputs)
+    fn = target
+
+    def run_callable():
+        return _materialize(fn(*args, **kwargs))
+    return run_callable
+
+
+def _session_runner(session, fetches, inputs) -> Callable[[], Any]:
+    graph = session.graph
+    if inputs is None:
+        feeds: dict = {}
+    elif isinstance(inputs, dict):
+        feeds = inputs
+    else:
+        placeholders = [op for op in graph.get_operations() if op.type == "Placeholder"]
+        if len(placeholders) != 1:
+            from .errors import InputError
+
+            names = ", ".join(op.name for op in placeholders) or "none"
+            raise InputError(
+                f"measure((session, fetches), inputs): a single array can only be fed to a graph "
+                f"with exactly one Placeholder (this one has: {names}); pass a dict "
+                f"{{'input_name:0': array}} instead. Received: inputs of type {type(inputs).__name__}")
+        feeds = {placeholders[0].outputs[0]: inputs}
+    keys = [graph.as_graph_element(_tensor_ref(k)) for k in feeds]
+    values = [np.asarray(v) for v in feeds.values()]
+    fetch_list = [_tensor_ref(f) for f in fetches] if isinstance(fetches, (list, tuple)) \
+        else _tensor_ref(fetches)
+    run = session.make_callable(fetch_list, feed_list=keys)
+
+    def run_session():
+        return run(*values)
+    return run_session
+
+
+def _tensor_ref(ref):
+    """'node' -> 'node:0' (names only; tensors and ops pass through)."""
+    if isinstance(ref, str) and ":" not in ref:
+        return ref + ":0"
+    return ref
+
+
+def _fetch_name(fetch) -> str:
+    return fetch if isinstance(fetch, str) else str(getattr(fetch, "name", fetch))
+
+
+def _call_args(inputs) -> tuple[tuple, dict]:
+    if inputs is None:
+        return (), {}
+    if isinstance(inputs, tuple):
+        return inputs, {}
+    if isinstance(inputs, dict):
+        return (), dict(inputs)
+    return (inputs,), {}
+
+
+def _to_tensors(inputs):
+    """numpy inputs -> TF tensors once, so each timed call does not re-convert them."""
+    import tensorflow as tf
+
+    def convert(value):
+        return tf.convert_to_tensor(value) if isinstance(value, np.ndarray) else value
+    if isinstance(inputs, dict):
+        return {k: convert(v) for k, v in inputs.items()}
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(convert(v) for v in inputs)
+    return convert(inputs)
+
+
+def _materialize(out):
+    """Copy outputs to host memory (`.numpy()`), walking lists, tuples and dicts."""
+    if isinstance(out, (list, tuple)):
+        return [_materialize(o) for o in out]
+    if isinstance(out, dict):
+        return {k: _materialize(v) for k, v in out.items()}
+    to_numpy = getattr(out, "numpy", None)
+    return to_numpy() if to_numpy is not None else out
+
+
+def _is_session(obj) -> bool:
+    # tf.compat.v1.Session (or InteractiveSession), recognised without importing TensorFlow
+    return hasattr(obj, "make_callable") and hasattr(obj, "partial_run") and hasattr(obj, "graph")
+
+
+def _is_keras_model(obj) -> bool:
+    return any(c.__name__ == "Model" and c.__module__.startswith(("keras", "tf_keras"))
+               for c in type(obj).__mro__)
+
+
+def _is_tf_function(obj) -> bool:
+    return any(c.__module__.startswith("tensorflow") and c.__name__ in (
+        "Function", "PolymorphicFunction", "ConcreteFunction", "AtomicFunction")
+        for c in type(obj).__mro__)
+
+
+# --- the measurement loop ------------------------------------------------------------------
+
+def infer_batch(inputs: Any) -> int:
+    """Leading dimension of the first input array with rank >= 2, else 1."""
+    first = inputs
+    if isinstance(inputs, dict):
+        first = next(iter(inputs.values()), None)
+    elif isinstance(inputs, (list, tuple)):
+        first = inputs[0] if inputs else None
+    shape = getattr(first, "shape", None)
+    if shape is not None and len(shape) >= 2 and shape[0] is not None:
+        try:
+            return max(int(shape[0]), 1)
+        except TypeError:
+            return 1
+    return 1
+
+
+def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: str | None = None,
+            warmup: int | None = None, min_time: float | None = None,
+            max_time: float | None = None, min_runs: int | None = None,
+            budget_ms: float | None = None, percentile: float = 50,
+            settings: TimingSettings | None = None) -> LatencyStats:
+    """Time `target` on `inputs`: warm-up, then adaptive sampling; see the module docstring.
+
+    Args:
+        target: FrozenGraph, `(tf_session, fetches)`, keras.Model, tf.function or callable
+            (how inputs are passed: `build_runner`).
+        inputs: the inputs, bound once before timing.
+        batch: inputs per call, for FPS; inferred from the first input's leading dim if None.
+        name: label for reports (default: derived from the target).
+        warmup, min_time, max_time, min_runs: override `settings` for this call.
+        budget_ms: the limit the gated percentile will be checked against, so sampling can
+            stop as soon as the verdict is statistically clear (None: stop on precision).
+        percentile: the gated percentile (0 < q < 100), 50 by default.
+        settings: `TimingSettings` (defaults if None).
+
+    Returns:
+        `LatencyStats` of the timed calls.
+
+    Example:
+        stats = measure(frozen_graph, image, budget_ms=100)
+        assert stats.gated_ms <= 100
+    """
+    if not 0 < percentile < 100:
+        raise ValueError(f"measure(percentile=...) must be strictly between 0 and 100. "
+                         f"Received: percentile={percentile!r}")
+    settings = (settings or TimingSettings()).replace(
+        warmup=warmup, min_time=min_time, max_time=max_time, min_runs=min_runs)
+    label, model = target_names(target)
+    batch = int(batch) if batch is not None else infer_batch(inputs)
+
+    t0 = time.perf_counter_ns()
+    runner = build_runner(target, inputs)
+    t1 = time.perf_counter_ns()
+    runner()
+    t2 = time.perf_counter_ns()
+    init_ms, first_ms = (t1 - t0) / _NS_PER_MS, (t2 - t1) / _NS_PER_MS
+
+    if settings.disabled:
+        samples_ns, warmup_n, reason = [t2 - t1], 0, "disabled"
+    else:
+        with timing_lock(settings.lock_path):
+            samples_ns, warmup_n, reason = sample(runner, settings, budget_ms=budget_ms,
+                                                  percentile=percentile)
+    return LatencyStats.from_samples(
+        np.asarray(samples_ns, dtype=np.float64) / _NS_PER_MS, batch=batch, warmup_n=warmup_n,
+        init_ms=init_ms, first_ms=first_ms, gated_percentile=percentile, stop_reason=reason,
+        name=name if name is not None else label, model=model)
+
+
+def sample(runner: Callable[[], Any], settings: TimingSettings, *, budget_ms: float | None = None,
+           percentile: float = 50) -> tuple[list[int], int, str]:
+    """Warm `runner` up, then time it call by call until the stopping rule says so.
+
+    Args:
+        runner: zero-argument callable (already called once).
+        settings: the timing settings.
+        budget_ms: the gated percentile's limit, or None.
+        percentile: the gated percentile.
+
+    Returns:
+        `(samples_ns, warmup_n, stop_reason)`.
+    """
+    clock = time.perf_counter_ns
+    max_ns = int(settings.max_time * _NS_PER_S)
+    min_ns = int(settings.min_time * _NS_PER_S)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        warmup_n = 0
+        start = clock()
+        warmup_ns = int(settings.warmup_time * _NS_PER_S)
+        while warmup_n < settings.warmup or clock() - start < warmup_ns:
+            runner()
+            warmup_n += 1
+            if clock() - start >= max_ns:
+                break
+
+        samples: list[int] = []
+        append = samples.append
+        min_runs = max(settings.min_runs, 1)
+        next_check = min_runs
+        start = clock()
+        while True:
+            t0 = clock()
+            runner()
+            t1 = clock()
+            append(t1 - t0)
+            n = len(samples)
+            if n < next_check:
+                if t1 - start >= max_ns:
+                    return samples, warmup_n, "max_time"
+                continue
+            elapsed = t1 - start
+            if elapsed >= max_ns:
+                return samples, warmup_n, "max_time"
+            if n >= settings.max_runs:
+                return samples, warmup_n, "max_runs"
+            if elapsed >= min_ns:
+                reason = stop_reason(samples, percentile, budget_ms, settings.precision)
+                if reason:
+                    return samples, warmup_n, reason
+            next_check = next_check_after(n)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def next_check_after(n: int) -> int:
+    """Sample count of the next stopping-rule check after one at `n` (~5% growth, >= 5)."""
+    return n + max(5, n // 20)
+
+
+def stop_reason(samples_ns: list[int], percentile: float, budget_ms: float | None,
+                precision: float) -> str | None:
+    """'budget' / 'precision' when the samples so far settle the question, else None.
+
+    The 95% order-statistic CI of the gated percentile must have real 95% coverage (enough
+    samples), then either lie entirely below or above `budget_ms`, or have both ends within
+    `precision` (a fraction) of the statistic.
+    """
+    n = len(samples_ns)
+    lo_rank, hi_rank, coverage = order_statistic_ranks(n, percentile / 100.0)
+    if coverage < 0.95:
+        return None
+    x = np.asarray(samples_ns, dtype=np.float64)
+    lo, hi = np.partition(x, (lo_rank - 1, hi_rank - 1))[[lo_rank - 1, hi_rank - 1]]
+    if budget_ms is not None:
+        budget_ns = budget_ms * _NS_PER_MS
+        if hi <= budget_ns or lo > budget_ns:
+            return "budget"
+    stat = float(np.percentile(x, percentile))
+    if stat > 0 and max(stat - lo, hi - stat) <= precision * stat:
+        return "precision"
+    return None
