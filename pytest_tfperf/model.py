@@ -453,7 +453,8 @@ def _load_keras_model(model, inputs, outputs, input_shapes, *, source, kind) -> 
         return model(args[0] if single else list(args), training=False)
 
     fg = _load_concrete(serve.get_concrete_function(), inputs, outputs, None, source=source, kind=kind,
-                        name=os.path.basename(source) if kind == "keras" else model.name)
+                        name=os.path.basename(source) if kind == "keras" else model.name,
+                        output_names=None if outputs else list(getattr(model, "output_names", None) or []))
     fg.keras_model = model
     fg.trainable_params = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
     fg.non_trainable_params = int(sum(int(np.prod(w.shape)) for w in model.non_trainable_weights))
@@ -483,7 +484,8 @@ def _load_function(fn, inputs, outputs, input_shapes) -> FrozenGraph:
                           kind="function", name=name)
 
 
-def _load_concrete(concrete, inputs, outputs, input_shapes, *, source, kind, name) -> FrozenGraph:
+def _load_concrete(concrete, inputs, outputs, input_shapes, *, source, kind, name,
+                   output_names=None) -> FrozenGraph:
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     try:
@@ -493,8 +495,35 @@ def _load_concrete(concrete, inputs, outputs, input_shapes, *, source, kind, nam
     graph_def = frozen.graph.as_graph_def()
     default_inputs = [t.name for t in frozen.inputs if t.dtype.name != "resource"]
     default_outputs = [t.name for t in frozen.outputs]
+    if output_names and len(output_names) == len(default_outputs):
+        default_outputs = _rename_outputs(graph_def, default_outputs, output_names)
     return _finish(graph_def, inputs or default_inputs, outputs or default_outputs, input_shapes,
                    source=source, kind=kind, name=name)
+
+
+def _rename_outputs(graph_def, outputs: list[str], names: list[str]) -> list[str]:
+    """Give a frozen function's `Identity` output nodes the model's output names (in place).
+
+    `tf.function` names every output `Identity`, `Identity_1`...; Keras knows them as e.g.
+    `predictions`. An output is renamed only when it is an unconsumed Identity node and the new
+    name is free, so the graph stays valid.
+    """
+    taken = {n.name for n in graph_def.node}
+    used = graphs.consumers(graph_def)
+    nodes = {n.name: n for n in graph_def.node}
+    renamed = []
+    for out, new in zip(outputs, names):
+        node = nodes.get(graphs.node_name(out))
+        new = _clean(new)
+        if node is None or node.op != "Identity" or node.name in used or new in taken \
+                or not out.endswith(":0"):
+            renamed.append(out)
+            continue
+        taken.discard(node.name)
+        node.name = new
+        taken.add(new)
+        renamed.append(f"{new}:0")
+    return renamed
 
 
 def _load_checkpoint(prefix, inputs, outputs, input_shapes) -> FrozenGraph:

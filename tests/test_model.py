@@ -84,6 +84,8 @@ def test_keras_model_file_and_savedmodel_match_predict(keras_cnn, tmp_path, imag
     assert from_file.trainable_params == sum(int(np.prod(w.shape)) for w in keras_cnn.trainable_weights)
     assert from_file.non_trainable_params > 0  # BN moving statistics
     assert from_file.keras_model is not None
+    # outputs carry the Keras output names, not tf.function's `Identity`
+    assert [s.name for s in in_memory.outputs] == [s.name for s in from_file.outputs] == ["predictions:0"]
 
 
 def test_h5_file_loads(keras_cnn, tmp_path, image32):
