@@ -383,7 +383,10 @@ def _parse_pbtxt(path: str):
     try:
         with open(path, encoding="utf-8") as f:
             text_format.Merge(f.read(), graph_def)
-    except (text_format.ParseError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise ModelLoadError(f"{path!r} is not a text GraphDef: it holds binary data (not UTF-8 "
+                             "text). A binary GraphDef should be named .pb.") from None
+    except text_format.ParseError as exc:
         raise ModelLoadError(f"{path!r} is not a valid text GraphDef: {_first_line(exc)}. Fix the "
                              "syntax at that line:column or re-export it.") from None
     if not graph_def.node:
@@ -419,6 +422,13 @@ def _load_saved_model(path, inputs, outputs, input_shapes, signature) -> FrozenG
 
 
 def _load_keras_file(path, inputs, outputs, input_shapes, safe_mode) -> FrozenGraph:
+    import zipfile
+
+    if path.lower().endswith(".keras") and not zipfile.is_zipfile(path):
+        # Keras would say "File not found" about a file that exists but is not its zip archive
+        raise ModelLoadError(f"Keras file {path!r} ({os.path.getsize(path)} bytes) is not a .keras "
+                             "zip archive: it is truncated or corrupt, or another format renamed. "
+                             "Save it again with model.save('model.keras').")
     import keras
 
     try:
@@ -580,8 +590,10 @@ def _freeze_session(sess, inputs, outputs, input_shapes, *, source, kind, name=N
         outputs = candidates
     out_nodes = [graphs.require_node(graph_def, o, "output", source) for o in outputs]
     trainable, non_trainable = _variable_counts(graph)
-    try:
-        with graph.as_default():
+    from tensorflow.python.util import deprecation
+
+    try:  # seed 001's API: deprecated for TF2 code, still the right tool for TF1 graphs
+        with graph.as_default(), deprecation.silence():
             frozen = tf.compat.v1.graph_util.convert_variables_to_constants(sess, graph_def, out_nodes)
     except Exception as exc:
         raise ModelLoadError(f"cannot freeze {source}: {type(exc).__name__}: {_first_line(exc)}. "
@@ -691,7 +703,12 @@ def _shape_list(input_shapes, names):
 
 
 def _spec(graph, name) -> TensorSpec:
-    t = graph.get_tensor_by_name(name)
+    try:
+        t = graph.get_tensor_by_name(name)
+    except (KeyError, ValueError) as exc:  # "node:7" when the node has fewer outputs
+        why = str(exc.args[0] if exc.args else exc).rstrip(".")
+        raise NodeNotFoundError(f"tensor {name!r} does not exist: {why}. Output indices start at 0 "
+                                "('node:0').") from None
     shape = None if t.shape.rank is None else tuple(t.shape.as_list())
     return TensorSpec(name=t.name, dtype=t.dtype.name, shape=shape)
 
