@@ -36,7 +36,7 @@ from . import (
 CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #d0d7de}
-table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #d0d7de;padding:3px 8px}
+table{border-collapse:collapse;margin:8px 0 16px;max-width:100%}td:first-child{overflow-wrap:anywhere;max-width:34em}th,td{border:1px solid #d0d7de;padding:3px 8px}
 th{background:#f6f8fa;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .ok{color:#1a7f37;font-weight:600}.FAIL,.regressed{color:#cf222e;font-weight:600}
 .noise{color:#9a6700}.improved{color:#0969da}.warn{background:#fff8c5;padding:6px 10px}
