@@ -341,7 +341,7 @@ def resolve_baseline(name_or_path: str | os.PathLike | None, root: str | os.Path
         if candidate.is_file() or candidate.suffix == ".json" or os.sep in str(name_or_path):
             if not candidate.is_file():
                 raise BaselineError(f"baseline file {candidate} does not exist; check the path "
-                                    f"given to --tfperf-compare.")
+                                    f"(relative paths are from {os.getcwd()!r}).")
             return candidate
     stored = _stored(root)
     own = [s for s in stored if s[2].parent.name == machine_id()]

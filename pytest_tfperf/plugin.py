@@ -184,6 +184,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
 
     finish_session(session.config, tf_session)
     tf_session.close()
+    if tf_session.results.environment.get("write_errors") and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a requested report is missing: CI must see it
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

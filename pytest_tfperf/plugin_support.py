@@ -65,6 +65,18 @@ def check_markers(item) -> None:
         raise MarkerUsageError(
             f"{item.nodeid}: @pytest.mark.tfperf_model needs a model reference, e.g. "
             "@pytest.mark.tfperf_model('models/alexnet.pb'). Received: no arguments")
+    if marker is not None:
+        import inspect
+
+        from .model import load  # numpy only: TensorFlow is not imported here
+
+        accepted = [p for p in inspect.signature(load).parameters if p != "ref"]
+        unknown = sorted(set(marker.kwargs) - set(accepted) - {"ref"})
+        if unknown or len(marker.args) > 1:
+            raise MarkerUsageError(
+                f"{item.nodeid}: @pytest.mark.tfperf_model takes one model reference and the "
+                f"keywords {', '.join(accepted)}; unknown: {', '.join(unknown) or 'extra positional arguments'}. "
+                f"Received: args={marker.args!r}, kwargs={marker.kwargs!r}")
     marker = item.get_closest_marker("tfperf_sample_image")
     if marker is not None and (len(marker.args) != 1 or marker.kwargs):
         raise MarkerUsageError(
@@ -196,7 +208,12 @@ def model_facts(session, fg) -> dict:
             flops = count_flops(fg).total
         except Exception as exc:  # a model whose FLOPs cannot be counted still gets a row
             error = f"{type(exc).__name__}: {exc}"
-        facts = {"summary": summary.to_dict(), "weight_params": summary.weight_params,
+        summary_dict = summary.to_dict()
+        if summary_dict.get("source") and os.path.isabs(summary_dict["source"]):
+            from .session import rel_path  # reports name files relative to the project root
+
+            summary_dict["source"] = rel_path(summary_dict["source"], session.settings.rootdir)
+        facts = {"summary": summary_dict, "weight_params": summary.weight_params,
                  "serialized_bytes": summary.serialized_bytes, "flops": flops, "flops_error": error}
         fg._tfperf_facts = facts
     return facts

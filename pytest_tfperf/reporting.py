@@ -161,27 +161,50 @@ def write_outputs(options: ReportOptions, results: SessionResults,
 
     if rootdir is not None and options.rootdir is None:
         options = dataclasses.replace(options, rootdir=os.fspath(rootdir))
+    from .errors import TfperfError
+
     finalize(options, results, baseline_doc)
     written: list[Path] = []
+    errors: list[str] = []
+
+    def attempt(option: str, target, write):
+        # one output that cannot be written (disk full, a parent replaced by a file...) must not
+        # crash pytest nor cost the others: it becomes an error line and a failing exit status
+        try:
+            return write()
+        except (OSError, TfperfError) as exc:
+            errors.append(f"{option} {target}: not written ({type(exc).__name__}: {exc})")
+            return None
+
     doc = None
     if options.json_path or options.save:
         doc = json_report.build_document(results)
     if options.json_path:
-        written.append(write_json(options.json_path, doc))
+        written.append(attempt("--tfperf-json", options.json_path,
+                               lambda: write_json(options.json_path, doc)))
     if options.save:
-        path = save(results, options.save, options.storage, document=doc)
-        results.environment["saved_baseline"] = str(path)
+        path = attempt("--tfperf-save", options.save,
+                       lambda: save(results, options.save, options.storage, document=doc))
+        if path is not None:
+            results.environment["saved_baseline"] = str(path)
     md = None
     if options.markdown_path:
         md = markdown.render(results)
-        written.append(write_text(options.markdown_path, md))
+        written.append(attempt("--tfperf-markdown", options.markdown_path,
+                               lambda: write_text(options.markdown_path, md)))
     if options.html_path:
-        written.append(write_text(options.html_path, html.render(results)))
+        written.append(attempt("--tfperf-html", options.html_path,
+                               lambda: write_text(options.html_path, html.render(results))))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary and (options.report or options.markdown_path) and not results.is_empty():
-        with open(summary, "a", encoding="utf-8") as fh:  # appended to, as GitHub expects
-            fh.write((md or markdown.render(results)) + "\n")
+        def append_summary():
+            with open(summary, "a", encoding="utf-8") as fh:  # appended to, as GitHub expects
+                fh.write((md or markdown.render(results)) + "\n")
+        attempt("GITHUB_STEP_SUMMARY", summary, append_summary)
+    written = [p for p in written if p is not None]
     results.environment["written"] = [str(p) for p in written]
+    if errors:
+        results.environment["write_errors"] = errors
     return written
 
 
@@ -207,6 +230,8 @@ def terminal_summary(terminalreporter, options, results) -> None:
         terminalreporter.write_sep("-", title, red=red, bold=red)
         for line in lines:
             terminalreporter.write_line(line)
+    for error in results.environment.get("write_errors") or ():
+        terminalreporter.write_line(f"tfperf: ERROR {error}", red=True, bold=True)
 
 
 # --------------------------------------------------------------------------- xdist

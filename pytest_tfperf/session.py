@@ -118,7 +118,9 @@ def settings_from_config(config) -> Settings:
     scale = _number(str(scale_opt), "--tfperf-budget-scale", float, source="option") \
         if scale_opt is not None else _number(_ini(config, "tfperf_budget_scale"), "tfperf_budget_scale", float)
     if scale is not None and scale <= 0:
-        raise ConfigError(f"budget scale must be > 0. Received: {scale!r}")
+        where = "--tfperf-budget-scale" if scale_opt is not None else "ini tfperf_budget_scale"
+        raise ConfigError(f"{where} must be > 0 (a factor on every latency budget, e.g. 2 for a "
+                          f"runner twice as slow). Received: {scale!r}")
     preprocess = _ini(config, "tfperf_preprocess") or PREPROCESS_DEFAULT
     from .presets import parse_preprocess
 
@@ -162,15 +164,46 @@ def settings_from_config(config) -> Settings:
                         ("--tfperf-min-time", settings.min_time), ("--tfperf-max-time", settings.max_time)):
         if value is not None and value < 0:
             raise ConfigError(f"{name} must be >= 0. Received: {value!r}")
+    for option, path in (("--tfperf-json", settings.json_path), ("--tfperf-markdown", settings.markdown_path),
+                         ("--tfperf-html", settings.html_path)):
+        check_output_path(option, path)
+    if settings.save is not None:
+        from .baseline import DEFAULT_ROOT, _slug, machine_id
+
+        _slug(settings.save)  # a bad name is a usage error now, not a crash after the whole run
+        check_output_path("--tfperf-save", os.path.join(settings.rootdir, DEFAULT_ROOT, machine_id(),
+                                                        f"NNNN_{settings.save}.json"), received=settings.save)
     if settings.max_time is not None and settings.min_time is not None and settings.max_time < settings.min_time:
-        raise ConfigError(f"--tfperf-max-time ({settings.max_time}) is below --tfperf-min-time "
-                          f"({settings.min_time}); raise max-time or lower min-time.")
+        raise ConfigError(f"max time {settings.max_time} s (--tfperf-max-time or ini tfperf_max_time) is "
+                          f"below min time {settings.min_time} s (--tfperf-min-time or ini "
+                          "tfperf_min_time); raise max-time or lower min-time.")
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:  # xdist worker: serialise timing sections across workers
         uid = workerinput.get("testrunuid", "run")
         settings = dataclasses.replace(
             settings, lock_path=os.path.join(tempfile.gettempdir(), f"tfperf-timing-{uid}.lock"))
     return settings
+
+
+def check_output_path(option: str, path: str | None, received: str | None = None) -> None:
+    """`ConfigError` when `path` can never be written: it is a directory, or a parent is a file.
+
+    Checked at configure time so a typo fails in a second, not after the whole suite ran.
+    `received` is what the user typed when it differs from `path` (default: `path`).
+    """
+    if not path:
+        return
+    received = path if received is None else received
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{option}: {path!r} is a directory; give a file path inside it. "
+                          f"Received: {option}={received}")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{option}: cannot write {path!r} because {str(parent)!r} is a "
+                                  f"file, not a directory. Received: {option}={received}")
+            return
 
 
 class TfperfSession:
