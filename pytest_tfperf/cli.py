@@ -19,6 +19,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="pin an input shape, e.g. 1,224,224,3 or input_node=1,224,224,3 (repeatable)")
     p.add_argument("--signature", help="SavedModel signature (default serving_default)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--unsafe-keras", action="store_true",
+                   help="load Keras files with safe_mode=False (runs code stored in the file, e.g. "
+                        "Lambda layers): only for files you trust")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +84,8 @@ def load_model_from_args(args):
 
     split = (lambda s: [x for x in s.split(",") if x] if s else None)
     return load(args.model, inputs=split(args.inputs), outputs=split(args.outputs),
-                input_shapes=parse_shapes(args.input_shape), signature=args.signature)
+                input_shapes=parse_shapes(args.input_shape), signature=args.signature,
+                safe_mode=not getattr(args, "unsafe_keras", False))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -439,7 +439,7 @@ def _load_keras_file(path, inputs, outputs, input_shapes, safe_mode) -> FrozenGr
             raise ModelLoadError(
                 f"Keras file {path!r} was refused under safe mode: {text}. It contains code (e.g. a "
                 "Lambda layer) that runs when loaded. If you trust the file, opt in explicitly: "
-                "load(path, safe_mode=False) or @pytest.mark.tfperf_model(path, safe_mode=False).") from None
+                "load(path, safe_mode=False), @pytest.mark.tfperf_model(path, safe_mode=False), or the CLI's --unsafe-keras.") from None
         raise ModelLoadError(f"cannot load Keras file {path!r}: {type(exc).__name__}: {text}") from None
     return _load_keras_model(model, inputs, outputs, input_shapes, source=path, kind="keras")
 

@@ -232,6 +232,8 @@ def record_test(session, item, recorder, verdicts) -> None:
                 "test_id": item.nodeid, "name": stats.name or f"measure[{i}]",
                 "model": fg.name if fg is not None else stats.model, "stats": stats.to_dict(),
                 "verdicts": mine, "device": "CPU", "target_kind": getattr(fg, "kind", None)})
+        if session.settings.profile:
+            _profile_measured_models(session, recorder)
     bench = _pytest_benchmark_stats(item)
     if bench is not None:
         results.add("measurement", {"test_id": item.nodeid, "name": "benchmark", "model": None,
@@ -252,6 +254,17 @@ def record_test(session, item, recorder, verdicts) -> None:
     for v in verdicts:
         if not v.passed:
             results.add("failure", {"test_id": item.nodeid, "marker": v.marker, "message": v.message})
+
+
+def _profile_measured_models(session, recorder) -> None:
+    """--tfperf-profile: benchmark_model's per-op tables for every measured model, once each."""
+    profiled = {r["model"] for r in session.results.profiles}
+    for _stats, fg in recorder.measurements:
+        if fg is None or fg.name in profiled or getattr(fg, "_tfperf_profiled", False):
+            continue
+        fg._tfperf_profiled = True
+        profiled.add(fg.name)
+        recorder.profile(fg, recorder.sample_inputs.get(id(fg)), runs=20)
 
 
 def raise_failures(verdicts) -> None:

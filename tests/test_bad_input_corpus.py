@@ -124,6 +124,12 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(workdir, monkeypatch,
     assert snapshot(workdir) == before  # no input changed, no partial output left
 
 
+def test_cli_unsafe_keras_opts_in_to_a_trusted_lambda_file(workdir, monkeypatch, capsys):
+    monkeypatch.chdir(workdir)
+    assert cli.main(["summarize", "lambda.keras", "--unsafe-keras", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["kind"] == "keras"
+
+
 # -- kill -9 during a write ----------------------------------------------------------------------
 
 CHILD = textwrap.dedent(r"""

@@ -316,3 +316,14 @@ def test_xdist_serializes_timing_and_merges_results(project):
     result.assert_outcomes(passed=4)
     doc = json.loads((project.path / "run.json").read_text())
     assert sorted(b["name"].rsplit("::", 1)[-1] for b in doc["benchmarks"]) == ["m0", "m1", "m2", "m3"]
+
+
+def test_profile_option_prints_per_node_type_tables(project):
+    result = run(project, """
+        def test_measured(tfperf, frozen_graph, sample_image):
+            tfperf.measure(frozen_graph, sample_image)
+    """, "--tfperf-report", "--tfperf-profile")
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    assert "Summary by node type" in out and "Timings (microseconds): count=20" in out
+    assert "FLOPs estimate:" in out
