@@ -59,23 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_shapes(items: list[str]) -> dict | list | None:
     """['1,224,224,3'] -> [[1,224,224,3]]; ['x=1,2'] -> {'x': [1,2]}; [] -> None."""
-    if not items:
-        return None
-    named, positional = {}, []
-    for item in items:
-        name, _, dims = item.rpartition("=")
-        try:
-            shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
-        except ValueError:
-            raise TfperfError(f"--input-shape {item!r} is not a shape: use e.g. 1,224,224,3 "
-                              f"or input_node=1,224,224,3. Received: {item!r}") from None
-        if name:
-            named[name] = shape
-        else:
-            positional.append(shape)
-    if named and positional:
-        raise TfperfError("--input-shape: give all shapes with names or all without.")
-    return named or positional
+    from .session import parse_shape_items
+
+    return parse_shape_items(items, "--input-shape")
 
 
 def load_model_from_args(args):

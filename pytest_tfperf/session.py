@@ -92,21 +92,31 @@ def parse_input_shape(text: str | None, source: str = "ini tfperf_input_shape"):
     """'1,224,224,3' or '1,224,224,3; 1,10' or 'input_node=1,224,224,3' -> load(input_shapes=...)."""
     if not text:
         return None
+    return parse_shape_items([p for p in text.split(";") if p.strip()], source)
+
+
+def parse_shape_items(items, source: str):
+    """['1,224,224,3'] -> [[1, 224, 224, 3]]; ['x=1,2'] -> {'x': [1, 2]}; [] -> None.
+
+    `ConfigError` names `source` (the ini key or option) and the value received.
+    """
+    if not items:
+        return None
     named, positional = {}, []
-    for part in text.split(";"):
-        part = part.strip()
-        if not part:
-            continue
-        name, _, dims = part.rpartition("=")
+    for item in items:
+        name, _, dims = item.strip().rpartition("=")
         try:
             shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
         except ValueError:
-            raise ConfigError(f"{source} is not a shape list: use '1,224,224,3' (';' between inputs, "
-                              f"optional 'name=' prefix). Received: {text!r}") from None
+            raise ConfigError(f"{source} {item.strip()!r} is not a shape: use e.g. 1,224,224,3 or "
+                              f"input_node=1,224,224,3 (';' between inputs in the ini key). "
+                              f"Received: {item!r}") from None
         if name:
             named[name.strip()] = shape
         else:
             positional.append(shape)
+    if named and positional:
+        raise ConfigError(f"{source}: give all shapes with names or all without. Received: {list(items)!r}")
     return named or positional
 
 
