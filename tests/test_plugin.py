@@ -327,3 +327,27 @@ def test_profile_option_prints_per_node_type_tables(project):
     out = result.stdout.str()
     assert "Summary by node type" in out and "Timings (microseconds): count=20" in out
     assert "FLOPs estimate:" in out
+
+
+def test_xdist_timing_sections_never_overlap(pytester):
+    pytester.makepyfile(test_lock=textwrap.dedent("""
+        import json, os, time
+        import pytest
+
+        @pytest.mark.parametrize("i", range(4))
+        def test_timed(tfperf, i):
+            calls = []
+            def work():
+                calls.append(time.time())
+                time.sleep(0.002)
+            tfperf.measure(work, min_time=0.3, max_time=0.4, warmup=2)
+            # the first call is timed on its own, outside the lock; the rest run under it
+            with open(f"interval_{i}.json", "w") as f:
+                json.dump([calls[1], calls[-1] + 0.002, os.environ.get("PYTEST_XDIST_WORKER")], f)
+    """))
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+    intervals = sorted(json.loads((pytester.path / f"interval_{i}.json").read_text()) for i in range(4))
+    assert len({w for _, _, w in intervals}) == 2  # both workers timed something
+    for (_, end, _), (start, _, _) in zip(intervals, intervals[1:]):
+        assert end <= start, f"timing sections overlap: {intervals}"
