@@ -4,6 +4,7 @@ Marker reading, model/image resolution for a test item, and the end-of-test budg
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -231,14 +232,14 @@ def record_test(session, item, recorder, verdicts) -> None:
             results.add("measurement", {
                 "test_id": item.nodeid, "name": stats.name or f"measure[{i}]",
                 "model": fg.name if fg is not None else stats.model, "stats": stats.to_dict(),
-                "verdicts": mine, "device": "CPU", "target_kind": getattr(fg, "kind", None)})
+                "verdicts": mine, "device": _device(), "target_kind": getattr(fg, "kind", None)})
         if session.settings.profile:
             _profile_measured_models(session, recorder)
     bench = _pytest_benchmark_stats(item)
     if bench is not None:
         results.add("measurement", {"test_id": item.nodeid, "name": "benchmark", "model": None,
                                     "stats": bench.to_dict(), "verdicts": [v.to_dict() for v in latency],
-                                    "device": "CPU", "target_kind": "pytest-benchmark"})
+                                    "device": _device(), "target_kind": "pytest-benchmark"})
     models = list(recorder.models) if recorder is not None else []
     fixture_fg = getattr(item, "funcargs", {}).get("frozen_graph")
     if fixture_fg is not None and all(m is not fixture_fg for m in models):
@@ -254,6 +255,14 @@ def record_test(session, item, recorder, verdicts) -> None:
     for v in verdicts:
         if not v.passed:
             results.add("failure", {"test_id": item.nodeid, "marker": v.marker, "message": v.message})
+
+
+@functools.lru_cache(maxsize=1)
+def _device() -> str:
+    """'GPU' when TensorFlow sees a GPU (sessions place work there), else 'CPU'."""
+    import tensorflow as tf
+
+    return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
 
 
 def _profile_measured_models(session, recorder) -> None:
