@@ -117,7 +117,12 @@ def sample_image_for_item(session, item, fg):
         path = session.resolve_path(str(marker.args[0]), test_base(item))
     elif session.settings.sample_image:
         path = session.resolve_path(session.settings.sample_image, session.settings.inidir)
-    return sample_image_for(fg, path=path, preprocess=session.settings.preprocess)
+    key = (id(fg), path, session.settings.preprocess)
+    cached = session.images.get(key)
+    if cached is None or cached[0] is not fg:  # the model is kept in the value: ids stay unique
+        cached = session.images[key] = (fg, sample_image_for(fg, path=path,
+                                                             preprocess=session.settings.preprocess))
+    return cached[1].copy()  # decoded and resized once per model and image; callers get copies
 
 
 def run_budget_checks(session, item, recorder) -> list:

@@ -226,6 +226,7 @@ class TfperfSession:
         self.thresholds: list = []
         self._models: dict[Any, Any] = {}
         self._summarized: set[int] = set()
+        self.images: dict[tuple, Any] = {}  # (id(model), path, preprocess) -> (model, fitted image)
 
     def resolve_path(self, ref: str, base: str | os.PathLike | None = None) -> str:
         """A relative model/image path, tried against `base` (the test's folder), then rootdir/inidir."""
@@ -273,6 +274,7 @@ class TfperfSession:
         for _, fg in self._models.values():
             fg.close()
         self._models.clear()
+        self.images.clear()
 
 
 def _is_model_object(obj) -> bool:
