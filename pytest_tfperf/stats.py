@@ -96,6 +96,8 @@ class LatencyStats:
     `stop_reason`: why sampling stopped: "budget" (the CI cleared the budget), "precision" (the
     CI was narrower than the target), "max_time", "max_runs", "disabled" (one run), or
     "pytest-benchmark".
+    `discarded_n`: timed calls left out because a quieter block of samples followed an
+    over-budget one (the timing engine's failure confirmation); 0 when none were.
     """
 
     n: int
@@ -124,18 +126,20 @@ class LatencyStats:
     model: str = ""
     median_ci_coverage: float = CONFIDENCE
     gated_ci_coverage: float = CONFIDENCE
+    discarded_n: int = 0
 
     @classmethod
     def from_samples(cls, samples_ms: Iterable[float], *, batch: int = 1, warmup_n: int = 0,
                      init_ms: float | None = None, first_ms: float | None = None,
                      gated_percentile: float = 50, stop_reason: str = "", name: str = "",
-                     model: str = "") -> LatencyStats:
+                     model: str = "", discarded_n: int = 0) -> LatencyStats:
         """Compute every statistic from raw per-call latencies in milliseconds.
 
         Args:
             samples_ms: one latency per timed call (at least one).
             batch: inputs per call, for `fps`.
-            warmup_n, init_ms, first_ms, stop_reason, name, model: recorded as given.
+            warmup_n, init_ms, first_ms, stop_reason, name, model, discarded_n: recorded
+                as given.
             gated_percentile: the percentile a budget gates on (0 < q < 100).
 
         Returns:
@@ -162,7 +166,7 @@ class LatencyStats:
             gated_ci_ms=(g_lo, g_hi), cv=std / mean if mean > 0 else 0.0, batch=int(batch),
             fps=fps_from_ms(float(median), batch), samples_ms=tuple(float(v) for v in x),
             stop_reason=stop_reason, name=name, model=model,
-            median_ci_coverage=med_cov, gated_ci_coverage=g_cov,
+            median_ci_coverage=med_cov, gated_ci_coverage=g_cov, discarded_n=int(discarded_n),
         )
 
     def percentile(self, q: float) -> float:

@@ -319,3 +319,42 @@ def test_sampling_happens_under_the_lock(tmp_path):
                                                     lock_path=path))
     assert blocked[0] is False  # the first (untimed) call runs outside the lock
     assert all(blocked[1:]) and len(blocked) == 2 + stats.n
+
+
+# --- over-budget confirmation (step 4) -------------------------------------------------------
+
+def _sleeper(schedule):
+    """A callable sleeping schedule(elapsed seconds) seconds per call."""
+    start = time.perf_counter()
+
+    def call():
+        time.sleep(schedule(time.perf_counter() - start))
+    return call
+
+
+CONFIRM = TimingSettings(warmup=2, warmup_time=0.0, min_runs=10, min_time=0.05, max_time=2.0,
+                         confirm_time=0.4)
+
+
+def test_a_burst_of_contention_does_not_fail_the_gate():
+    # slow (6 ms) for the first 0.15 s, then 1 ms: the first block is over a 3 ms budget
+    stats = measure(_sleeper(lambda t: 0.006 if t < 0.15 else 0.001), budget_ms=3, settings=CONFIRM)
+    assert stats.discarded_n > 0
+    assert stats.median_ms < 3
+
+
+def test_a_real_slowdown_still_fails_after_confirmation():
+    stats = measure(_sleeper(lambda t: 0.006), budget_ms=3, settings=CONFIRM)
+    assert stats.median_ms > 3 and stats.discarded_n > 0
+
+
+def test_no_confirmation_without_budget_or_when_under_it():
+    assert measure(_sleeper(lambda t: 0.001), budget_ms=50, settings=CONFIRM).discarded_n == 0
+    assert measure(_sleeper(lambda t: 0.001), settings=CONFIRM).discarded_n == 0
+
+
+def test_confirmation_blocks_use_fresh_sessions(frozen_graph, image):
+    first = frozen_graph.session
+    stats = measure(frozen_graph, image, budget_ms=1e-6, settings=CONFIRM.replace(confirm_time=0.2))
+    assert stats.discarded_n > 0 and stats.median_ms > 1e-6
+    assert frozen_graph.session is not first  # the model was re-timed in a new session
