@@ -424,6 +424,9 @@ def _sample_text(stats: LatencyStats, lo: float, hi: float, coverage: float) -> 
         return "n=1 (timing disabled by --tfperf-disable: one cold call)"
     runs = "run" if stats.warmup_n == 1 else "runs"
     text = f"n={stats.n} after {stats.warmup_n} warm-up {runs}, "
+    if getattr(stats, "discarded_n", 0):
+        text = (f"n={stats.n} after {stats.warmup_n} warm-up {runs} (quietest of several sessions; "
+                f"{stats.discarded_n} calls of noisier ones set aside), ")
     if coverage >= CONFIDENCE - 1e-9:
         return text + f"{CONFIDENCE:.0%} CI [{format_ms(lo)}, {format_ms(hi)}] ms"
     return text + (f"CI [{format_ms(lo)}, {format_ms(hi)}] ms (min-max: too few runs for "

@@ -283,3 +283,9 @@ def test_marker_parsing_does_not_import_numpy():
             "b.parse_latency_budget((5,), {}, test_id='t'); "
             "assert 'numpy' not in sys.modules and 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_failure_message_says_when_noisier_sessions_were_set_aside():
+    stats = LatencyStats.from_samples([12.0] * 30, warmup_n=5, discarded_n=40, model="m.pb")
+    message = check_latency(LatencyBudget(ms=10), stats, model="m.pb").message
+    assert "n=30 after 5 warm-up runs (quietest of several sessions; 40 calls" in message
