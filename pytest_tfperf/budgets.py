@@ -1,7 +1,7 @@
 """Budget markers: argument parsing, verdicts and their messages (no pytest hooks here).
 
 Markers and the signatures their arguments are bound against (DESIGN.md):
-    latency_budget(ms=None, *, fps=None, percentile=50, batch=1, regression=None)
+    latency_budget(ms=None, *, fps=None, percentile=50, batch=None, regression=None)
     param_budget(max, *, kind="weights")      # kind: "weights" | "trainable"
     flops_budget(max)
     size_budget(mb)
@@ -116,22 +116,27 @@ def parse_megabytes(value: Any, *, what: str = "mb") -> float:
 
 @dataclasses.dataclass(frozen=True)
 class LatencyBudget:
-    """`latency_budget(ms=None, *, fps=None, percentile=50, batch=1, regression=None)`.
+    """`latency_budget(ms=None, *, fps=None, percentile=50, batch=None, regression=None)`.
 
-    Exactly one of `ms` / `fps`; fps means `batch * 1000 / latency_ms >= fps`.
+    Exactly one of `ms` / `fps`; fps means `batch * 1000 / latency_ms >= fps`, where `batch`
+    is the marker's, else the batch the measurement actually ran (its leading input dim).
     `regression` (e.g. "10%" or "median:10%") is kept for baseline comparisons.
     """
 
     ms: float | None = None
     fps: float | None = None
     percentile: float = 50
-    batch: int = 1
+    batch: int | None = None
     regression: str | None = None
 
     @property
     def limit_ms(self) -> float:
-        """The limit in ms per call (fps converted via `batch * 1000 / fps`)."""
-        return self.ms if self.ms is not None else self.batch * 1000.0 / self.fps
+        """The limit in ms per call at the marker's batch (1 when it names none)."""
+        return self.limit_ms_at(self.batch or 1)
+
+    def limit_ms_at(self, batch: int) -> float:
+        """The limit in ms per call when each call processes `batch` inputs."""
+        return self.ms if self.ms is not None else (self.batch or batch) * 1000.0 / self.fps
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "limit_ms": self.limit_ms}
@@ -244,7 +249,7 @@ def parse_latency_budget(args: Sequence[Any], kwargs: Mapping[str, Any], *,
             (0, 100), batch not a positive int, unknown or duplicated arguments.
     """
     b = _Binder("latency_budget", test_id, ["ms"], ["fps", "percentile", "batch", "regression"],
-                "(ms=None, *, fps=None, percentile=50, batch=1, regression=None)")
+                "(ms=None, *, fps=None, percentile=50, batch=None, regression=None)")
     bound = b.bind(args, kwargs)
     ms, fps = bound.get("ms"), bound.get("fps")
     if (ms is None) == (fps is None):
@@ -260,8 +265,8 @@ def parse_latency_budget(args: Sequence[Any], kwargs: Mapping[str, Any], *,
             or not 0 < percentile < 100:
         raise b.error("'percentile' must be a number strictly between 0 and 100 (e.g. 50, 90, "
                       "99)", f"percentile={bound.get('percentile')!r}")
-    batch = bound.get("batch", 1)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
+    batch = bound.get("batch")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
         raise b.error("'batch' must be a positive int (inputs per call)", f"batch={batch!r}")
     regression = bound.get("regression")
     if regression is not None and (not isinstance(regression, str)
@@ -395,7 +400,8 @@ def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 
     else:
         value = stats.percentile(q)
         ci_lo, ci_hi, coverage = stats.percentile_ci(q)
-    limit = budget.limit_ms * scale
+    batch = budget.batch or stats.batch or 1
+    limit = budget.limit_ms_at(batch) * scale
     passed = value <= limit
     headroom = _headroom(value, limit)
     label = f"p{q:g}"  # = stats.percentile_label
@@ -406,10 +412,10 @@ def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 
     else:
         text = f"{label} {format_ms(value)} ms exceeds {format_ms(limit)} ms by {-headroom:.1f}%"
     if budget.fps is not None:
-        measured_fps = budget.batch * 1000.0 / value if value > 0 else math.inf
+        measured_fps = batch * 1000.0 / value if value > 0 else math.inf
         text += f" ({measured_fps:.1f} FPS {'>=' if passed else '<'} {budget.fps / scale:g} FPS)"
     if scale != 1.0:
-        text += f" (budget {format_ms(budget.limit_ms)} ms x {scale:g} --tfperf-budget-scale)"
+        text += f" (budget {format_ms(budget.limit_ms_at(batch))} ms x {scale:g} --tfperf-budget-scale)"
     text += "; " + _sample_text(stats, ci_lo, ci_hi, coverage)
     if model:
         text += f"; model {model}"

@@ -68,8 +68,7 @@ def load_model_from_args(args):
     """`load()` with the common model arguments of every command."""
     from .model import load
 
-    split = (lambda s: [x for x in s.split(",") if x] if s else None)
-    return load(args.model, inputs=split(args.inputs), outputs=split(args.outputs),
+    return load(args.model, inputs=args.inputs, outputs=args.outputs,  # "a,b" strings are split
                 input_shapes=parse_shapes(args.input_shape), signature=args.signature,
                 safe_mode=not getattr(args, "unsafe_keras", False))
 

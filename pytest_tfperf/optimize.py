@@ -344,7 +344,8 @@ def optimize_with_report(model, transforms: Any = None, *, inputs=None, outputs=
         ops_before=op_histogram(frozen.graph_def), ops_after=op_histogram(graph_def),
         atol=float(atol), rtol=float(rtol), input_sets=tuple(label for label, _ in sets),
         max_abs_error=float(final_err))
-    return frozen.with_graph_def(graph_def), report
+    # its own name, so reports, verdicts and baselines never mix it up with the original
+    return frozen.with_graph_def(graph_def, name=f"{frozen.name} (optimized)"), report
 
 
 def _short(text: str, limit: int = 400) -> str:

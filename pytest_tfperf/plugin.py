@@ -129,7 +129,7 @@ def tfperf(request):
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if any(item.iter_markers(name) for name in MARKERS):
+    if any(item.get_closest_marker(name) for name in MARKERS):
         from .plugin_support import check_markers
 
         check_markers(item)
@@ -138,39 +138,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     __tracebackhide__ = True  # a budget failure shows its message, not the plugin's frames
-    result = yield  # an exception from the test propagates: budgets are not checked then
+    from .plugin_support import finish_test
+
     session = _session(item.config)
-    from .plugin_support import BUDGET_MARKERS
-
     recorder = getattr(item, _RECORDER_ATTR, None)
-    has_budget = any(item.get_closest_marker(m) for m in BUDGET_MARKERS)
-    if not has_budget and recorder is None:
+    try:
+        try:
+            result = yield
+        except BaseException:  # the test failed or skipped: record what it measured, check nothing
+            finish_test(session, item, recorder, passed=False)
+            raise
+        failure = finish_test(session, item, recorder, passed=True)
+        if failure:
+            from .errors import BudgetExceeded
+
+            raise BudgetExceeded(failure)
         return result
-    from . import plugin_support as support
-
-    if recorder is None and "frozen_graph" in getattr(item, "funcargs", {}):
-        from .recorder import TfperfRecorder
-
-        recorder = TfperfRecorder(session, item)
-    verdicts = support.run_budget_checks(session, item, recorder) if has_budget else []
-    support.record_test(session, item, recorder, verdicts)
-    for verdict in verdicts:
-        item.user_properties.append((f"tfperf_{verdict.marker}", verdict.message))
-    from .reporting import junit_properties
-
-    item.user_properties.extend(junit_properties(
-        [r for r in session.results.measurements if r["test_id"] == item.nodeid]))
-    regressions = []
-    if session.baseline is not None:
-        regressions = support.test_regressions(session, item)
-    if session.settings.disabled:
-        return result
-    failed = [v for v in verdicts if not v.passed]
-    if failed or regressions:
-        from .errors import BudgetExceeded
-
-        raise BudgetExceeded("\n".join([v.message for v in failed] + regressions))
-    return result
+    finally:
+        if recorder is not None:  # items live until the session ends; their models need not
+            delattr(item, _RECORDER_ATTR)
 
 
 # -- session end and reports ------------------------------------------------------------------
@@ -201,6 +187,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 def pytest_testnodedown(node, error) -> None:
     """xdist controller: merge a worker's results into this session's."""
     tf_session = node.config.stash.get(_SESSION_KEY, None)
-    data = getattr(node, "workeroutput", {}).get("tfperf_results")
-    if tf_session is not None and data:
-        tf_session.results.merge(data)
+    if tf_session is not None:
+        from .reporting import controller_merge
+
+        controller_merge(tf_session.results, node)

@@ -4,16 +4,17 @@ Marker reading, model/image resolution for a test item, and the end-of-test budg
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from typing import Any
 
-from .errors import BudgetExceeded, MarkerUsageError
+from .errors import MarkerUsageError
 
 BUDGET_MARKERS = ("latency_budget", "param_budget", "flops_budget", "size_budget", "memory_budget")
 
 MARKERS = {
-    "latency_budget": "latency_budget(ms=None, *, fps=None, percentile=50, batch=1, regression=None): "
+    "latency_budget": "latency_budget(ms=None, *, fps=None, percentile=50, batch=None, regression=None): "
                       "fail if the measured latency percentile exceeds the budget (exactly one of ms/fps)",
     "param_budget": "param_budget(max, *, kind='weights'): fail if the model has more parameters "
                     "(kind='trainable' where the source knows trainability); counts like '62.4M'",
@@ -36,20 +37,13 @@ def parsed_budgets(item) -> dict[str, Any]:
     cached = getattr(item, _ITEM_KEY, None)
     if cached is not None:
         return cached
-    from . import budgets
+    from .budgets import parse_mark
 
-    parsers = {
-        "latency_budget": budgets.parse_latency_budget,
-        "param_budget": budgets.parse_param_budget,
-        "flops_budget": budgets.parse_flops_budget,
-        "size_budget": budgets.parse_size_budget,
-        "memory_budget": budgets.parse_memory_budget,
-    }
     parsed = {}
-    for name, parse in parsers.items():
+    for name in BUDGET_MARKERS:
         marker = item.get_closest_marker(name)
         if marker is not None:
-            parsed[name] = parse(marker.args, marker.kwargs, test_id=item.nodeid)
+            parsed[name] = parse_mark(marker, test_id=item.nodeid)
     setattr(item, _ITEM_KEY, parsed)
     return parsed
 
@@ -117,12 +111,37 @@ def sample_image_for_item(session, item, fg):
         path = session.resolve_path(str(marker.args[0]), test_base(item))
     elif session.settings.sample_image:
         path = session.resolve_path(session.settings.sample_image, session.settings.inidir)
-    key = (id(fg), path, session.settings.preprocess)
-    cached = session.images.get(key)
-    if cached is None or cached[0] is not fg:  # the model is kept in the value: ids stay unique
-        cached = session.images[key] = (fg, sample_image_for(fg, path=path,
-                                                             preprocess=session.settings.preprocess))
-    return cached[1].copy()  # decoded and resized once per model and image; callers get copies
+    per_model = session.images.setdefault(fg, {})  # weak keys: a dropped model frees its images
+    key = (path, session.settings.preprocess)
+    if key not in per_model:
+        per_model[key] = sample_image_for(fg, path=path, preprocess=session.settings.preprocess)
+    return per_model[key].copy()  # decoded and resized once per model and image; callers get copies
+
+
+def finish_test(session, item, recorder, passed: bool) -> str | None:
+    """End of a test's call phase: check budgets (if it passed), record what it measured.
+
+    Returns the failure message (budgets exceeded, regressions), or None. A test that failed
+    or was skipped on its own keeps its failure; its measurements are still recorded.
+    """
+    has_budget = any(item.get_closest_marker(m) for m in BUDGET_MARKERS)
+    if recorder is None and not has_budget:
+        return None
+    if recorder is None and "frozen_graph" in getattr(item, "funcargs", {}):
+        from .recorder import TfperfRecorder
+
+        recorder = TfperfRecorder(session, item)
+    verdicts = run_budget_checks(session, item, recorder) if has_budget and passed else []
+    records = record_test(session, item, recorder, verdicts)
+    from .reporting import junit_properties
+
+    item.user_properties.extend((f"tfperf_{v.marker}", v.message) for v in verdicts)
+    item.user_properties.extend(junit_properties(records))
+    if not passed or session.settings.disabled:
+        return None
+    regressions = test_regressions(session, item) if session.baseline is not None else []
+    failed = [v.message for v in verdicts if not v.passed]
+    return "\n".join(failed + regressions) or None
 
 
 def run_budget_checks(session, item, recorder) -> list:
@@ -130,7 +149,8 @@ def run_budget_checks(session, item, recorder) -> list:
 
     Declarative mode: a latency budget on a test that measured nothing but uses `frozen_graph`
     measures `frozen_graph` on `sample_image` here. A test that used pytest-benchmark's
-    `benchmark` fixture is checked on its stats.
+    `benchmark` fixture is checked on its stats. Under `--tfperf-disable` nothing is checked
+    (the declarative measurement still runs its model once, as a smoke test).
     """
     from . import budgets
 
@@ -138,17 +158,17 @@ def run_budget_checks(session, item, recorder) -> list:
     settings = session.settings
     verdicts = []
     latency = parsed.get("latency_budget")
-    fixture_fg = item.funcargs.get("frozen_graph") if hasattr(item, "funcargs") else None
+    funcargs = getattr(item, "funcargs", {})
+    fixture_fg = funcargs.get("frozen_graph")
     if latency is not None:
         if recorder is not None and not recorder.measurements and fixture_fg is not None \
-                and "benchmark" not in getattr(item, "funcargs", {}):
-            image = item.funcargs.get("sample_image")
-            recorder.measure(fixture_fg, image)
+                and "benchmark" not in funcargs:
+            recorder.measure(fixture_fg, funcargs.get("sample_image"))
         bench = _pytest_benchmark_stats(item)
         if bench is not None:
             verdicts.append(budgets.check_latency(latency, bench, scale=settings.budget_scale,
                                                   model=fixture_fg.name if fixture_fg else None))
-        elif "benchmark" in getattr(item, "funcargs", {}):
+        elif "benchmark" in funcargs:
             pass  # pytest-benchmark recorded nothing (--benchmark-disable, or xdist): nothing to gate
         elif recorder is None or not recorder.measurements:
             raise MarkerUsageError(
@@ -158,9 +178,9 @@ def run_budget_checks(session, item, recorder) -> list:
         for stats, fg in (recorder.measurements if recorder else []):
             verdicts.append(budgets.check_latency(latency, stats, scale=settings.budget_scale,
                                                   model=fg.name if fg is not None else stats.model))
-    models = list(recorder.models) if recorder is not None else []
-    if fixture_fg is not None and all(m is not fixture_fg for m in models):
-        models.insert(0, fixture_fg)
+    if settings.disabled:
+        return []
+    models = _models_of(item, recorder)
     static = {k: v for k, v in parsed.items() if k != "latency_budget"}
     if static and not models:
         raise MarkerUsageError(
@@ -168,11 +188,20 @@ def run_budget_checks(session, item, recorder) -> list:
             "fixture or load/measure one with the tfperf fixture.")
     for fg in models:
         for name, budget in static.items():
-            verdicts.append(_check_static(session, recorder, name, budget, fg))
+            verdicts.append(_check_static(session, item, recorder, name, budget, fg))
     return verdicts
 
 
-def _check_static(session, recorder, name, budget, fg):
+def _models_of(item, recorder) -> list:
+    """The FrozenGraphs a test used: its `frozen_graph` first, then those it loaded/measured."""
+    models = list(recorder.models) if recorder is not None else []
+    fixture_fg = getattr(item, "funcargs", {}).get("frozen_graph")
+    if fixture_fg is not None and all(m is not fixture_fg for m in models):
+        models.insert(0, fixture_fg)
+    return models
+
+
+def _check_static(session, item, recorder, name, budget, fg):
     from . import budgets
 
     if name == "param_budget":
@@ -180,86 +209,107 @@ def _check_static(session, recorder, name, budget, fg):
             value = fg.trainable_params
             if value is None:
                 raise MarkerUsageError(
-                    f"param_budget(kind='trainable'): model {fg.name} ({fg.kind}) does not know which "
-                    "parameters are trainable (a frozen graph); use kind='weights' or load the "
-                    "checkpoint/Keras model.")
+                    f"{item.nodeid}: @pytest.mark.param_budget(kind='trainable'): model {fg.name} "
+                    f"({fg.kind}) does not know which parameters are trainable (a frozen graph); use "
+                    "kind='weights' or load the checkpoint/Keras model.")
         else:
-            value = model_facts(session, fg)["weight_params"]
+            value = model_summary(session, fg)["weight_params"]
         return budgets.check_params(budget, value, fg.name)
     if name == "flops_budget":
-        flops = model_facts(session, fg)["flops"]
-        if flops is None:
-            raise MarkerUsageError(f"flops_budget: the FLOPs of model {fg.name} could not be counted "
-                                   f"({model_facts(session, fg)['flops_error']}); pin input shapes with "
-                                   "tfperf_model(ref, input_shapes=[[1, H, W, C]]).")
-        return budgets.check_flops(budget, flops, fg.name)
+        report, error = model_flops(session, fg)
+        if report is None or report.get("unresolved"):
+            why = error or f"shapes unresolved for {report['unresolved']}"
+            raise MarkerUsageError(
+                f"{item.nodeid}: @pytest.mark.flops_budget: the FLOPs of model {fg.name} could not be "
+                f"counted ({why}); pin input shapes: tfperf_model(ref, input_shapes=[[1, H, W, C]]).")
+        verdict = budgets.check_flops(budget, per_image_flops(report), fg.name)
+        if report.get("uncounted"):
+            note = ", ".join(f"{op} x{n}" for op, n in sorted(report["uncounted"].items()))
+            verdict = dataclasses.replace(verdict, message=f"{verdict.message} (not counted: {note})")
+        return verdict
     if name == "size_budget":
-        return budgets.check_size(budget, model_facts(session, fg)["serialized_bytes"], fg.name)
+        return budgets.check_size(budget, model_summary(session, fg)["serialized_bytes"], fg.name)
     from .profiling import peak_memory_bytes
 
-    inputs = recorder.default_inputs(fg) if recorder is not None else None
+    inputs = recorder.inputs_for(fg) if recorder is not None else None
     return budgets.check_memory(budget, peak_memory_bytes(fg, inputs), fg.name)
 
 
-def model_facts(session, fg) -> dict:
-    """Weights, FLOPs, size and nodes of a model, computed once per model per session."""
-    facts = getattr(fg, "_tfperf_facts", None)
-    if facts is None:
-        from .profiling import count_flops
+def per_image_flops(report: dict) -> int:
+    """FLOPs of one inference at batch 1 (a model pinned to batch N is counted at N)."""
+    return int(round(report["total"] / max(int(report.get("batch") or 1), 1)))
+
+
+def model_summary(session, fg) -> dict:
+    """`summarize(fg)` as a dict with the source relative to the project root; once per model."""
+    cached = getattr(fg, "_tfperf_summary", None)
+    if cached is None:
         from .summary import summarize
 
-        summary = summarize(fg)
-        flops, error = None, None
-        try:
-            flops = count_flops(fg).total
-        except Exception as exc:  # a model whose FLOPs cannot be counted still gets a row
-            error = f"{type(exc).__name__}: {exc}"
-        summary_dict = summary.to_dict()
-        if summary_dict.get("source") and os.path.isabs(summary_dict["source"]):
+        cached = summarize(fg).to_dict()
+        if cached.get("source") and os.path.isabs(cached["source"]):
             from .session import rel_path  # reports name files relative to the project root
 
-            summary_dict["source"] = rel_path(summary_dict["source"], session.settings.rootdir)
-        facts = {"summary": summary_dict, "weight_params": summary.weight_params,
-                 "serialized_bytes": summary.serialized_bytes, "flops": flops, "flops_error": error}
-        fg._tfperf_facts = facts
-    return facts
+            cached["source"] = rel_path(cached["source"], session.settings.rootdir)
+        fg._tfperf_summary = cached
+    return cached
 
 
-def record_test(session, item, recorder, verdicts) -> None:
-    """Add the test's measurements, model rows and verdicts to the session results."""
+def model_flops(session, fg) -> tuple[dict | None, str | None]:
+    """`(count_flops(fg).to_dict(), None)` or `(None, why not)`; once per model (it may run it)."""
+    cached = getattr(fg, "_tfperf_flops", None)
+    if cached is None:
+        from .profiling import count_flops
+
+        try:
+            cached = (count_flops(fg).to_dict(), None)
+        except Exception as exc:  # a model whose FLOPs cannot be counted still gets a report row
+            cached = (None, f"{type(exc).__name__}: {exc}")
+        fg._tfperf_flops = cached
+    return cached
+
+
+def record_test(session, item, recorder, verdicts) -> list[dict]:
+    """Add the test's measurements, model rows and verdicts to the session results.
+
+    Returns the measurement records added (for the JUnit properties).
+    """
     results = session.results
     latency = [v for v in verdicts if v.marker == "latency_budget"]
     static = [v for v in verdicts if v.marker != "latency_budget"]
+    budget = parsed_budgets(item).get("latency_budget")
+    regression = budget.regression if budget is not None else None
+    added = []
     if recorder is not None:
         for i, (stats, fg) in enumerate(recorder.measurements):
             mine = [v.to_dict() for v in latency if len(recorder.measurements) == 1
                     or v.model == (fg.name if fg is not None else stats.model)]
-            results.add("measurement", {
+            added.append(results.add("measurement", {
                 "test_id": item.nodeid, "name": stats.name or f"measure[{i}]",
                 "model": fg.name if fg is not None else stats.model, "stats": stats.to_dict(),
-                "verdicts": mine, "device": _device(), "target_kind": getattr(fg, "kind", None)})
+                "verdicts": mine, "device": _device(), "target_kind": getattr(fg, "kind", None),
+                "regression": regression}))
         if session.settings.profile:
             _profile_measured_models(session, recorder)
     bench = _pytest_benchmark_stats(item)
     if bench is not None:
-        results.add("measurement", {"test_id": item.nodeid, "name": "benchmark", "model": None,
-                                    "stats": bench.to_dict(), "verdicts": [v.to_dict() for v in latency],
-                                    "device": _device(), "target_kind": "pytest-benchmark"})
-    models = list(recorder.models) if recorder is not None else []
-    fixture_fg = getattr(item, "funcargs", {}).get("frozen_graph")
-    if fixture_fg is not None and all(m is not fixture_fg for m in models):
-        models.insert(0, fixture_fg)
+        added.append(results.add("measurement", {
+            "test_id": item.nodeid, "name": "benchmark", "model": None, "stats": bench.to_dict(),
+            "verdicts": [v.to_dict() for v in latency], "device": _device(),
+            "target_kind": "pytest-benchmark", "regression": regression}))
     if session.settings.reporting or static:
-        for fg in models:
+        for fg in _models_of(item, recorder):
             mine = [v.to_dict() for v in static if v.model == fg.name]
             if session.first_time_summarized(fg) or mine:
-                facts = model_facts(session, fg)
-                results.add("model", {"test_id": item.nodeid, "model": fg.name,
-                                      "summary": facts["summary"], "flops": facts["flops"],
+                summary = model_summary(session, fg)
+                flops, _ = model_flops(session, fg) if session.settings.reporting else (None, None)
+                results.add("model", {"test_id": item.nodeid, "model": fg.name, "summary": summary,
+                                      "flops": per_image_flops(flops) if flops else None,
                                       "verdicts": mine})
     for v in verdicts:
         if not v.passed:
             results.add("failure", {"test_id": item.nodeid, "marker": v.marker, "message": v.message})
+    return added
 
 
 @functools.lru_cache(maxsize=1)
@@ -278,13 +328,7 @@ def _profile_measured_models(session, recorder) -> None:
             continue
         fg._tfperf_profiled = True
         profiled.add(fg.name)
-        recorder.profile(fg, recorder.sample_inputs.get(id(fg)), runs=20)
-
-
-def raise_failures(verdicts) -> None:
-    failed = [v for v in verdicts if not v.passed]
-    if failed:
-        raise BudgetExceeded("\n".join(v.message for v in failed))
+        recorder.profile(fg, recorder.inputs_for(fg), runs=20)
 
 
 def _pytest_benchmark_stats(item):

@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import TfperfError
-
 
 class TfperfRecorder:
     """What the `tfperf` fixture gives a test.
@@ -26,7 +24,7 @@ class TfperfRecorder:
         self._item = item
         self.measurements: list[tuple[Any, Any]] = []   # (LatencyStats, model FrozenGraph or None)
         self.models: list[Any] = []                      # FrozenGraphs the test touched
-        self.sample_inputs: dict[int, Any] = {}          # id(FrozenGraph) -> inputs used
+        self.last_inputs: dict[int, Any] = {}            # id(FrozenGraph) -> inputs last measured on
 
     @property
     def test_id(self) -> str:
@@ -65,17 +63,21 @@ class TfperfRecorder:
         fg = target if _is_frozen_graph(target) else None
         if fg is not None and inputs is None:
             inputs = self.default_inputs(fg)
+        from .timing import infer_batch
+
         budget = latency_budget_of(self._item)
-        if batch is None and budget is not None and budget.batch != 1:
+        if batch is None and budget is not None and budget.batch is not None:
             batch = budget.batch
-        budget_ms = budget.limit_ms * self._session.settings.budget_scale if budget else None
+        runs_batch = batch if batch is not None else infer_batch(inputs)
+        budget_ms = (budget.limit_ms_at(runs_batch) * self._session.settings.budget_scale
+                     if budget else None)
         stats = measure(target, inputs, batch=batch, name=name, warmup=warmup, min_time=min_time,
                         max_time=max_time, min_runs=min_runs, budget_ms=budget_ms,
                         percentile=budget.percentile if budget else 50,
                         settings=self._session.settings.timing_settings())
         self.measurements.append((stats, fg))
         if fg is not None:
-            self.sample_inputs[id(fg)] = inputs
+            self.last_inputs[id(fg)] = inputs
         self._note_model(fg)
         return stats
 
@@ -120,24 +122,21 @@ class TfperfRecorder:
         return summarize(fg)
 
     def default_inputs(self, fg):
-        """The sample image for `fg` (marker/ini image and preprocessing), cached per model."""
-        if id(fg) in self.sample_inputs:
-            return self.sample_inputs[id(fg)]
+        """The sample image for `fg` (marker/ini image and preprocessing; decoded once per session)."""
         from .plugin_support import sample_image_for_item
 
-        image = sample_image_for_item(self._session, self._item, fg)
-        self.sample_inputs[id(fg)] = image
-        return image
+        return sample_image_for_item(self._session, self._item, fg)
+
+    def inputs_for(self, fg):
+        """What the test last measured `fg` on, else its sample image (profiles, memory budget)."""
+        return self.last_inputs.get(id(fg)) if id(fg) in self.last_inputs else self.default_inputs(fg)
 
     # -- internals ----------------------------------------------------------------------------
     def _as_model(self, model):
         if _is_frozen_graph(model):
             self._note_model(model)
             return model
-        try:
-            return self.load(model)
-        except TfperfError:
-            raise
+        return self.load(model)
 
     def _record_equivalence(self, reference, candidate, report) -> None:
         self._session.results.add("equivalence", {

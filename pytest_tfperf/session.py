@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -225,8 +226,9 @@ class TfperfSession:
         self.baseline: dict | None = None
         self.thresholds: list = []
         self._models: dict[Any, Any] = {}
-        self._summarized: set[int] = set()
-        self.images: dict[tuple, Any] = {}  # (id(model), path, preprocess) -> (model, fitted image)
+        self._summarized = weakref.WeakSet()  # models whose row is recorded
+        # model -> {(image path, preprocess): fitted sample image}; a dropped model frees its images
+        self.images: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def resolve_path(self, ref: str, base: str | os.PathLike | None = None) -> str:
         """A relative model/image path, tried against `base` (the test's folder), then rootdir/inidir."""
@@ -265,9 +267,9 @@ class TfperfSession:
 
     def first_time_summarized(self, fg) -> bool:
         """True once per model object: model rows are recorded once per session."""
-        if id(fg) in self._summarized:
+        if fg in self._summarized:
             return False
-        self._summarized.add(id(fg))
+        self._summarized.add(fg)
         return True
 
     def close(self) -> None:

@@ -319,14 +319,20 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
     if settings.disabled:
         samples_ns, warmup_n, reason, discarded_n = [t2 - t1], 0, "disabled", 0
     else:
-        rebuild = None
+        rebuild, private = None, []
         if target_kind(target) == "frozen_graph":
-            def rebuild():  # a fresh session: its thread pools and buffers start over
-                target.close()
-                return build_runner(target, inputs)
-        with timing_lock(settings.lock_path):
-            samples_ns, warmup_n, reason, discarded_n = sample_blocks(
-                runner, settings, budget_ms=budget_ms, percentile=percentile, rebuild=rebuild)
+            def rebuild():  # a private fresh session: thread pools and buffers start over
+                while private:
+                    private.pop().close()
+                private.append(target.new_session())
+                return target.make_callable(inputs, session=private[-1])
+        try:
+            with timing_lock(settings.lock_path):
+                samples_ns, warmup_n, reason, discarded_n = sample_blocks(
+                    runner, settings, budget_ms=budget_ms, percentile=percentile, rebuild=rebuild)
+        finally:
+            while private:  # the model's shared session is never closed under the user
+                private.pop().close()
     return LatencyStats.from_samples(
         np.asarray(samples_ns, dtype=np.float64) / _NS_PER_MS, batch=batch, warmup_n=warmup_n,
         init_ms=init_ms, first_ms=first_ms, gated_percentile=percentile, stop_reason=reason,

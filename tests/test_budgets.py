@@ -83,7 +83,7 @@ def test_parse_megabytes_rejects(value):
 def test_latency_budget_ms_positional_and_keyword():
     assert parse_latency_budget((100,), {}, test_id=TEST_ID) == LatencyBudget(ms=100.0)
     b = parse_latency_budget((), {"ms": 50, "percentile": 90}, test_id=TEST_ID)
-    assert b.limit_ms == 50.0 and b.percentile == 90.0 and b.batch == 1
+    assert b.limit_ms == 50.0 and b.percentile == 90.0 and b.batch is None
     assert parse_latency_budget((), {"ms": 5, "percentile": "p99"}, test_id=TEST_ID).percentile == 99
 
 
@@ -289,3 +289,11 @@ def test_failure_message_says_when_noisier_sessions_were_set_aside():
     stats = LatencyStats.from_samples([12.0] * 30, warmup_n=5, discarded_n=40, model="m.pb")
     message = check_latency(LatencyBudget(ms=10), stats, model="m.pb").message
     assert "n=30 after 5 warm-up runs (quietest of several sessions; 40 calls" in message
+
+
+def test_fps_budget_uses_the_batch_that_was_measured():
+    # 8 images per call at 40 ms = 200 FPS: passes fps=100 unless the marker pins another batch
+    stats = LatencyStats.from_samples([40.0] * 30, batch=8)
+    verdict = check_latency(LatencyBudget(fps=100), stats)
+    assert verdict.passed and "200.0 FPS >= 100 FPS" in verdict.message
+    assert not check_latency(LatencyBudget(fps=100, batch=1), stats).passed

@@ -272,3 +272,21 @@ def test_checkpoint_without_meta(tmp_path):
 def test_unsupported_object():
     with pytest.raises(ModelLoadError, match="cannot load a model from builtins.int"):
         load(42)
+
+
+def test_reloading_a_frozen_graph_with_names_given_as_strings(small_frozen):
+    fg = load(small_frozen, inputs="input_node", outputs="logits_layer/BiasAdd")
+    assert [s.name for s in fg.inputs] == ["input_node:0"]
+
+
+def test_int64_is_not_narrowed_silently_to_int32():
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="ids")])
+    def plus_one(ids):
+        return ids + 1
+
+    fg = load(plus_one)
+    assert fg.run(np.array([1, 2], np.int32))[0].tolist() == [2, 3]
+    with pytest.raises(InputError, match="wants int32; received int64"):
+        fg.run(np.array([2**40], np.int64))

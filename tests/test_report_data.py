@@ -26,7 +26,7 @@ def measurement(test_id: str, median: float, *, name: str = "measure[0]", model:
                 spread: float = 0.05) -> dict:
     stats = LatencyStats.from_samples(samples(median, n, spread, seed), warmup_n=5, name=name,
                                       model=model, gated_percentile=budget.percentile if budget else 50,
-                                      batch=budget.batch if budget else 1)
+                                      batch=(budget.batch or 1) if budget else 1)
     verdicts = [check_latency(budget, stats, model=model).to_dict()] if budget else []
     return {"test_id": test_id, "name": name, "model": model, "stats": stats.to_dict(),
             "verdicts": verdicts, "device": "CPU", "target_kind": "pb"}

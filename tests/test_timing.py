@@ -353,8 +353,19 @@ def test_no_confirmation_without_budget_or_when_under_it():
     assert measure(_sleeper(lambda t: 0.001), settings=CONFIRM).discarded_n == 0
 
 
-def test_confirmation_blocks_use_fresh_sessions(frozen_graph, image):
-    first = frozen_graph.session
+def test_confirmation_blocks_use_fresh_private_sessions(frozen_graph, image, monkeypatch):
+    shared = frozen_graph.session
+    user_runner = frozen_graph.make_callable(image)
+    opened = []
+    real_new_session = type(frozen_graph).new_session
+
+    def spy(self):
+        opened.append(real_new_session(self))
+        return opened[-1]
+
+    monkeypatch.setattr(type(frozen_graph), "new_session", spy)
     stats = measure(frozen_graph, image, budget_ms=1e-6, settings=CONFIRM.replace(confirm_time=0.2))
     assert stats.discarded_n > 0 and stats.median_ms > 1e-6
-    assert frozen_graph.session is not first  # the model was re-timed in a new session
+    assert opened and all(s._closed for s in opened)  # re-timed in new sessions, closed after
+    assert frozen_graph.session is shared
+    user_runner()  # the model's shared session (and runners built on it) still work
