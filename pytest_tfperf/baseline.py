@@ -308,7 +308,97 @@ def _read(path: Path) -> dict:
         if not isinstance(bench, dict) or not isinstance(bench.get("stats"), dict):
             raise BaselineError(f"baseline file {path} is corrupt: a 'benchmarks' entry has no "
                                 f"'stats' dict ({str(bench)[:80]}); it was left untouched.")
+    problem = _document_problem(doc)
+    if problem:
+        raise BaselineError(f"baseline file {path} is corrupt: {problem}; it was left untouched: "
+                            f"delete it or compare against another run.")
     return doc
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _numbers_problem(where: str, key: str, value, *, elements: bool) -> str | None:
+    """Why `value` is not a number/None (or, with `elements`, a list of numbers/None)."""
+    if not elements:
+        return None if value is None or _is_number(value) else (
+            f"{where} {key} must be a number or null, not {_show(value)}")
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        return f"{where} {key} must be a list of numbers, not {_show(value)}"
+    for j, item in enumerate(value):
+        if item is not None and not _is_number(item):
+            return f"{where} {key}[{j}] must be a number, not {_show(item)}"
+    return None
+
+
+
+def _list_ms(key: str) -> bool:
+    """Stats keys holding lists of ms (samples, confidence intervals); other *_ms are scalars."""
+    return key == "samples_ms" or key.endswith("_ci_ms")
+
+_BENCH_NUMBERS = ("min", "max", "mean", "median", "stddev", "iqr")
+
+
+def _measurement_problem(i: int, rec) -> str | None:
+    """What is wrong with `tfperf.measurements[i]` (the fields comparisons read), or None."""
+    where = f"record tfperf.measurements[{i}]"
+    if not isinstance(rec, dict):
+        return f"{where} must be an object, not {_show(rec)}"
+    if not isinstance(rec.get("test_id"), str) or not rec["test_id"]:
+        return f"{where} test_id must be a non-empty string, not {_show(rec.get('test_id'))}"
+    if rec.get("name") is not None and not isinstance(rec["name"], str):
+        return f"{where} name must be a string or null, not {_show(rec['name'])}"
+    where = f"{where} ({rec['test_id']})"
+    stats = rec.get("stats")
+    if not isinstance(stats, dict):
+        return f"{where} stats must be an object, not {_show(stats)}"
+    for key, value in stats.items():
+        if key.endswith("_ms"):
+            problem = _numbers_problem(where, f"stats.{key}", value, elements=_list_ms(key))
+            if problem:
+                return problem
+    return _numbers_problem(where, "stats.gated_percentile", stats.get("gated_percentile"),
+                            elements=False)
+
+
+def _document_problem(doc: dict) -> str | None:
+    """What is wrong with the parts of a baseline document that comparisons read, or None."""
+    section = doc.get("tfperf")
+    if isinstance(section, dict) and isinstance(section.get("measurements"), list):
+        env = section.get("environment")
+        if env is not None and not isinstance(env, dict):
+            return f"tfperf.environment must be an object, not {_show(env)}"
+        for i, rec in enumerate(section["measurements"]):
+            problem = _measurement_problem(i, rec)
+            if problem:
+                return problem
+    else:
+        for i, bench in enumerate(doc.get("benchmarks") or []):
+            where = f"record benchmarks[{i}]"
+            for key in ("fullname", "name", "group"):
+                if bench.get(key) is not None and not isinstance(bench[key], str):
+                    return f"{where} {key} must be a string, not {_show(bench[key])}"
+            st = bench["stats"]
+            problem = _numbers_problem(where, "stats.data", st.get("data"), elements=True) or next(
+                (p for k in _BENCH_NUMBERS
+                 if (p := _numbers_problem(where, f"stats.{k}", st.get(k), elements=False))), None)
+            if problem:
+                return problem
+    machine = doc.get("machine_info")
+    if machine is not None and not isinstance(machine, dict):
+        return f"machine_info must be an object, not {_show(machine)}"
+    if isinstance(machine, dict) and machine.get("cpu") is not None \
+            and not isinstance(machine["cpu"], dict):
+        return f"machine_info.cpu must be an object, not {_show(machine['cpu'])}"
+    return None
 
 
 def machine_id() -> str:

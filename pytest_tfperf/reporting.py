@@ -53,18 +53,6 @@ class ReportOptions:
         return Path(self.rootdir or ".") / DEFAULT_ROOT
 
     @classmethod
-    def from_config(cls, config) -> ReportOptions:
-        """Options from a pytest config with tfperf's options (dests `tfperf_report`, ...)."""
-        opt = (lambda name, default=None: config.getoption(name, default))
-        compare = opt("tfperf_compare")
-        return cls(report=bool(opt("tfperf_report", False)), profile=bool(opt("tfperf_profile", False)),
-                   json_path=opt("tfperf_json"), markdown_path=opt("tfperf_markdown"),
-                   html_path=opt("tfperf_html"), save=opt("tfperf_save"),
-                   compare=None if compare is None or compare is False else str(compare),
-                   compare_fail=tuple(opt("tfperf_compare_fail") or ()),
-                   rootdir=str(config.rootpath))
-
-    @classmethod
     def from_settings(cls, settings) -> ReportOptions:
         """Options from the plugin's `session.Settings` (same field names)."""
         fields = {f.name for f in dataclasses.fields(cls)}
@@ -134,6 +122,13 @@ def finalize(options: ReportOptions, results: SessionResults, baseline_doc: dict
                 c.to_dict() for c in compare_runs(doc, results, options.compare_fail)]
         except TfperfError as exc:
             info["warnings"].append(str(exc))
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            # a baseline `_read` let through (a document given in memory, a shape it does not
+            # check): the report still comes out, with the reason instead of a traceback
+            info["warnings"].append(
+                f"baseline {info.get('path') or options.compare or 'latest'} could not be "
+                f"compared ({type(exc).__name__}: {exc}); no comparisons in this report")
+            results.records["comparison"] = []
         results.environment["baseline"] = info
     results._tfperf_finalized = True  # not in environment: that is stored in reports
 
@@ -279,10 +274,10 @@ def prepare_compare(session, settings) -> None:
 
 def check_test_regressions(session, item) -> list[str]:
     """End of a test's call phase: failure messages for its regressed measurements."""
-    regression = None
-    marker = item.get_closest_marker("latency_budget")
-    if marker is not None:
-        regression = marker.kwargs.get("regression")
+    from .plugin_support import latency_budget_of
+
+    budget = latency_budget_of(item)  # parsed: positional or keyword, stripped, validated
+    regression = budget.regression if budget else None
     records = [r for r in session.results.measurements if r.get("test_id") == item.nodeid]
     from .baseline import check_regressions
 

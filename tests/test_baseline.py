@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 from test_report_data import make_results, measurement
 
-from pytest_tfperf import baseline, cli
+from pytest_tfperf import baseline, cli, reporting
+from pytest_tfperf.budgets import LatencyBudget
 from pytest_tfperf.errors import BaselineError, ConfigError
 from pytest_tfperf.report.json_report import build_document
 from pytest_tfperf.results import SessionResults
@@ -217,3 +219,129 @@ def test_compare_command_exit_codes_and_plain_pytest_benchmark_files(tmp_path, c
     (tmp_path / "bad.json").write_text("{")
     assert cli.main(["compare", str(tmp_path / "bad.json"), str(a)]) == 2
     assert "bad.json is corrupt" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- malformed records
+def _with_record(**changes) -> dict:
+    """A valid baseline document whose only measurement record is changed by `changes`
+    (`stats__KEY=value` changes a key of its stats)."""
+    doc = json.loads(json.dumps(_doc(_run(measurement("t.py::test_ok", 10.0),
+                                          measurement("t.py::test_a", 10.0)))))
+    rec = doc["tfperf"]["measurements"][1]
+    for key, value in changes.items():
+        if key.startswith("stats__"):
+            rec["stats"][key[len("stats__"):]] = value
+        else:
+            rec[key] = value
+    return doc
+
+
+@pytest.mark.parametrize("changes, needle", [
+    ({"stats__samples_ms": ["x"]}, "stats.samples_ms[0] must be a number, not 'x'"),
+    ({"stats__samples_ms": "1,2,3"}, "stats.samples_ms must be a list of numbers"),
+    ({"stats": [1.0, 2.0]}, "stats must be an object, not [1.0, 2.0]"),
+    ({"stats__median_ms": "fast"}, "stats.median_ms must be a number or null, not 'fast'"),
+    ({"stats__p90_ms": True}, "stats.p90_ms must be a number or null, not True"),
+    ({"stats__median_ci_ms": [1.0, "b"]}, "stats.median_ci_ms[1] must be a number"),
+    ({"stats__gated_percentile": "p90"}, "stats.gated_percentile must be a number or null"),
+    ({"test_id": 42}, "test_id must be a non-empty string, not 42"),
+    ({"name": ["measure"]}, "name must be a string or null, not ['measure']"),
+], ids=["sample_not_number", "samples_not_list", "stats_list", "median_text", "p90_bool",
+        "ci_text", "gated_percentile_text", "test_id_int", "name_list"])
+def test_malformed_measurement_record_names_file_and_record(tmp_path, changes, needle):
+    bad = tmp_path / "base.json"
+    content = json.dumps(_with_record(**changes)).encode()
+    bad.write_bytes(content)
+    with pytest.raises(BaselineError) as info:
+        baseline.load_baseline(str(bad), tmp_path)
+    text = str(info.value)
+    assert str(bad) in text and "is corrupt" in text and "left untouched" in text
+    assert "record tfperf.measurements[1]" in text  # the second record; the first is fine
+    assert needle in text, text
+    assert bad.read_bytes() == content
+
+
+@pytest.mark.parametrize("doc, needle", [
+    ({"tfperf": {"measurements": ["x"]}}, "tfperf.measurements[0] must be an object, not 'x'"),
+    ({"tfperf": {"measurements": [], "environment": "CPU"}}, "tfperf.environment must be an object"),
+    ({"benchmarks": [{"stats": {"data": [0.1, "slow"]}}]}, "benchmarks[0] stats.data[1] must be"),
+    ({"benchmarks": [{"stats": {"median": "0.1"}}]}, "benchmarks[0] stats.median must be"),
+    ({"benchmarks": [], "machine_info": {"cpu": "x86"}}, "machine_info.cpu must be an object"),
+], ids=["record_not_object", "environment_text", "bench_data_text", "bench_median_text",
+        "cpu_text"])
+def test_malformed_document_parts_are_named(tmp_path, doc, needle):
+    bad = tmp_path / "base.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(BaselineError, match="base.json is corrupt") as info:
+        baseline.load_baseline(str(bad), tmp_path)
+    assert needle in str(info.value)
+
+
+def test_valid_documents_still_load(tmp_path):
+    """What tfperf and pytest-benchmark write passes the record checks (nulls included)."""
+    doc = _with_record(stats__init_ms=None, stats__samples_ms=[1.0, None, 2.0], name=None)
+    plain = _doc(_run(measurement("t.py::test_a", 10.0)))
+    del plain["tfperf"]
+    for i, content in enumerate((doc, plain, _doc(make_results()))):
+        path = tmp_path / f"ok{i}.json"
+        path.write_text(json.dumps(content))
+        assert baseline.measurement_index(baseline.load_baseline(str(path), tmp_path))
+
+
+def test_finalize_turns_a_compare_crash_into_a_warning(tmp_path):
+    """Safety net: a malformed document that bypassed `_read` (given in memory) costs the
+    comparisons, not the session summary."""
+    r = _run(measurement("t.py::test_a", 10.0))
+    doc = _with_record(stats__median_ms="fast", test_id="t.py::test_a")
+    doc["_tfperf_source"] = "mem.json"
+    reporting.finalize(reporting.ReportOptions(compare="mem.json", rootdir=str(tmp_path)), r, doc)
+    warning = r.environment["baseline"]["warnings"][-1]
+    assert "mem.json could not be compared (ValueError" in warning and "'fast'" in warning
+    assert r.comparisons == []
+
+
+def test_malformed_baseline_is_a_usage_error_at_start_up(pytester):
+    pytester.makepyfile(test_user="def test_never_runs():\n    raise AssertionError('ran')\n")
+    (pytester.path / "base.json").write_text(json.dumps(_with_record(stats__samples_ms=["x"])))
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider",
+                                "--tfperf-compare", "base.json")
+    text = result.stdout.str() + "\n" + result.stderr.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, text[-2000:]
+    assert "INTERNALERROR" not in text and "Traceback (most recent call last)" not in text
+    assert "base.json is corrupt" in text and "tfperf.measurements[1]" in text
+    assert "samples_ms[0] must be a number, not 'x'" in text
+    assert "ran')" not in text and " passed" not in text
+
+
+# --------------------------------------------------------------------------- marker regression
+def test_marker_regression_reaches_the_gate_and_the_session_report(pytester, tmp_path):
+    """`latency_budget(..., regression=" 10% ")` is read parsed (stripped, validated) by the
+    per-test gate, and a record carrying it is enforced in the session report's comparisons."""
+    items = pytester.getitems("""
+        import pytest
+
+        @pytest.mark.latency_budget(1000, percentile=90, regression=" 10% ")
+        def test_gated(): pass
+
+        @pytest.mark.latency_budget(ms=1000)
+        def test_plain(): pass
+    """)
+    gated, plain = items
+    doc = _doc(_run(measurement(gated.nodeid, 10.0, seed=1), measurement(plain.nodeid, 10.0, seed=2)))
+    doc["_tfperf_source"] = "base.json"
+    slow_gated = measurement(gated.nodeid, 15.0, seed=3,
+                             budget=LatencyBudget(ms=1000, percentile=90))  # stats gate on p90
+    slow_plain = measurement(plain.nodeid, 15.0, seed=4)
+    session = SimpleNamespace(results=_run(slow_gated, slow_plain), baseline=doc, thresholds=[])
+    (msg,) = reporting.check_test_regressions(session, gated)
+    assert "tfperf regression" in msg and "threshold p90:10%" in msg and "base.json" in msg
+    assert reporting.check_test_regressions(session, plain) == []  # no threshold asked for
+
+    # the session report: the record carries the budget's regression (plugin_support adds it)
+    session.results.measurements[0]["regression"] = "10%"
+    reporting.finalize(reporting.ReportOptions(compare="base.json", rootdir=str(tmp_path)),
+                       session.results, doc)
+    verdicts = {c["test_id"]: (c["verdict"], c["enforced"], c["failed"])
+                for c in session.results.comparisons}
+    assert verdicts == {gated.nodeid: ("regressed", True, True),
+                        plain.nodeid: ("regressed", False, False)}
