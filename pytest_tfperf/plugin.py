@@ -20,7 +20,7 @@ INI_KEYS = {
     "tfperf_input_shape": "pin unknown input dims: '1,224,224,3' (';' between inputs, optional 'name=')",
     "tfperf_sample_image": "image file for the sample_image fixture (jpeg/png/bmp/gif)",
     "tfperf_preprocess": "sample image preprocessing: none, unit, tf, caffe, torch or 'scale=S,offset=O'",
-    "tfperf_intra_op_threads": "TensorFlow intra-op threads for tfperf sessions (0: TF default)",
+    "tfperf_intra_op_threads": "TensorFlow intra-op threads for tfperf sessions (default 1: steady under CI contention; 0: TF default, one per core)",
     "tfperf_inter_op_threads": "TensorFlow inter-op threads for tfperf sessions (0: TF default)",
     "tfperf_budget_scale": "multiply latency budgets by this factor (slower CI runners)",
     "tfperf_warmup": "warm-up runs before timing",

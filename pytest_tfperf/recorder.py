@@ -61,8 +61,11 @@ class TfperfRecorder:
         from .timing import measure
 
         fg = target if _is_frozen_graph(target) else None
-        if fg is not None and inputs is None:
-            inputs = self.default_inputs(fg)
+        if fg is not None:
+            settings = self._session.settings  # ini thread counts, also for models the test loaded
+            fg.set_threads(settings.intra_op_threads, settings.inter_op_threads)
+            if inputs is None:
+                inputs = self.default_inputs(fg)
         from .timing import infer_batch
 
         budget = latency_budget_of(self._item)

@@ -28,7 +28,10 @@ class Settings:
     input_shape: tuple | None = None
     sample_image: str | None = None
     preprocess: str = PREPROCESS_DEFAULT
-    intra_op_threads: int | None = None
+    # One intra-op thread by default: single-stream latency that a CPU-bound neighbour on another
+    # core does not disturb (bench/bench_gate.py: 0/20 false failures under a hog vs 10/20 with
+    # TF's default of one thread per core). ini `tfperf_intra_op_threads = 0` restores TF's default.
+    intra_op_threads: int | None = 1
     inter_op_threads: int | None = None
     budget_scale: float = 1.0
     disabled: bool = False
@@ -81,6 +84,13 @@ def _number(text: str | None, name: str, kind, *, minimum: float | None = None, 
     if minimum is not None and value < minimum:
         raise ConfigError(f"{source} {name} must be >= {minimum}. Received: {name}={text!r}")
     return value
+
+
+def _threads(value: int | None, *, default: int | None) -> int | None:
+    """ini thread count: unset -> `default`; 0 -> None (TensorFlow's own choice); N -> N."""
+    if value is None:
+        return default
+    return value or None
 
 
 def _names(text: str | None) -> tuple[str, ...] | None:
@@ -147,10 +157,10 @@ def settings_from_config(config) -> Settings:
         input_shape=parse_input_shape(_ini(config, "tfperf_input_shape")),
         sample_image=_ini(config, "tfperf_sample_image"),
         preprocess=preprocess,
-        intra_op_threads=_number(_ini(config, "tfperf_intra_op_threads"), "tfperf_intra_op_threads", int,
-                                 minimum=0),
-        inter_op_threads=_number(_ini(config, "tfperf_inter_op_threads"), "tfperf_inter_op_threads", int,
-                                 minimum=0),
+        intra_op_threads=_threads(_number(_ini(config, "tfperf_intra_op_threads"),
+                                          "tfperf_intra_op_threads", int, minimum=0), default=1),
+        inter_op_threads=_threads(_number(_ini(config, "tfperf_inter_op_threads"),
+                                          "tfperf_inter_op_threads", int, minimum=0), default=None),
         budget_scale=scale if scale is not None else 1.0,
         disabled=bool(opt("tfperf_disable")),
         warmup=warmup if warmup is not None else _number(_ini(config, "tfperf_warmup"), "tfperf_warmup", int, minimum=0),

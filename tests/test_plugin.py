@@ -351,3 +351,19 @@ def test_xdist_timing_sections_never_overlap(pytester):
     assert len({w for _, _, w in intervals}) == 2  # both workers timed something
     for (_, end, _), (start, _, _) in zip(intervals, intervals[1:]):
         assert end <= start, f"timing sections overlap: {intervals}"
+
+
+def test_timing_sessions_use_one_intra_op_thread_unless_the_ini_says_otherwise(project):
+    source = """
+        def test_threads(tfperf, frozen_graph, tf_session):
+            from pytest_tfperf import load
+            mine = load(frozen_graph.graph_def)
+            tfperf.measure(mine, None)
+            got = (frozen_graph.session_config().intra_op_parallelism_threads,
+                   mine.session_config().intra_op_parallelism_threads,
+                   tf_session._config.intra_op_parallelism_threads)
+            assert got == EXPECTED, got
+    """
+    run(project, source.replace("EXPECTED", "(1, 1, 1)")).assert_outcomes(passed=1)
+    project.makeini("[pytest]\ntfperf_model = models/small.pb\ntfperf_intra_op_threads = 0\n")
+    run(project, source.replace("EXPECTED", "(0, 0, 0)")).assert_outcomes(passed=1)
