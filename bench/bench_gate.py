@@ -153,9 +153,9 @@ def run_tfperf(project: Path, model: str, budget_ms: float, json_path: Path) -> 
             "ci_ms": info.get("gated_ci_ms"), "wall_s": wall}
 
 
-def run_seed000(model: str, budget_ms: float) -> dict:
+def run_seed000(model: str, budget_ms: float, threads: int) -> dict:
     """One seed-000 loop in a fresh process (see `seed000_main`)."""
-    cmd = [PYTHON, __file__, "--seed000-run", model, repr(budget_ms)]
+    cmd = [PYTHON, __file__, "--seed000-run", model, repr(budget_ms), str(threads)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
@@ -168,8 +168,9 @@ def run_seed000(model: str, budget_ms: float) -> dict:
             "stop_reason": "10 runs", "ci_ms": None, "wall_s": wall}
 
 
-def seed000_main(model: str, budget_ms: float) -> int:
-    """Seed 000 as written: import the graph, 1 untimed run, 10 timed runs, mean vs budget."""
+def seed000_main(model: str, budget_ms: float, threads: int) -> int:
+    """Seed 000 as written: import the graph, 1 untimed run, 10 timed runs, mean vs budget
+    (its session gets the same intra-op thread count as the gate: same conditions)."""
     import tensorflow as tf
 
     from pytest_tfperf import load
@@ -180,7 +181,8 @@ def seed000_main(model: str, budget_ms: float) -> int:
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.import_graph_def(graph_def, name="")
-    with tf.compat.v1.Session(graph=graph) as sess:
+    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads)
+    with tf.compat.v1.Session(graph=graph, config=config) as sess:
         feed = {"input_node:0": image}
         sess.run(OUTPUT + ":0", feed_dict=feed)  # the slow first run, untimed
         start = time.perf_counter()
@@ -194,7 +196,7 @@ def seed000_main(model: str, budget_ms: float) -> int:
 # --- conditions ------------------------------------------------------------------------------
 
 def run_condition(name: str, runs: int, project: Path, paths: dict, budget_ms: float,
-                  tmp: Path) -> dict:
+                  tmp: Path, threads: int) -> dict:
     """`runs` interleaved repetitions of both methods under one condition."""
     load_kind, model_kind = name.split("-")
     hog = None
@@ -210,7 +212,7 @@ def run_condition(name: str, runs: int, project: Path, paths: dict, budget_ms: f
                 if method == "tfperf":
                     r = run_tfperf(project, paths[model_kind], budget_ms, tmp / "gate.json")
                 else:
-                    r = run_seed000(paths[model_kind], budget_ms)
+                    r = run_seed000(paths[model_kind], budget_ms, threads)
                 results[method].append(r)
             t, s = results["tfperf"][-1], results["seed000"][-1]
             print(f"  {name} {i + 1:2d}/{runs}: tfperf {'pass' if t['passed'] else 'FAIL'} "
@@ -245,7 +247,7 @@ def print_table(calib: dict, budget_ms: float, rows: list[dict], threads) -> Non
     print()
     print(f"true median (fresh-process calibration): fast {true['fast']:.2f} ms, slow "
           f"{true['slow']:.2f} ms (ratio {calib['ratio']:.2f}x); budget {budget_ms:.2f} ms "
-          f"= {BUDGET_FACTOR}x fast; intra-op threads: {threads or 'TF default'}; "
+          f"= {BUDGET_FACTOR}x fast; intra-op threads: {threads or 'TF default (0)'}; "
           f"{os.cpu_count()} CPUs")
     head = (f"{'condition':<10} {'method':<8} {'result':<22} {'median of medians':>18} "
             f"{'CV':>7} {'load start-end':>15} {'s/run':>6}")
@@ -266,11 +268,12 @@ def main(argv=None) -> int:
                    help=f"comma-separated subset of {','.join(CONDITIONS)}")
     p.add_argument("--fast-size", type=int, default=128, help="input size of the fast AlexNet")
     p.add_argument("--slow-size", type=int, default=192, help="input size of the slow AlexNet")
-    p.add_argument("--threads", type=int, default=None,
-                   help="tfperf_intra_op_threads for the gate (default: not set)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="intra-op threads for calibration, the gate (tfperf_intra_op_threads) and "
+                        "seed 000's session alike; default 1 (the plugin's default), 0 = TF's own")
     p.add_argument("--json", metavar="PATH", help="save the figures as JSON")
     p.add_argument("--calibrate-run", nargs=3, help=argparse.SUPPRESS)
-    p.add_argument("--seed000-run", nargs=2, metavar=("MODEL", "BUDGET_MS"), help=argparse.SUPPRESS)
+    p.add_argument("--seed000-run", nargs=3, metavar=("MODEL", "BUDGET_MS", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.calibrate_run:
         paths, seconds, threads = args.calibrate_run
@@ -279,7 +282,7 @@ def main(argv=None) -> int:
         print(json.dumps(result))
         return 0
     if args.seed000_run:
-        return seed000_main(args.seed000_run[0], float(args.seed000_run[1]))
+        return seed000_main(args.seed000_run[0], float(args.seed000_run[1]), int(args.seed000_run[2]))
     runs = 5 if args.quick and args.runs == 20 else args.runs
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
     unknown = [c for c in conditions if c not in CONDITIONS]
@@ -298,7 +301,7 @@ def main(argv=None) -> int:
         project = write_project(tmp, args.threads)
         rows = []
         for name in conditions:
-            rows.extend(run_condition(name, runs, project, paths, budget_ms, tmp)["rows"])
+            rows.extend(run_condition(name, runs, project, paths, budget_ms, tmp, args.threads)["rows"])
     print_table(calib, budget_ms, rows, args.threads)
     print(f"total bench time {time.perf_counter() - t_start:.0f} s")
     if args.json:
