@@ -442,15 +442,9 @@ def write_graph_def(graph_def, path: str) -> str:
 def _sample_feed(frozen, image_path: str | None) -> tuple[dict, str]:
     """A feed for the equivalence proof and the timings: the sample image, else a synthetic input."""
     from .equivalence import make_input_sets
+    from .images import sample_image_for
 
-    try:
-        from .images import sample_image_for
-    except ImportError:
-        sample_image_for = None
-    if image_path and sample_image_for is None:
-        raise OptimizeError("--image needs pytest_tfperf.images, which this install lacks; "
-                            "leave --image out to use a synthetic input.")
-    if sample_image_for is not None and len(frozen.inputs) == 1:
+    if len(frozen.inputs) == 1:
         try:
             image = sample_image_for(frozen, path=image_path)
             return frozen.feed_dict(image), (image_path or "synthetic image")

@@ -339,24 +339,6 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
         name=name if name is not None else label, model=model, discarded_n=discarded_n)
 
 
-def sample(runner: Callable[[], Any], settings: TimingSettings, *, budget_ms: float | None = None,
-           percentile: float = 50) -> tuple[list[int], int, str]:
-    """Warm `runner` up, then time it call by call until the stopping rule says so.
-
-    Args:
-        runner: zero-argument callable (already called once).
-        settings: the timing settings.
-        budget_ms: the gated percentile's limit, or None.
-        percentile: the gated percentile.
-
-    Returns:
-        `(samples_ns, warmup_n, stop_reason)` (see `sample_blocks` for the discarded count).
-    """
-    samples, warmup_n, reason, _ = sample_blocks(runner, settings, budget_ms=budget_ms,
-                                                 percentile=percentile)
-    return samples, warmup_n, reason
-
-
 def sample_blocks(runner: Callable[[], Any], settings: TimingSettings, *,
                   budget_ms: float | None = None, percentile: float = 50,
                   rebuild: Callable[[], Callable[[], Any]] | None = None,

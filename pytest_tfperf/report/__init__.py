@@ -108,11 +108,6 @@ def verdict_text(passed: Any) -> str:
     return "ok" if passed else "FAIL"
 
 
-def latency_verdicts(measurement: dict) -> list[dict]:
-    """The latency/FPS budget verdicts of a measurement record (every verdict it carries)."""
-    return [v for v in measurement.get("verdicts") or [] if isinstance(v, dict)]
-
-
 def main_verdict(verdicts: Iterable[dict]) -> dict | None:
     """The verdict to show in a one-line row: the first failed one, else the first one."""
     verdicts = list(verdicts)
