@@ -1,7 +1,9 @@
 """Shared, session-scoped real models for the test suite (built once per process: TF is slow to start)."""
 from __future__ import annotations
 
+import faulthandler
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -48,3 +50,14 @@ def keras_cnn():
 @pytest.fixture(scope="session")
 def image32():
     return np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
+
+
+HANG_LIMIT_S = 150  # far above any single test here: only a real hang reaches it
+
+
+@pytest.fixture
+def hang_guard():
+    """A test that hangs ends the process with every thread's traceback instead of blocking CI."""
+    faulthandler.dump_traceback_later(HANG_LIMIT_S, exit=True, file=sys.__stderr__)
+    yield
+    faulthandler.cancel_dump_traceback_later()

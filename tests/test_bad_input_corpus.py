@@ -7,7 +7,6 @@ The pytest-session half of the corpus is test_bad_input_corpus_plugin.py.
 """
 from __future__ import annotations
 
-import faulthandler
 import json
 import os
 import signal
@@ -21,16 +20,9 @@ import pytest
 
 from pytest_tfperf import cli
 
-HANG_LIMIT_S = 150  # far above any case here: only a real hang reaches it
 CHILD_TIMEOUT_S = 60
 
-
-@pytest.fixture(autouse=True)
-def hang_guard():
-    """A case that hangs ends the process with every thread's traceback instead of blocking CI."""
-    faulthandler.dump_traceback_later(HANG_LIMIT_S, exit=True, file=sys.__stderr__)
-    yield
-    faulthandler.cancel_dump_traceback_later()
+pytestmark = pytest.mark.usefixtures("hang_guard")  # a hang becomes a crash with tracebacks
 
 
 @pytest.fixture(scope="module")

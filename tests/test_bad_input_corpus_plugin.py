@@ -9,7 +9,6 @@ test_images.py, test_budgets.py...; here they go through the plugin end to end.
 """
 from __future__ import annotations
 
-import faulthandler
 import json
 import os
 import subprocess
@@ -19,19 +18,12 @@ from dataclasses import dataclass
 
 import pytest
 
-# inner sessions run without their faulthandler plugin: it would cancel the watchdog below
+# inner sessions run without their faulthandler plugin: it would cancel the hang_guard watchdog
 PLAIN = ["-p", "no:randomly", "-p", "no:faulthandler", "-p", "no:cacheprovider"]
 FAST = ["--tfperf-min-time=0.02", "--tfperf-max-time=0.2", "--tfperf-warmup=1", *PLAIN]
-HANG_LIMIT_S = 150  # far above any case here (each takes ~1 s): only a real hang reaches it
 SUBPROCESS_TIMEOUT_S = 150
 
-
-@pytest.fixture(autouse=True)
-def hang_guard():
-    """A case that hangs ends the process with every thread's traceback instead of blocking CI."""
-    faulthandler.dump_traceback_later(HANG_LIMIT_S, exit=True, file=sys.__stderr__)
-    yield
-    faulthandler.cancel_dump_traceback_later()
+pytestmark = pytest.mark.usefixtures("hang_guard")  # a hang becomes a crash with tracebacks
 
 
 # -- shared artifacts: a Keras file with a Lambda layer, a SavedModel with a custom signature --
