@@ -25,7 +25,7 @@ from .errors import (  # noqa: F401  (re-exported)
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load": "model", "FrozenGraph": "model", "TensorSpec": "model",
+    "load": "model", "FrozenGraph": "model", "TensorSpec": "model", "Model": "model",
     "validate": "graphs",
     "summarize": "summary", "GraphSummary": "summary",
     "measure": "timing", "LatencyStats": "stats",

@@ -15,8 +15,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import graphs
-from .errors import InputError, ModelLoadError, NodeNotFoundError, TfperfError, unknown_name_message
+from .. import graphs
+from ..errors import InputError, ModelLoadError, NodeNotFoundError, TfperfError, unknown_name_message
 
 Shape = "tuple[int | None, ...] | None"
 
@@ -239,7 +239,7 @@ class FrozenGraph:
 
 def save_graph_def(graph_def, path: str | os.PathLike) -> str:
     """Write a GraphDef atomically (temp file + rename): binary, or text for `.pbtxt` names."""
-    from .atomic import write_bytes
+    from ..atomic import write_bytes
 
     path = os.fspath(path)
     if path.endswith(".pbtxt"):
