@@ -126,7 +126,7 @@ def test_session_with_outputs_and_graph_def(small_graph, image32):
     expected = sess.run("logits_layer/BiasAdd:0", {"input_node:0": image32})
     for fg in (load((sess, ["logits_layer/BiasAdd"])), load(sess, outputs=["logits_layer/BiasAdd"])):
         assert fg.kind == "session"
-        np.testing.assert_allclose(_logits(fg, image32), expected, rtol=1e-6)
+        np.testing.assert_allclose(_logits(fg, image32), expected, rtol=1e-6, atol=1e-6)
     graph_def_fg = load(load(sess, outputs=["logits_layer/BiasAdd"]).graph_def)
     assert graph_def_fg.kind == "graph_def"
     sess.close()
