@@ -16,7 +16,9 @@ class Model(Protocol):
     Members:
         name: short display name (file name or model name).
         identity: stable key that tells two models apart in records and reports: the resolved
-            source path plus signature/outputs (never the bare file name).
+            source path (os.path.realpath), plus "#<signature>" for a SavedModel signature, plus
+            "[out1,out2]" when outputs were named explicitly; "<kind name>" for in-memory objects
+            (never the bare file name).
         source: where it came from (a path, or a description of an in-memory object).
         kind: the reference kind ("pb", "saved_model", "keras", "tflite", ...).
         runtime: which runtime runs it ("tensorflow", "ai_edge_litert", "tf.lite").
@@ -44,9 +46,12 @@ class Model(Protocol):
     @property
     def size_bytes(self) -> int: ...
 
-    def runner(self, inputs: Any) -> Callable[[], list]:
+    def runner(self, inputs: Any, *, fresh: bool = False) -> Callable[[], list]:
         """A zero-argument callable that runs one inference on the bound inputs and returns
-        the outputs as host (numpy) arrays, in `outputs` order. Built once; cheap to call."""
+        the outputs as host (numpy) arrays, in `outputs` order. Built once; cheap to call.
+
+        `fresh=True` builds it on an independent runtime instance (a new TF session, a new
+        interpreter), so timing blocks taken with it are independent replicates."""
         ...
 
     def run(self, inputs: Any) -> list:
