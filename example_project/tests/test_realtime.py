@@ -14,7 +14,10 @@ def test_alexnet_p90_declarative(frozen_graph, sample_image):
     """No measure() call: the plugin measures frozen_graph on sample_image itself."""
 
 
+# On the small face net: a failing gate is re-timed in fresh TF sessions, and a fresh session
+# of the 250 MB AlexNet costs ~20 s and ~2.5 GB while TensorFlow optimizes its graph.
 @pytest.mark.xfail(strict=True, reason="deliberately failing: shows what a budget failure looks like")
-@pytest.mark.latency_budget(ms=1)
+@pytest.mark.tfperf_model(".model_cache/facenet.pb")
+@pytest.mark.latency_budget(ms=0.01)
 def test_what_a_failure_looks_like(tfperf, frozen_graph, sample_image):
     tfperf.measure(frozen_graph, sample_image, max_time=0.5)
