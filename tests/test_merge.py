@@ -259,3 +259,20 @@ def test_pure_merge_rejects_what_is_not_a_document():
     doc = {"benchmarks": []}
     with pytest.raises(ConfigError, match="unique"):
         merge_documents([("a", doc), ("a", copy.deepcopy(doc))])
+
+
+def test_merging_and_rendering_never_import_tensorflow(shards):
+    """The report job of a CI matrix installs pytest-tfperf without TensorFlow."""
+    code = textwrap.dedent(f"""
+        import json, sys
+        from pytest_tfperf.report import html, markdown
+        from pytest_tfperf.report.merge import merge_documents, merged_results
+        docs = [(label, json.load(open(path))) for label, path in {[(k, str(v)) for k, v in shards.items()]!r}]
+        results = merged_results(merge_documents(docs).document)
+        html.render(results), markdown.render(results)
+        assert "tensorflow" not in sys.modules, "tensorflow was imported"
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
