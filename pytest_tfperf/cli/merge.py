@@ -105,7 +105,13 @@ def _run(args) -> int:
         print(f"tfperf merge: {len(result.shards)} shards ({', '.join(result.shards)}), "
               f"{result.benchmarks} benchmarks, {len(result.duplicates)} duplicate test ids")
         for kind, path in written:
-            print(f"tfperf merge: wrote {kind} {os.path.relpath(path) if not path.startswith('..') else path}")
+            print(f"tfperf merge: wrote {kind} {_shown(path)}")
     strict_fail = result.duplicates or any(w.startswith("shards ran on different commits")
                                            for w in result.warnings)
     return 1 if args.strict and strict_fail else 0
+
+
+def _shown(path: str) -> str:
+    """`path` relative to the current directory when it lies inside it, else absolute."""
+    rel = os.path.relpath(path)
+    return path if rel == ".." or rel.startswith(".." + os.sep) else rel
