@@ -11,6 +11,7 @@ arithmetic from our raw samples). tfperf's own data sits under its own keys: a t
 from __future__ import annotations
 
 import datetime as _dt
+import os
 
 from ..integrations.pytest_benchmark import benchmark_stats
 from . import get, measurement_label
@@ -127,7 +128,7 @@ def build_document(results, *, machine: dict | None = None, commit: dict | None 
     """
     from ..integrations.pytest_benchmark import version
 
-    return {
+    doc = {
         "machine_info": machine if machine is not None else machine_info(),
         "commit_info": commit if commit is not None else commit_info(),
         "benchmarks": [benchmark_entry(r) for r in results.measurements],
@@ -135,6 +136,24 @@ def build_document(results, *, machine: dict | None = None, commit: dict | None 
         "version": version(),
         "tfperf": tfperf_section(results),
     }
+    return _relative_ids(doc, results.environment.get("rootdir"))
+
+
+_ID_KEYS = ("model_id", "reference_id", "candidate_id")
+
+
+def _relative_ids(value, root: str | None):
+    """Model identities are resolved paths in memory; files name them relative to the project
+    root (a stored run must not depend on where the checkout lies)."""
+    if not root:
+        return value
+    prefix = os.path.join(os.path.realpath(root), "")
+    if isinstance(value, dict):
+        return {k: (v[len(prefix):] if k in _ID_KEYS and isinstance(v, str) and v.startswith(prefix)
+                    else _relative_ids(v, root)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relative_ids(v, root) for v in value]
+    return value
 
 
 def results_from_document(doc: dict):
