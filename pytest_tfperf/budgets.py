@@ -360,6 +360,7 @@ class BudgetVerdict:
     headroom_pct: float
     message: str
     model: str | None = None
+    model_id: str | None = None  # the model's identity (records.model_identity): the report key
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -491,44 +492,3 @@ def check_size(budget: SizeBudget, size_bytes: int, model: str | None = None) ->
 def check_memory(budget: MemoryBudget, peak_bytes: int, model: str | None = None) -> BudgetVerdict:
     """`memory_budget` verdict for a peak of `peak_bytes` bytes."""
     return check_count("memory_budget", peak_bytes / MB, float(budget.mb), "MB", model)
-
-
-# --- pytest-benchmark ------------------------------------------------------------------------
-
-def stats_from_pytest_benchmark(bench_stats: Any, *, batch: int = 1, percentile: float = 50,
-                                name: str | None = None) -> LatencyStats:
-    """`LatencyStats` from a pytest-benchmark run, for `latency_budget` on the `benchmark` fixture.
-
-    Args:
-        bench_stats: the `benchmark` fixture, its `.stats` (`Metadata`), that object's `.stats`
-            (`Stats`, whose `.data` holds seconds per iteration, one per round), or the dict
-            `Metadata.as_dict()` returns (`["stats"]["data"]`).
-        batch: inputs per call, for FPS.
-        percentile: the gated percentile.
-        name: label (default: the benchmark's name).
-
-    Returns:
-        The statistics of the rounds (init/first call unknown: None).
-    """
-    obj, label, warmup_n = bench_stats, name, 0
-    if isinstance(obj, Mapping):
-        label = label or obj.get("name") or ""
-        data = (obj.get("stats") or {}).get("data") if "stats" in obj else obj.get("data")
-    else:
-        if hasattr(obj, "stats") and not hasattr(obj, "data") and hasattr(obj.stats, "stats"):
-            obj = obj.stats  # the fixture -> Metadata
-        label = label or getattr(obj, "name", "") or ""
-        options = getattr(obj, "options", None) or {}
-        if options.get("warmup"):
-            warmup_n = int(options["warmup"]) if not isinstance(options["warmup"], bool) else 0
-        if hasattr(obj, "stats") and not hasattr(obj, "data"):
-            obj = obj.stats  # Metadata -> Stats
-        data = getattr(obj, "data", None)
-    from .stats import LatencyStats
-
-    if not data:
-        raise ValueError("stats_from_pytest_benchmark: no rounds recorded (was the benchmark "
-                         f"fixture called, and not with --benchmark-disable?). Received: {bench_stats!r}")
-    return LatencyStats.from_samples([float(s) * 1000.0 for s in data], batch=batch,
-                                     warmup_n=warmup_n, gated_percentile=percentile,
-                                     stop_reason="pytest-benchmark", name=str(label))

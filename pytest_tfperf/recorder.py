@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .records import EquivalenceRecord, ProfileRecord, model_identity
+
 
 class TfperfRecorder:
     """What the `tfperf` fixture gives a test.
@@ -22,9 +24,9 @@ class TfperfRecorder:
     def __init__(self, session, item):
         self._session = session
         self._item = item
-        self.measurements: list[tuple[Any, Any]] = []   # (LatencyStats, model FrozenGraph or None)
-        self.models: list[Any] = []                      # FrozenGraphs the test touched
-        self.last_inputs: dict[int, Any] = {}            # id(FrozenGraph) -> inputs last measured on
+        self.measurements: list[tuple[Any, Any]] = []   # (LatencyStats, the Model measured or None)
+        self.models: list[Any] = []                      # Models the test touched
+        self.last_inputs: dict[int, Any] = {}            # id(model) -> inputs last measured on
 
     @property
     def test_id(self) -> str:
@@ -48,22 +50,23 @@ class TfperfRecorder:
     def measure(self, target, inputs=None, *, batch: int | None = None, name: str | None = None,
                 warmup: int | None = None, min_time: float | None = None,
                 max_time: float | None = None, min_runs: int | None = None):
-        """Time `target` (FrozenGraph, `(tf_session, fetches)`, keras.Model, tf.function, callable).
+        """Time `target` (any Model, `(tf_session, fetches)`, keras.Model, tf.function, callable).
 
         Warm-up, adaptive sampling until the statistic is precise enough or clearly on one side
         of this test's `latency_budget`; ini/option timing defaults apply unless overridden here.
-        A FrozenGraph measured with no `inputs` runs on its sample image.
+        A Model measured with no `inputs` runs on its sample image.
 
         Returns:
             LatencyStats (median_ms, p90_ms, fps, 95% CIs, raw samples...).
         """
-        from .plugin_support import latency_budget_of
+        from .markers import latency_budget_of
         from .timing import measure
 
-        fg = target if _is_frozen_graph(target) else None
+        fg = target if _is_model(target) else None
         if fg is not None:
             settings = self._session.settings  # ini thread counts, also for models the test loaded
-            fg.set_threads(settings.intra_op_threads, settings.inter_op_threads)
+            if hasattr(fg, "set_threads"):
+                fg.set_threads(settings.intra_op_threads, settings.inter_op_threads)
             if inputs is None:
                 inputs = self.default_inputs(fg)
         from .timing import infer_batch
@@ -87,13 +90,13 @@ class TfperfRecorder:
     def assert_equivalent(self, reference, candidate, inputs=None, **kwargs):
         """`pytest_tfperf.assert_equivalent`, recorded for the report (passing or failing).
 
-        FrozenGraphs compared with no `inputs` run on the reference's sample image.
+        Models compared with no `inputs` run on the reference's sample image.
         """
         from .equivalence import NotEquivalentError, assert_equivalent
 
         reference = self._as_model(reference)
         candidate = self._as_model(candidate)
-        if inputs is None and _is_frozen_graph(reference):
+        if inputs is None and _is_model(reference):
             inputs = self.default_inputs(reference)
         try:
             report = assert_equivalent(reference, candidate, inputs, **kwargs)
@@ -113,8 +116,8 @@ class TfperfRecorder:
         result = profile(fg, inputs, **kwargs)
         data = result.to_dict()
         data.pop("raw_text", None)  # StatSummarizer's text can be hundreds of KB: not for reports
-        self._session.results.add("profile", {"test_id": self.test_id, "model": fg.name,
-                                              "profile": data})
+        self._session.results.add("profile", ProfileRecord(
+            test_id=self.test_id, model=fg.name, model_id=model_identity(fg), profile=data))
         return result
 
     def summarize(self, model):
@@ -126,9 +129,7 @@ class TfperfRecorder:
 
     def default_inputs(self, fg):
         """The sample image for `fg` (marker/ini image and preprocessing; decoded once per session)."""
-        from .plugin_support import sample_image_for_item
-
-        return sample_image_for_item(self._session, self._item, fg)
+        return self._session.sample_image_for_item(self._item, fg)
 
     def inputs_for(self, fg):
         """What the test last measured `fg` on, else its sample image (profiles, memory budget)."""
@@ -136,18 +137,22 @@ class TfperfRecorder:
 
     # -- internals ----------------------------------------------------------------------------
     def _as_model(self, model):
-        if _is_frozen_graph(model):
+        if _is_model(model):
             self._note_model(model)
             return model
         return self.load(model)
 
     def _record_equivalence(self, reference, candidate, report) -> None:
-        self._session.results.add("equivalence", {
-            "test_id": self.test_id, "reference": getattr(reference, "name", str(reference)),
-            "candidate": getattr(candidate, "name", str(candidate)), "report": report.to_dict()})
+        self._session.results.add("equivalence", EquivalenceRecord(
+            test_id=self.test_id, reference=getattr(reference, "name", str(reference)),
+            candidate=getattr(candidate, "name", str(candidate)),
+            reference_id=model_identity(reference) if _is_model(reference) else None,
+            candidate_id=model_identity(candidate) if _is_model(candidate) else None,
+            report=report.to_dict()))
 
 
-def _is_frozen_graph(obj) -> bool:
-    from .model import FrozenGraph
+def _is_model(obj) -> bool:
+    """Whether `obj` is a loaded Model (protocol) rather than a reference to load."""
+    from .model import FrozenGraph, is_model
 
-    return isinstance(obj, FrozenGraph)
+    return isinstance(obj, FrozenGraph) or is_model(obj)

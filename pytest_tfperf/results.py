@@ -1,19 +1,11 @@
-"""The one result model of a test session.
+"""The one result model of a test session: typed records (`records.py`) by kind.
 
-The recorder (fixture side) adds records; `report/` renderers only read them. Every record is
-stored as the JSON-able dict its dataclass's `to_dict()` returns, so xdist workers can ship
-them to the controller (`to_dict()` / `merge()`) and baselines can store them as JSON.
+The session and the recorder add records; `report/` renderers and `baseline/` only read them.
+Records are dicts only at the boundaries: `to_dict()` ships a worker's results to the xdist
+controller (`merge()` takes them back), and JSON reports / baselines store `to_dict()`.
 
-Record kinds and their dict keys (all carry `test_id`):
-- measurement: `test_id, name, model, stats` (LatencyStats.to_dict()), `verdicts` (list of
-  BudgetVerdict.to_dict()), `device`, `target_kind`
-- model: `test_id, model, summary` (GraphSummary.to_dict()), `flops` (int or None),
-  `verdicts` (param/flops/size/memory BudgetVerdict dicts)
-- equivalence: `test_id, reference, candidate, report` (EquivalenceReport.to_dict())
-- profile: `test_id, model, profile` (OpProfile.to_dict())
-- failure: `test_id, marker, message` (a budget that failed, for the summary)
-- comparison: `baseline.Comparison.to_dict()` (added on the controller by the compare step,
-  `reporting.finalize`, after the run)
+Kinds (see `records.py` for the fields): measurement, model, equivalence, profile, failure,
+comparison (added on the controller by the compare step after the run).
 
 `environment` holds run-wide facts (tensorflow version, device, machine id, rootdir, the
 baseline compared against and its warnings, the path a baseline was saved to).
@@ -23,59 +15,73 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .records import RECORD_TYPES, Record, record_from_dict
+
 KINDS = ("measurement", "model", "equivalence", "profile", "failure", "comparison")
+
+__all__ = ["KINDS", "SessionResults"]
 
 
 @dataclasses.dataclass
 class SessionResults:
     """Everything tfperf recorded in one pytest session (all workers merged)."""
 
-    records: dict[str, list[dict]] = dataclasses.field(
+    records: dict[str, list[Any]] = dataclasses.field(
         default_factory=lambda: {k: [] for k in KINDS})
     environment: dict[str, Any] = dataclasses.field(default_factory=dict)
+    finalized: bool = False  # the compare step ran (not stored: reports store `environment`)
 
-    def add(self, kind: str, record: Any) -> dict:
-        """Append a record (a dataclass with `to_dict()` or a dict) of one of `KINDS`."""
+    def add(self, kind: str, record: Any) -> Record:
+        """Append a record of one of `KINDS` (a typed record, or its `to_dict()`); returns it typed."""
         if kind not in self.records:
             raise ValueError(f"unknown record kind {kind!r}; expected one of {KINDS}")
-        data = record.to_dict() if hasattr(record, "to_dict") else dict(record)
-        self.records[kind].append(data)
-        return data
+        typed = record_from_dict(kind, record)
+        self.records[kind].append(typed)
+        return typed
+
+    def extend(self, kind: str, records) -> None:
+        """`add` each of `records` (dicts from a file, or typed records)."""
+        for record in records:
+            self.add(kind, record)
 
     @property
-    def measurements(self) -> list[dict]:
+    def measurements(self) -> list:
         return self.records["measurement"]
 
     @property
-    def models(self) -> list[dict]:
+    def models(self) -> list:
         return self.records["model"]
 
     @property
-    def equivalences(self) -> list[dict]:
+    def equivalences(self) -> list:
         return self.records["equivalence"]
 
     @property
-    def profiles(self) -> list[dict]:
+    def profiles(self) -> list:
         return self.records["profile"]
 
     @property
-    def failures(self) -> list[dict]:
+    def failures(self) -> list:
         return self.records["failure"]
 
     @property
-    def comparisons(self) -> list[dict]:
+    def comparisons(self) -> list:
         return self.records["comparison"]
 
     def is_empty(self) -> bool:
         return not any(self.records.values())
 
+    def dicts(self, kind: str) -> list[dict]:
+        """The records of `kind` as JSON-able dicts (the file and process boundary)."""
+        return [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in self.records.get(kind, ())]
+
     def to_dict(self) -> dict:
-        return {"records": {k: list(v) for k, v in self.records.items()},
+        return {"records": {k: self.dicts(k) for k in self.records},
                 "environment": dict(self.environment)}
 
     @classmethod
     def from_dict(cls, data: dict) -> SessionResults:
-        """Inverse of `to_dict()` (unknown record kinds are kept)."""
+        """Inverse of `to_dict()` (unknown record kinds are kept as dicts)."""
         results = cls()
         results.merge(data)
         return results
@@ -83,6 +89,10 @@ class SessionResults:
     def merge(self, data: dict) -> None:
         """Add the records of another session's `to_dict()` (an xdist worker's)."""
         for kind, items in data.get("records", {}).items():
-            self.records.setdefault(kind, []).extend(items)
+            if kind in RECORD_TYPES:
+                self.records.setdefault(kind, [])
+                self.extend(kind, (x for x in items if isinstance(x, (dict, Record))))
+            else:
+                self.records.setdefault(kind, []).extend(items)
         for key, value in data.get("environment", {}).items():
             self.environment.setdefault(key, value)

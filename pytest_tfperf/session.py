@@ -1,231 +1,29 @@
-"""Run-wide state of the plugin: settings from options/ini, the model cache, the results.
+"""Run-wide state of the plugin and the per-test lifecycle.
 
 One `TfperfSession` per pytest process (each xdist worker has its own; the controller merges
-results). Nothing here imports TensorFlow at import time.
+results): the settings, the model cache, the results, the baseline. `finish_test` ends a test's
+call phase (budget checks, records); `finish` ends the session (a worker ships its results, the
+controller compares and writes the reports). Nothing here imports TensorFlow at import time.
 """
 from __future__ import annotations
 
-import dataclasses
+import functools
 import os
-import tempfile
 import weakref
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .options import (  # noqa: F401  (re-exported: older import paths)
+    PREPROCESS_DEFAULT,
+    Settings,
+    check_output_path,
+    parse_input_shape,
+    parse_shape_items,
+    settings_from_config,
+)
 from .results import SessionResults
 
-PREPROCESS_DEFAULT = "none"
-
-
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    """Every option and ini key the plugin reads, parsed and checked once at configure time."""
-
-    model: str | None = None
-    inputs: tuple[str, ...] | None = None
-    outputs: tuple[str, ...] | None = None
-    input_shape: tuple | None = None
-    sample_image: str | None = None
-    preprocess: str = PREPROCESS_DEFAULT
-    # One intra-op thread by default: single-stream latency that a CPU-bound neighbour on another
-    # core does not disturb (bench/bench_gate.py: 0/20 false failures under a hog vs 10/20 with
-    # TF's default of one thread per core). ini `tfperf_intra_op_threads = 0` restores TF's default.
-    intra_op_threads: int | None = 1
-    inter_op_threads: int | None = None
-    budget_scale: float = 1.0
-    disabled: bool = False
-    warmup: int | None = None
-    min_time: float | None = None
-    max_time: float | None = None
-    min_runs: int | None = None
-    report: bool = False
-    profile: bool = False
-    json_path: str | None = None
-    markdown_path: str | None = None
-    html_path: str | None = None
-    save: str | None = None
-    compare: str | None = None
-    compare_fail: tuple[str, ...] = ()
-    rootdir: str = "."
-    inidir: str = "."
-    lock_path: str | None = None
-
-    @property
-    def reporting(self) -> bool:
-        """Whether anything will be rendered or stored (so model summaries are worth computing)."""
-        return bool(self.report or self.json_path or self.markdown_path or self.html_path
-                    or self.save or self.compare)
-
-    def timing_settings(self):
-        from .timing import TimingSettings
-
-        return TimingSettings(disabled=self.disabled, lock_path=self.lock_path).replace(
-            warmup=self.warmup, min_time=self.min_time, max_time=self.max_time,
-            min_runs=self.min_runs)
-
-
-def _ini(config, name: str) -> str | None:
-    value = config.getini(name)
-    if isinstance(value, list):
-        value = ",".join(value)
-    value = (value or "").strip()
-    return value or None
-
-
-def _number(text: str | None, name: str, kind, *, minimum: float | None = None, source="ini"):
-    if text is None:
-        return None
-    try:
-        value = kind(text)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source} {name} must be a{'n integer' if kind is int else ' number'}. "
-                          f"Received: {name}={text!r}") from None
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{source} {name} must be >= {minimum}. Received: {name}={text!r}")
-    return value
-
-
-def _threads(value: int | None, *, default: int | None) -> int | None:
-    """ini thread count: unset -> `default`; 0 -> None (TensorFlow's own choice); N -> N."""
-    if value is None:
-        return default
-    return value or None
-
-
-def _names(text: str | None) -> tuple[str, ...] | None:
-    if not text:
-        return None
-    return tuple(n.strip() for n in text.replace(";", ",").split(",") if n.strip()) or None
-
-
-def parse_input_shape(text: str | None, source: str = "ini tfperf_input_shape"):
-    """'1,224,224,3' or '1,224,224,3; 1,10' or 'input_node=1,224,224,3' -> load(input_shapes=...)."""
-    if not text:
-        return None
-    return parse_shape_items([p for p in text.split(";") if p.strip()], source)
-
-
-def parse_shape_items(items, source: str):
-    """['1,224,224,3'] -> [[1, 224, 224, 3]]; ['x=1,2'] -> {'x': [1, 2]}; [] -> None.
-
-    `ConfigError` names `source` (the ini key or option) and the value received.
-    """
-    if not items:
-        return None
-    named, positional = {}, []
-    for item in items:
-        name, _, dims = item.strip().rpartition("=")
-        try:
-            shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
-        except ValueError:
-            raise ConfigError(f"{source} {item.strip()!r} is not a shape: use e.g. 1,224,224,3 or "
-                              f"input_node=1,224,224,3 (';' between inputs in the ini key). "
-                              f"Received: {item!r}") from None
-        if name:
-            named[name.strip()] = shape
-        else:
-            positional.append(shape)
-    if named and positional:
-        raise ConfigError(f"{source}: give all shapes with names or all without. Received: {list(items)!r}")
-    return named or positional
-
-
-def settings_from_config(config) -> Settings:
-    """Read and check options and ini keys; `ConfigError` names the bad key and value."""
-    opt = config.getoption
-    inidir = str(config.inipath.parent) if getattr(config, "inipath", None) else str(config.rootpath)
-    scale_opt = opt("tfperf_budget_scale")
-    scale = _number(str(scale_opt), "--tfperf-budget-scale", float, source="option") \
-        if scale_opt is not None else _number(_ini(config, "tfperf_budget_scale"), "tfperf_budget_scale", float)
-    if scale is not None and scale <= 0:
-        where = "--tfperf-budget-scale" if scale_opt is not None else "ini tfperf_budget_scale"
-        raise ConfigError(f"{where} must be > 0 (a factor on every latency budget, e.g. 2 for a "
-                          f"runner twice as slow). Received: {scale!r}")
-    preprocess = _ini(config, "tfperf_preprocess") or PREPROCESS_DEFAULT
-    from .presets import parse_preprocess
-
-    parse_preprocess(preprocess)  # raises ConfigError naming tfperf_preprocess
-    warmup = opt("tfperf_warmup")
-    min_time = opt("tfperf_min_time")
-    max_time = opt("tfperf_max_time")
-    min_runs = opt("tfperf_min_runs")
-    settings = Settings(
-        model=_ini(config, "tfperf_model"),
-        inputs=_names(_ini(config, "tfperf_inputs")),
-        outputs=_names(_ini(config, "tfperf_outputs")),
-        input_shape=parse_input_shape(_ini(config, "tfperf_input_shape")),
-        sample_image=_ini(config, "tfperf_sample_image"),
-        preprocess=preprocess,
-        intra_op_threads=_threads(_number(_ini(config, "tfperf_intra_op_threads"),
-                                          "tfperf_intra_op_threads", int, minimum=0), default=1),
-        inter_op_threads=_threads(_number(_ini(config, "tfperf_inter_op_threads"),
-                                          "tfperf_inter_op_threads", int, minimum=0), default=None),
-        budget_scale=scale if scale is not None else 1.0,
-        disabled=bool(opt("tfperf_disable")),
-        warmup=warmup if warmup is not None else _number(_ini(config, "tfperf_warmup"), "tfperf_warmup", int, minimum=0),
-        min_time=min_time if min_time is not None else _number(_ini(config, "tfperf_min_time"), "tfperf_min_time",
-                                                               float, minimum=0),
-        max_time=max_time if max_time is not None else _number(_ini(config, "tfperf_max_time"), "tfperf_max_time",
-                                                               float, minimum=0),
-        min_runs=min_runs if min_runs is not None else _number(_ini(config, "tfperf_min_runs"), "tfperf_min_runs",
-                                                               int, minimum=1),
-        report=bool(opt("tfperf_report")),
-        profile=bool(opt("tfperf_profile")),
-        json_path=opt("tfperf_json"),
-        markdown_path=opt("tfperf_markdown"),
-        html_path=opt("tfperf_html"),
-        save=opt("tfperf_save"),
-        compare=opt("tfperf_compare"),
-        compare_fail=tuple(opt("tfperf_compare_fail") or ()),
-        rootdir=str(config.rootpath),
-        inidir=inidir,
-    )
-    for name, value in (("--tfperf-warmup", settings.warmup), ("--tfperf-min-runs", settings.min_runs),
-                        ("--tfperf-min-time", settings.min_time), ("--tfperf-max-time", settings.max_time)):
-        if value is not None and value < 0:
-            raise ConfigError(f"{name} must be >= 0. Received: {value!r}")
-    for option, path in (("--tfperf-json", settings.json_path), ("--tfperf-markdown", settings.markdown_path),
-                         ("--tfperf-html", settings.html_path)):
-        check_output_path(option, path)
-    if settings.save is not None:
-        from .baseline import DEFAULT_ROOT, _slug, machine_id
-
-        _slug(settings.save)  # a bad name is a usage error now, not a crash after the whole run
-        check_output_path("--tfperf-save", os.path.join(settings.rootdir, DEFAULT_ROOT, machine_id(),
-                                                        f"NNNN_{settings.save}.json"), received=settings.save)
-    if settings.max_time is not None and settings.min_time is not None and settings.max_time < settings.min_time:
-        raise ConfigError(f"max time {settings.max_time} s (--tfperf-max-time or ini tfperf_max_time) is "
-                          f"below min time {settings.min_time} s (--tfperf-min-time or ini "
-                          "tfperf_min_time); raise max-time or lower min-time.")
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None:  # xdist worker: serialise timing sections across workers
-        uid = workerinput.get("testrunuid", "run")
-        settings = dataclasses.replace(
-            settings, lock_path=os.path.join(tempfile.gettempdir(), f"tfperf-timing-{uid}.lock"))
-    return settings
-
-
-def check_output_path(option: str, path: str | None, received: str | None = None) -> None:
-    """`ConfigError` when `path` can never be written: it is a directory, or a parent is a file.
-
-    Checked at configure time so a typo fails in a second, not after the whole suite ran.
-    `received` is what the user typed when it differs from `path` (default: `path`).
-    """
-    if not path:
-        return
-    received = path if received is None else received
-    target = Path(path)
-    if target.is_dir():
-        raise ConfigError(f"{option}: {path!r} is a directory; give a file path inside it. "
-                          f"Received: {option}={received}")
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"{option}: cannot write {path!r} because {str(parent)!r} is a "
-                                  f"file, not a directory. Received: {option}={received}")
-            return
-
+WORKEROUTPUT_KEY = "tfperf_results"  # what an xdist worker ships in `workeroutput`
 
 class TfperfSession:
     """Settings, the per-session model cache, and the results of one pytest process."""
@@ -237,6 +35,7 @@ class TfperfSession:
         self.thresholds: list = []
         self._models: dict[Any, Any] = {}
         self._summarized = weakref.WeakSet()  # models whose row is recorded
+        self._profiled = weakref.WeakSet()    # models profiled under --tfperf-profile
         # model -> {(image path, preprocess): fitted sample image}; a dropped model frees its images
         self.images: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -271,9 +70,10 @@ class TfperfSession:
             self._models[key] = (ref, self._configure(load(ref, **load_kwargs)))
         return self._models[key][1]
 
-    def _configure(self, fg):
-        fg.set_threads(self.settings.intra_op_threads, self.settings.inter_op_threads)
-        return fg
+    def _configure(self, model):
+        if hasattr(model, "set_threads"):
+            model.set_threads(self.settings.intra_op_threads, self.settings.inter_op_threads)
+        return model
 
     def first_time_summarized(self, fg) -> bool:
         """True once per model object: model rows are recorded once per session."""
@@ -283,10 +83,209 @@ class TfperfSession:
         return True
 
     def close(self) -> None:
-        for _, fg in self._models.values():
-            fg.close()
+        for _, model in self._models.values():
+            if hasattr(model, "close"):
+                model.close()
         self._models.clear()
         self.images.clear()
+
+    # -- model and image of a test item ------------------------------------------------------
+    def model_for_item(self, item):
+        """The model named by the nearest tfperf_model marker, else the tfperf_model ini key."""
+        from .errors import MarkerUsageError
+        from .markers import model_marker, test_base
+
+        marked = model_marker(item)
+        if marked is not None:
+            ref, kwargs = marked
+            return self.load_model(ref, base=test_base(item), **kwargs)
+        s = self.settings
+        if not s.model:
+            raise MarkerUsageError(
+                f"{item.nodeid} uses the frozen_graph fixture but no model is configured: add "
+                "@pytest.mark.tfperf_model('path/to/model.pb') to the test, or the ini key "
+                "'tfperf_model = path/to/model.pb', or override the frozen_graph fixture in a conftest.")
+        kwargs = {"inputs": list(s.inputs) if s.inputs else None,
+                  "outputs": list(s.outputs) if s.outputs else None,
+                  "input_shapes": s.input_shape}
+        return self.load_model(s.model, base=s.inidir, **{k: v for k, v in kwargs.items() if v})
+
+    def sample_image_for_item(self, item, model):
+        """The sample image fitted to `model`: marker path, else ini path, else a synthetic image."""
+        from .images import sample_image_for
+        from .markers import image_marker_path, test_base
+
+        marked = image_marker_path(item)
+        path = None
+        if marked is not None:
+            path = self.resolve_path(marked, test_base(item))
+        elif self.settings.sample_image:
+            path = self.resolve_path(self.settings.sample_image, self.settings.inidir)
+        per_model = self.images.setdefault(model, {})  # weak keys: a dropped model frees its images
+        key = (path, self.settings.preprocess)
+        if key not in per_model:
+            per_model[key] = sample_image_for(model, path=path, preprocess=self.settings.preprocess)
+        return per_model[key].copy()  # decoded and resized once per model and image; callers get copies
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def prepare_compare(self) -> None:
+        """Configure time: load the baseline to compare with and parse the thresholds.
+
+        Raises:
+            BaselineError: the baseline is missing, corrupt or foreign (names the file).
+            ConfigError: a bad `--tfperf-compare-fail` expression, or one without `--tfperf-compare`.
+        """
+        from .baseline import load_baseline, parse_thresholds
+        from .errors import ConfigError
+
+        s = self.settings
+        self.thresholds = list(parse_thresholds(s.compare_fail))
+        if s.compare is None:
+            if s.compare_fail:
+                raise ConfigError("--tfperf-compare-fail needs --tfperf-compare [NAME|PATH] (the run "
+                                  f"to compare with). Received: --tfperf-compare-fail "
+                                  f"{' '.join(s.compare_fail)} without --tfperf-compare")
+            return
+        self.baseline = load_baseline(s.compare or None, s.storage)
+
+    def finish_test(self, item, recorder, passed: bool) -> str | None:
+        """End of a test's call phase: check budgets (if it passed), record what it measured.
+
+        Returns the failure message (budgets exceeded, regressions), or None. A test that failed
+        or was skipped on its own keeps its failure; its measurements are still recorded.
+        """
+        from .markers import has_budget
+
+        budgeted = has_budget(item)
+        if recorder is None and not budgeted:
+            return None
+        if recorder is None and "frozen_graph" in getattr(item, "funcargs", {}):
+            from .recorder import TfperfRecorder
+
+            recorder = TfperfRecorder(self, item)
+        from .checks import run_budget_checks
+
+        verdicts = run_budget_checks(self, item, recorder) if budgeted and passed else []
+        added = self._record_test(item, recorder, verdicts)
+        from .report.outputs import junit_properties
+
+        item.user_properties.extend((f"tfperf_{v.marker}", v.message) for v in verdicts)
+        item.user_properties.extend(junit_properties(added))
+        if not passed or self.settings.disabled:
+            return None
+        regressions = self._regressions(item) if self.baseline is not None else []
+        failed = [v.message for v in verdicts if not v.passed]
+        return "\n".join(failed + regressions) or None
+
+    def _record_test(self, item, recorder, verdicts) -> list:
+        """Add the test's measurements, model rows and verdicts to the results; returns the
+        measurement records added (for the JUnit properties)."""
+        from .checks import model_facts, models_of
+        from .integrations.pytest_benchmark import benchmark_stats_of
+        from .markers import latency_budget_of
+        from .records import FailureRecord, MeasurementRecord, ModelRecord, model_identity
+
+        results = self.results
+        latency = [v for v in verdicts if v.marker == "latency_budget"]
+        static = [v for v in verdicts if v.marker != "latency_budget"]
+        budget = latency_budget_of(item)
+        regression = budget.regression if budget is not None else None
+        added = []
+        if recorder is not None:
+            for i, (stats, model) in enumerate(recorder.measurements):
+                key = model_identity(model)
+                mine = [v for v in latency if len(recorder.measurements) == 1
+                        or (v.model_id == key if key else v.model == stats.model)]
+                added.append(results.add("measurement", MeasurementRecord(
+                    test_id=item.nodeid, name=stats.name or f"measure[{i}]",
+                    model=model.name if model is not None else stats.model, model_id=key,
+                    stats=stats.to_dict(), verdicts=mine, device=_device(),
+                    target_kind=getattr(model, "kind", None), regression=regression)))
+            if self.settings.profile:
+                self._profile_measured_models(recorder)
+        bench = benchmark_stats_of(item)
+        if bench is not None:
+            added.append(results.add("measurement", MeasurementRecord(
+                test_id=item.nodeid, name="benchmark", stats=bench.to_dict(), verdicts=latency,
+                device=_device(), target_kind="pytest-benchmark", regression=regression)))
+        if self.settings.reporting or static:
+            for model in models_of(item, recorder):
+                key = model_identity(model)
+                mine = [v for v in static if v.model_id == key]
+                if self.first_time_summarized(model) or mine:
+                    facts = model_facts(self, model, flops=self.settings.reporting)
+                    results.add("model", ModelRecord(test_id=item.nodeid, verdicts=mine, **facts))
+        for v in verdicts:
+            if not v.passed:
+                results.add("failure", FailureRecord(test_id=item.nodeid, marker=v.marker,
+                                                     message=v.message, model_id=v.model_id))
+        return added
+
+    def _profile_measured_models(self, recorder) -> None:
+        """--tfperf-profile: benchmark_model's per-op tables for every measured model, once each."""
+        from .checks import is_graph
+        from .records import model_identity
+
+        profiled = {r.get("model_id") or r.get("model") for r in self.results.profiles}
+        for _stats, model in recorder.measurements:
+            key = model_identity(model)
+            if model is None or not is_graph(model) or key in profiled or model in self._profiled:
+                continue
+            self._profiled.add(model)
+            profiled.add(key)
+            recorder.profile(model, recorder.inputs_for(model), runs=20)
+
+    def _regressions(self, item) -> list[str]:
+        return regressions_of(self, item)
+
+    def finish(self, config) -> None:
+        """Session end: a worker ships its results; the controller compares and writes reports."""
+        if self.results.is_empty() and not self.settings.reporting:
+            return  # a suite that does not use tfperf pays nothing at exit
+        if getattr(config, "workerinput", None) is not None:
+            ship_results(config, self.results)
+            return
+        from .report.outputs import write_outputs
+
+        write_outputs(self.settings, self.results, baseline_doc=self.baseline)
+
+
+def regressions_of(session, item) -> list[str]:
+    """Failure messages for the item's measurements that regressed against `session.baseline`."""
+    from .baseline import check_regressions
+    from .markers import latency_budget_of
+
+    budget = latency_budget_of(item)  # parsed: positional or keyword, stripped, validated
+    regression = budget.regression if budget else None
+    records = [r for r in session.results.measurements if r.get("test_id") == item.nodeid]
+    return check_regressions(session.baseline, item.nodeid, records, session.thresholds, regression)
+
+
+def ship_results(config, results: SessionResults) -> None:
+    """On an xdist worker: put `results` (as plain data) in `config.workeroutput`."""
+    output = getattr(config, "workeroutput", None)
+    if output is not None:
+        from .atomic import jsonable
+
+        output[WORKEROUTPUT_KEY] = jsonable(results.to_dict())
+
+
+def merge_worker(results: SessionResults, node) -> None:
+    """On the xdist controller: merge a finished worker's results (`pytest_testnodedown`).
+
+    A worker that crashed sends nothing; its records are simply missing.
+    """
+    data = (getattr(node, "workeroutput", None) or {}).get(WORKEROUTPUT_KEY)
+    if isinstance(data, dict):
+        results.merge(data)
+
+
+@functools.lru_cache(maxsize=1)
+def _device() -> str:
+    """'GPU' when TensorFlow sees a GPU (sessions place work there), else 'CPU'."""
+    import tensorflow as tf
+
+    return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
 
 
 def _is_model_object(obj) -> bool:

@@ -213,7 +213,7 @@ CASES = [
     Case("param_budget_none", "@pytest.mark.param_budget(max=None)\ndef test_bad(frozen_graph): pass",
          "errors", ("param_budget", "max", "None")),
     Case("static_budget_without_a_model", "@pytest.mark.size_budget(mb=1)\ndef test_bad(): pass",
-         "failed", ("test_user.py::test_bad", "size_budget needs a model", "frozen_graph")),
+         "errors", ("test_user.py::test_bad", "size_budget needs a model", "frozen_graph")),
     # a model that raises inside session.run, under every entry point
     Case("raises_under_measure", "@pytest.mark.tfperf_model(lambda: checked)\n"
          "def test_bad(tfperf, frozen_graph, sample_image):\n    tfperf.measure(frozen_graph, sample_image)",

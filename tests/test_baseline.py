@@ -8,7 +8,11 @@ from types import SimpleNamespace
 import pytest
 from test_report_data import make_results, measurement
 
-from pytest_tfperf import baseline, cli, reporting
+import dataclasses
+
+from pytest_tfperf import baseline, cli
+from pytest_tfperf.options import Settings
+from pytest_tfperf.session import regressions_of
 from pytest_tfperf.budgets import LatencyBudget
 from pytest_tfperf.errors import BaselineError, ConfigError
 from pytest_tfperf.report.json_report import build_document
@@ -294,7 +298,7 @@ def test_finalize_turns_a_compare_crash_into_a_warning(tmp_path):
     r = _run(measurement("t.py::test_a", 10.0))
     doc = _with_record(stats__median_ms="fast", test_id="t.py::test_a")
     doc["_tfperf_source"] = "mem.json"
-    reporting.finalize(reporting.ReportOptions(compare="mem.json", rootdir=str(tmp_path)), r, doc)
+    baseline.finalize(Settings(compare="mem.json", rootdir=str(tmp_path)), r, doc)
     warning = r.environment["baseline"]["warnings"][-1]
     assert "mem.json could not be compared (ValueError" in warning and "'fast'" in warning
     assert r.comparisons == []
@@ -333,13 +337,14 @@ def test_marker_regression_reaches_the_gate_and_the_session_report(pytester, tmp
                              budget=LatencyBudget(ms=1000, percentile=90))  # stats gate on p90
     slow_plain = measurement(plain.nodeid, 15.0, seed=4)
     session = SimpleNamespace(results=_run(slow_gated, slow_plain), baseline=doc, thresholds=[])
-    (msg,) = reporting.check_test_regressions(session, gated)
+    (msg,) = regressions_of(session, gated)
     assert "tfperf regression" in msg and "threshold p90:10%" in msg and "base.json" in msg
-    assert reporting.check_test_regressions(session, plain) == []  # no threshold asked for
+    assert regressions_of(session, plain) == []  # no threshold asked for
 
-    # the session report: the record carries the budget's regression (plugin_support adds it)
-    session.results.measurements[0]["regression"] = "10%"
-    reporting.finalize(reporting.ReportOptions(compare="base.json", rootdir=str(tmp_path)),
+    # the session report: the record carries the budget's regression (session.finish_test adds it)
+    session.results.measurements[0] = dataclasses.replace(session.results.measurements[0],
+                                                          regression="10%")
+    baseline.finalize(Settings(compare="base.json", rootdir=str(tmp_path)),
                        session.results, doc)
     verdicts = {c["test_id"]: (c["verdict"], c["enforced"], c["failed"])
                 for c in session.results.comparisons}

@@ -255,7 +255,8 @@ def test_stats_from_a_real_pytest_benchmark_run(pytester, monkeypatch):
         import time
         import numpy as np
         import pytest
-        from pytest_tfperf.budgets import LatencyBudget, check_latency, stats_from_pytest_benchmark
+        from pytest_tfperf.budgets import LatencyBudget, check_latency
+        from pytest_tfperf.integrations.pytest_benchmark import stats_from_pytest_benchmark
 
         def test_real(benchmark):
             benchmark.pedantic(time.sleep, args=(0.002,), rounds=12, iterations=1)

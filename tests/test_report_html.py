@@ -1,6 +1,7 @@
 """Markdown and HTML reports; the HTML page is opened in a real headless browser when one exists."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import struct
@@ -51,7 +52,7 @@ def test_markdown_tables():
 
 def test_markdown_escapes_pipes_in_cells():
     r = make_results()
-    r.records["measurement"][0]["model"] = "a|b"
+    r.records["measurement"][0] = dataclasses.replace(r.records["measurement"][0], model="a|b")
     assert "a\\|b" in markdown.render(r)
 
 
@@ -72,7 +73,8 @@ def test_html_is_self_contained_with_plots_and_tables():
 
 def test_html_escapes_text():
     r = make_results()
-    r.records["measurement"][0]["test_id"] = "t.py::test_<script>"
+    r.records["measurement"][0] = dataclasses.replace(r.records["measurement"][0],
+                                                      test_id="t.py::test_<script>")
     page = html.render(r)
     assert "<script>" not in page and "&lt;script&gt;" in page
 

@@ -5,7 +5,10 @@ import json
 
 from test_report_data import make_results, measurement
 
-from pytest_tfperf import reporting
+from pytest_tfperf import session as tfsession
+from pytest_tfperf.baseline import finalize
+from pytest_tfperf.options import Settings
+from pytest_tfperf.report.outputs import terminal_summary, write_outputs
 from pytest_tfperf.atomic import write_text
 from pytest_tfperf.results import SessionResults
 
@@ -15,10 +18,10 @@ def test_write_outputs_writes_every_requested_file(tmp_path, monkeypatch):
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     monkeypatch.chdir(tmp_path)
-    options = reporting.ReportOptions(report=True, json_path="out/r.json", markdown_path="r.md",
+    options = Settings(report=True, json_path="out/r.json", markdown_path="r.md",
                                       html_path="r.html", save="main", rootdir=str(tmp_path))
     results = make_results()
-    written = reporting.write_outputs(options, results)
+    written = write_outputs(options, results)
     assert [p.name for p in written] == ["r.json", "r.md", "r.html"]
     doc = json.loads((tmp_path / "out/r.json").read_text())
     assert len(doc["benchmarks"]) == 2
@@ -34,7 +37,7 @@ def test_write_outputs_writes_every_requested_file(tmp_path, monkeypatch):
 def test_step_summary_not_written_without_reporting(tmp_path, monkeypatch):
     summary = tmp_path / "s.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    reporting.write_outputs(reporting.ReportOptions(rootdir=str(tmp_path)), make_results())
+    write_outputs(Settings(rootdir=str(tmp_path)), make_results())
     assert not summary.exists()
 
 
@@ -42,11 +45,11 @@ def test_compare_step_records_comparisons_and_terminal_shows_them(tmp_path):
     root = str(tmp_path)
     base = SessionResults()
     base.add("measurement", measurement("t.py::test_a", 10.0, seed=1))
-    reporting.write_outputs(reporting.ReportOptions(save="main", rootdir=root), base)
+    write_outputs(Settings(save="main", rootdir=root), base)
     new = SessionResults()
     new.add("measurement", measurement("t.py::test_a", 16.0, seed=2))
-    options = reporting.ReportOptions(compare="", compare_fail=("median:10%",), rootdir=root)
-    reporting.finalize(options, new)
+    options = Settings(compare="", compare_fail=("median:10%",), rootdir=root)
+    finalize(options, new)
     (comp,) = new.comparisons
     assert comp["verdict"] == "regressed" and comp["failed"] and comp["base_n"] == 60
     assert new.environment["baseline"]["path"].endswith("0001_main.json")
@@ -60,14 +63,14 @@ def test_compare_step_records_comparisons_and_terminal_shows_them(tmp_path):
         def write_line(self, line, **kw):
             lines.append(line)
 
-    reporting.terminal_summary(Terminal(), options, new)  # no --tfperf-report: comparison only
+    terminal_summary(Terminal(), options, new)  # no --tfperf-report: comparison only
     assert lines[0] == "tfperf comparison"
     assert any("t.py::test_a::measure[0]" in line and "REGRESSED" in line for line in lines)
 
 
 def test_bad_baseline_at_report_time_is_a_warning_not_a_crash(tmp_path):
     r = make_results()
-    reporting.finalize(reporting.ReportOptions(compare="nothing", rootdir=str(tmp_path)), r)
+    finalize(Settings(compare="nothing", rootdir=str(tmp_path)), r)
     assert "no stored run named 'nothing'" in r.environment["baseline"]["warnings"][0]
 
 
@@ -81,15 +84,15 @@ def test_xdist_worker_output_round_trip():
     worker = make_results()
     config = Config()
     config.workeroutput = {}
-    reporting.worker_finish(config, worker)
-    payload = config.workeroutput[reporting.WORKEROUTPUT_KEY]
+    tfsession.ship_results(config, worker)
+    payload = config.workeroutput[tfsession.WORKEROUTPUT_KEY]
     assert json.loads(json.dumps(payload)) == payload  # plain data execnet can send
     controller = SessionResults()
     controller.add("measurement", measurement("t.py::test_local", 1.0))
     node = Node()
     node.workeroutput = config.workeroutput
-    reporting.controller_merge(controller, node)
-    reporting.controller_merge(controller, Node())  # a crashed worker sends nothing
+    tfsession.merge_worker(controller, node)
+    tfsession.merge_worker(controller, Node())  # a crashed worker sends nothing
     assert len(controller.measurements) == 3 and len(controller.models) == 2
     assert controller.measurements[1:] == worker.measurements
     assert controller.environment["tensorflow"] == "2.21.0"

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from test_report_data import LONG_ID, make_results, measurement
 
-from pytest_tfperf import reporting
+from pytest_tfperf.options import Settings
+from pytest_tfperf.report.outputs import junit_properties, terminal_summary
 from pytest_tfperf.report import terminal
 from pytest_tfperf.results import SessionResults
 
@@ -94,8 +95,8 @@ class _FakeTerminal:
 
 def test_terminal_summary_prints_sections_through_the_reporter(tmp_path):
     tr = _FakeTerminal()
-    options = reporting.ReportOptions(report=True, rootdir=str(tmp_path))
-    reporting.terminal_summary(tr, options, make_results())
+    options = Settings(report=True, rootdir=str(tmp_path))
+    terminal_summary(tr, options, make_results())
     assert "--- tfperf latency ---" in tr.lines and "--- tfperf models ---" in tr.lines
     assert "--- tfperf budget failures ---" in tr.lines
     assert any("tensorflow 2.21.0" in line for line in tr.lines)
@@ -103,12 +104,12 @@ def test_terminal_summary_prints_sections_through_the_reporter(tmp_path):
 
 def test_junit_properties_per_measurement():
     r = make_results()
-    props = dict(reporting.junit_properties(r.measurements[:1]))
+    props = dict(junit_properties(r.measurements[:1]))
     median = r.measurements[0]["stats"]["median_ms"]
     assert props == {"tfperf[measure[0]].median_ms": f"{median:.2f}",
                      "tfperf[measure[0]].budget": "p50≤100ms",
                      "tfperf[measure[0]].verdict": "ok"}
-    assert reporting.junit_properties([measurement("t::x", 5.0)])[2] == ("tfperf[measure[0]].verdict", "-")
+    assert junit_properties([measurement("t::x", 5.0)])[2] == ("tfperf[measure[0]].verdict", "-")
 
 
 def test_real_tensorflow_measurement_renders(small_frozen, image32):

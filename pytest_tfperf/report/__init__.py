@@ -11,14 +11,19 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from ..records import measurement_label  # noqa: F401  (re-exported for the renderers)
+
 MISSING = "-"
 
 
 def get(record: Any, *path: str | int, default: Any = None) -> Any:
-    """`record[path[0]][path[1]]...`, or `default` where any step is missing or None."""
+    """`record[path[0]][path[1]]...`, or `default` where any step is missing or None.
+
+    `record` is a dict or a typed record (`records.Record`, read by its `to_dict()` keys).
+    """
     value = record
     for key in path:
-        if isinstance(value, dict):
+        if isinstance(value, dict) or (hasattr(value, "get") and hasattr(value, "to_dict")):
             value = value.get(key)
         elif isinstance(value, (list, tuple)) and isinstance(key, int) and -len(value) <= key < len(value):
             value = value[key]
@@ -155,36 +160,56 @@ def display_path(path: Any, rootdir: Any) -> str:
     return text
 
 
-def unique_models(results) -> list[dict]:
-    """Model records, one per model name (first seen), in order."""
-    seen: dict[str, dict] = {}
+def model_key(record: Any) -> str:
+    """The key of a record's model: its identity (`model_id`), else its display name."""
+    return str(get(record, "model_id") or get(record, "model") or MISSING)
+
+
+def unique_models(results) -> list:
+    """Model records, one per model identity (first seen), in order."""
+    seen: dict[str, Any] = {}
     for rec in results.models:
-        seen.setdefault(str(rec.get("model")), rec)
+        seen.setdefault(model_key(rec), rec)
     return list(seen.values())
 
 
-def model_verdicts(results, model: str) -> list[dict]:
-    """Every param/flops/size/memory verdict recorded for `model` across tests."""
+def model_verdicts(results, key: str) -> list[dict]:
+    """Every param/flops/size/memory verdict recorded for the model `key` (`model_key`) across tests."""
     out: list[dict] = []
     for rec in results.models:
-        if str(rec.get("model")) == model:
+        if model_key(rec) == key:
             out.extend(v for v in rec.get("verdicts") or [] if isinstance(v, dict))
     return out
 
 
-def first_measurement_of(results, model: str) -> dict | None:
-    """The first measurement record of `model` (for one-number-per-model charts)."""
+def first_measurement_of(results, key: str):
+    """The first measurement record of the model `key` (for one-number-per-model charts)."""
     for rec in results.measurements:
-        if str(rec.get("model")) == model:
+        if model_key(rec) == key:
             return rec
     return None
 
 
-def measurement_label(record: dict) -> str:
-    """'tests/test_a.py::test_x' or 'tests/test_a.py::test_x::name' (the key baselines use)."""
-    test_id = str(record.get("test_id") or MISSING)
-    name = record.get("name")
-    return f"{test_id}::{name}" if name else test_id
+def model_labels(results) -> dict[str, str]:
+    """{model key: row label}: the display name, or where two models share a name (`a/model.pb`
+    and `b/model.pb`, two signatures of one SavedModel) their identity relative to the root."""
+    names: dict[str, set[str]] = {}
+    for rec in [*results.models, *results.measurements, *results.profiles]:
+        if get(rec, "model") is not None:
+            names.setdefault(str(get(rec, "model")), set()).add(model_key(rec))
+    rootdir = get(results.environment, "rootdir")
+    labels: dict[str, str] = {}
+    for name, keys in names.items():
+        for key in keys:
+            labels[key] = name if len(keys) == 1 else display_path(key, rootdir)
+    return labels
+
+
+def model_label(record: Any, labels: dict[str, str]) -> str:
+    """The row label of a record's model (`model_labels`), '-' for none."""
+    if get(record, "model") is None and get(record, "model_id") is None:
+        return MISSING
+    return labels.get(model_key(record), str(get(record, "model") or MISSING))
 
 
 def display_labels(records: list[dict]) -> list[str]:

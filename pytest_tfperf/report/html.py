@@ -28,6 +28,9 @@ from . import (
     fmt_value,
     get,
     main_verdict,
+    model_key,
+    model_label,
+    model_labels,
     model_verdicts,
     unique_models,
     verdict_text,
@@ -201,10 +204,11 @@ def render(results, title: str = "tfperf report") -> str:
         body.append("</ul>")
     if results.measurements:
         rows, plots = [], []
+        labels = model_labels(results)
         for rec, label in zip(results.measurements, display_labels(results.measurements)):
             st = rec.get("stats") or {}
             v = main_verdict(rec.get("verdicts") or [])
-            rows.append([label, rec.get("model"), fmt_ms(st.get("median_ms")), fmt_ms(st.get("p90_ms")),
+            rows.append([label, model_label(rec, labels), fmt_ms(st.get("median_ms")), fmt_ms(st.get("p90_ms")),
                          fmt_ms(st.get("p99_ms")), fmt_num(st.get("fps"), 1), fmt_value(st.get("n")),
                          budget_text(v), fmt_pct(get(v, "headroom_pct")),
                          _verdict(all_passed(rec.get("verdicts") or []))])
@@ -218,13 +222,14 @@ def render(results, title: str = "tfperf report") -> str:
                     + "".join(plots) + "</div>")
     if results.models:
         rows, chart = [], []
+        labels = model_labels(results)
         for rec in unique_models(results):
             s = rec.get("summary") or {}
-            name = str(rec.get("model") or MISSING)
-            median = get(first_measurement_of(results, name), "stats", "median_ms")
+            name, key = model_label(rec, labels), model_key(rec)
+            median = get(first_measurement_of(results, key), "stats", "median_ms")
             rows.append([name, fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
-                         fmt_bytes(s.get("serialized_bytes")), fmt_value(s.get("node_count")),
-                         fmt_ms(median), _verdict(all_passed(model_verdicts(results, name)))])
+                         fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
+                         fmt_ms(median), _verdict(all_passed(model_verdicts(results, key)))])
             chart.append((name, s.get("weight_params"), rec.get("flops"), median))
         body.append('<h2 id="models">Models</h2>')
         body.append(_table(["model", "weights", "FLOPs", "size", "nodes", "median ms", "budgets"],

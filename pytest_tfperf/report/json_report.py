@@ -11,49 +11,26 @@ arithmetic from our raw samples). tfperf's own data sits under its own keys: a t
 from __future__ import annotations
 
 import datetime as _dt
+import os
 
+from ..integrations.pytest_benchmark import benchmark_stats
 from . import get, measurement_label
 
 FORMAT = 1  # version of the `tfperf` section's layout
 
 
 def machine_info() -> dict:
-    """pytest-benchmark's machine_info (node, cpu, python...), from its own hook."""
-    from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info
+    """pytest-benchmark's machine_info (see `integrations.pytest_benchmark`)."""
+    from ..integrations.pytest_benchmark import machine_info as info
 
-    return pytest_benchmark_generate_machine_info()
+    return info()
 
 
 def commit_info(project_name: str | None = None) -> dict:
-    """pytest-benchmark's commit_info (git id, branch, dirty) for the current directory."""
-    from pytest_benchmark.utils import get_commit_info
+    """pytest-benchmark's commit_info for the current directory."""
+    from ..integrations.pytest_benchmark import commit_info as info
 
-    return get_commit_info(project_name)
-
-
-def benchmark_stats(samples_ms: list[float] | None, tfstats: dict) -> dict:
-    """pytest-benchmark's `stats` (seconds) from raw samples in ms, with `data` and `iterations`.
-
-    Without samples, the fields tfperf knows are converted and the others are null.
-    """
-    from pytest_benchmark.stats import Stats
-
-    samples = [float(v) / 1000.0 for v in samples_ms or [] if v is not None]
-    if samples:
-        st = Stats()
-        for value in samples:
-            st.update(value)
-        out = st.as_dict()
-        out["data"] = samples
-    else:
-        sec = (lambda key: None if tfstats.get(key) is None else float(tfstats[key]) / 1000.0)
-        out = {field: None for field in Stats.fields}
-        out.update(min=sec("min_ms"), max=sec("max_ms"), mean=sec("mean_ms"),
-                   stddev=sec("std_ms"), median=sec("median_ms"), iqr=sec("iqr_ms"),
-                   rounds=int(tfstats.get("n") or 0), data=[])
-        out["ops"] = 1.0 / out["mean"] if out["mean"] else None
-    out["iterations"] = 1  # every sample is one call (of `batch` inputs)
-    return out
+    return info(project_name)
 
 
 def _param(test_id: str) -> str | None:
@@ -75,6 +52,7 @@ def benchmark_entry(record: dict) -> dict:
     name = record.get("name")
     tf_info = {
         "model": record.get("model"),
+        "model_id": record.get("model_id"),
         "measurement": name,
         "device": record.get("device"),
         "target_kind": record.get("target_kind"),
@@ -126,12 +104,12 @@ def tfperf_section(results) -> dict:
         "device": env.get("device"),
         "machine_id": env.get("machine_id"),
         "environment": dict(env),
-        "measurements": list(results.measurements),
-        "models": list(results.models),
-        "equivalence": list(results.equivalences),
-        "profiles": list(results.profiles),
-        "failures": list(results.failures),
-        "comparisons": list(results.comparisons),
+        "measurements": results.dicts("measurement"),
+        "models": results.dicts("model"),
+        "equivalence": results.dicts("equivalence"),
+        "profiles": results.dicts("profile"),
+        "failures": results.dicts("failure"),
+        "comparisons": results.dicts("comparison"),
     }
 
 
@@ -148,16 +126,34 @@ def build_document(results, *, machine: dict | None = None, commit: dict | None 
     Returns:
         A JSON-able dict (write it with `atomic.write_json`).
     """
-    from pytest_benchmark import __version__ as pb_version
+    from ..integrations.pytest_benchmark import version
 
-    return {
+    doc = {
         "machine_info": machine if machine is not None else machine_info(),
         "commit_info": commit if commit is not None else commit_info(),
         "benchmarks": [benchmark_entry(r) for r in results.measurements],
         "datetime": (now or _dt.datetime.now(_dt.timezone.utc)).isoformat(),
-        "version": pb_version,
+        "version": version(),
         "tfperf": tfperf_section(results),
     }
+    return _relative_ids(doc, results.environment.get("rootdir"))
+
+
+_ID_KEYS = ("model_id", "reference_id", "candidate_id")
+
+
+def _relative_ids(value, root: str | None):
+    """Model identities are resolved paths in memory; files name them relative to the project
+    root (a stored run must not depend on where the checkout lies)."""
+    if not root:
+        return value
+    prefix = os.path.join(os.path.realpath(root), "")
+    if isinstance(value, dict):
+        return {k: (v[len(prefix):] if k in _ID_KEYS and isinstance(v, str) and v.startswith(prefix)
+                    else _relative_ids(v, root)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relative_ids(v, root) for v in value]
+    return value
 
 
 def results_from_document(doc: dict):
@@ -171,6 +167,6 @@ def results_from_document(doc: dict):
     for kind, key in (("measurement", "measurements"), ("model", "models"),
                       ("equivalence", "equivalence"), ("profile", "profiles"),
                       ("failure", "failures"), ("comparison", "comparisons")):
-        results.records[kind].extend(x for x in section.get(key) or [] if isinstance(x, dict))
+        results.extend(kind, (x for x in section.get(key) or [] if isinstance(x, dict)))
     results.environment.update(get(section, "environment", default={}) or {})
     return results

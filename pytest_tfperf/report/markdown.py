@@ -18,6 +18,9 @@ from . import (
     fmt_value,
     get,
     main_verdict,
+    model_key,
+    model_label,
+    model_labels,
     model_verdicts,
     unique_models,
     verdict_text,
@@ -53,10 +56,11 @@ def render(results, title: str = "tfperf report") -> str:
         out.append("")
     if results.measurements:
         rows = []
+        labels = model_labels(results)
         for rec, label in zip(results.measurements, display_labels(results.measurements)):
             st = rec.get("stats") or {}
             v = main_verdict(rec.get("verdicts") or [])
-            rows.append([f"`{label}`", rec.get("model"), fmt_ms(st.get("median_ms")),
+            rows.append([f"`{label}`", model_label(rec, labels), fmt_ms(st.get("median_ms")),
                          fmt_ms(st.get("p90_ms")), fmt_ms(st.get("p99_ms")), fmt_num(st.get("fps"), 1),
                          fmt_value(st.get("n")), budget_text(v), fmt_pct(get(v, "headroom_pct")),
                          _verdict(all_passed(rec.get("verdicts") or []))])
@@ -65,12 +69,13 @@ def render(results, title: str = "tfperf report") -> str:
                        "headroom", "verdict"], rows, right=(2, 3, 4, 5, 6, 8))
     if results.models:
         rows = []
+        labels = model_labels(results)
         for rec in unique_models(results):
             s = rec.get("summary") or {}
-            name = str(rec.get("model") or MISSING)
+            name, key = model_label(rec, labels), model_key(rec)
             rows.append([name, fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
-                         fmt_bytes(s.get("serialized_bytes")), fmt_value(s.get("node_count")),
-                         _verdict(all_passed(model_verdicts(results, name)))])
+                         fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
+                         _verdict(all_passed(model_verdicts(results, key)))])
         out += ["### Models", ""]
         out += _table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows,
                       right=(1, 2, 3, 4))

@@ -23,6 +23,9 @@ from . import (
     fmt_value,
     get,
     main_verdict,
+    model_key,
+    model_label,
+    model_labels,
     model_verdicts,
     truncate_left,
     truncate_right,
@@ -58,10 +61,11 @@ def _table(headers: Sequence[str], rows: list[Sequence[Any]], widths: Sequence[i
 def render_measurements(results, width: int = WIDTH) -> list[str]:
     """One row per measurement: test, model, median, p90, FPS, budget, headroom, verdict."""
     rows = []
+    labels = model_labels(results)
     for rec, label in zip(results.measurements, display_labels(results.measurements)):
         st = rec.get("stats") or {}
         v = main_verdict(rec.get("verdicts") or [])
-        rows.append([label, truncate_right(str(rec.get("model") or MISSING), 12),
+        rows.append([label, _fit(model_label(rec, labels), str(rec.get("model") or MISSING), 12),
                      fmt_ms(st.get("median_ms")), fmt_ms(st.get("p90_ms")),
                      fmt_num(st.get("fps"), 1), budget_text(v),
                      fmt_pct(get(v, "headroom_pct")), verdict_text(all_passed(rec.get("verdicts") or []))])
@@ -72,12 +76,13 @@ def render_measurements(results, width: int = WIDTH) -> list[str]:
 def render_models(results, width: int = WIDTH) -> list[str]:
     """One row per model: weights, FLOPs, serialized size, nodes, budget verdict."""
     rows = []
+    labels = model_labels(results)
     for rec in unique_models(results):
         s = rec.get("summary") or {}
-        name = str(rec.get("model") or MISSING)
+        name, key = model_label(rec, labels), model_key(rec)
         rows.append([name, fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
-                     fmt_bytes(s.get("serialized_bytes")), fmt_value(s.get("node_count")),
-                     verdict_text(all_passed(model_verdicts(results, name)))])
+                     fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
+                     verdict_text(all_passed(model_verdicts(results, key)))])
     return _table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows,
                   [0, 10, 10, 11, 7, 7], left=(0,), cut_left=(), width=width)
 
@@ -188,3 +193,9 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
     if results.failures:
         out.append(("tfperf budget failures", render_failures(results, width)))
     return out
+
+
+def _fit(label: str, name: str, width: int) -> str:
+    """A model label in `width` columns: a plain name cut at the right, a path (two models share
+    the name) at the left, so `…a/model.pb` and `…b/model.pb` stay apart."""
+    return truncate_right(label, width) if label == name else truncate_left(label, width)

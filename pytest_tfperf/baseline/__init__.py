@@ -1,0 +1,41 @@
+"""Stored runs (baselines) and comparisons against them: `storage` | `compare`.
+
+Every public name stays importable from `pytest_tfperf.baseline`.
+"""
+from __future__ import annotations
+
+from ..records import ALPHA
+from ..records import ComparisonRecord as Comparison
+from .compare import (
+    DEFAULT_DISPLAY_EXPR,
+    VERDICTS,
+    Threshold,
+    baseline_warnings,
+    check_regressions,
+    collect_environment,
+    compare_measurement,
+    compare_runs,
+    finalize,
+    parse_fail_expr,
+    parse_thresholds,
+    regression_for,
+    statistic_value,
+    tensorflow_version,
+)
+from .storage import (
+    DEFAULT_ROOT,
+    _slug,
+    load_baseline,
+    machine_id,
+    measurement_index,
+    resolve_baseline,
+    save,
+)
+
+__all__ = [
+    "ALPHA", "Comparison", "DEFAULT_DISPLAY_EXPR", "DEFAULT_ROOT", "Threshold", "VERDICTS",
+    "baseline_warnings", "check_regressions", "collect_environment", "compare_measurement",
+    "compare_runs", "finalize", "load_baseline", "machine_id", "measurement_index",
+    "parse_fail_expr", "parse_thresholds", "regression_for", "resolve_baseline", "save",
+    "statistic_value", "tensorflow_version",
+]

@@ -1,0 +1,211 @@
+"""End-of-test budget checks of one test item, and the model facts they need (cached per model).
+
+`run_budget_checks` turns the item's budget markers and what the test did (the recorder's
+measurements and models, the `frozen_graph` fixture, pytest-benchmark's `benchmark`) into
+`BudgetVerdict`s tagged with the model's identity. Any `Model` is accepted: latency and size come
+from the protocol; weights, FLOPs and memory need a graph (`FrozenGraph`), and a budget on a fact
+that cannot be established for the model is a usage error, never a pass.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import weakref
+
+from .errors import MarkerUsageError
+from .markers import parsed_budgets
+from .records import model_identity
+
+__all__ = ["is_graph", "model_facts", "model_flops", "model_summary", "models_of", "per_image_flops",
+           "run_budget_checks"]
+
+_SUMMARIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> summary dict
+_FLOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()      # model -> (report, why not)
+
+
+def is_graph(model) -> bool:
+    """Whether `model` is a `FrozenGraph` (static facts: summary, FLOPs, memory)."""
+    from .model import FrozenGraph
+
+    return isinstance(model, FrozenGraph)
+
+
+def run_budget_checks(session, item, recorder) -> list:
+    """Check every budget marker of `item` against what the test did; returns BudgetVerdicts.
+
+    Declarative mode: a latency budget on a test that measured nothing but uses `frozen_graph`
+    measures `frozen_graph` on `sample_image` here. A test that used pytest-benchmark's
+    `benchmark` fixture is checked on its stats. Under `--tfperf-disable` nothing is checked
+    (the declarative measurement still runs its model once, as a smoke test).
+    """
+    from . import budgets
+    from .integrations.pytest_benchmark import benchmark_stats_of, uses_benchmark
+
+    parsed = parsed_budgets(item)
+    settings = session.settings
+    verdicts = []
+    latency = parsed.get("latency_budget")
+    funcargs = getattr(item, "funcargs", {})
+    fixture_fg = funcargs.get("frozen_graph")
+    if latency is not None:
+        if recorder is not None and not recorder.measurements and fixture_fg is not None \
+                and not uses_benchmark(item):
+            recorder.measure(fixture_fg, funcargs.get("sample_image"))
+        bench = benchmark_stats_of(item)
+        if bench is not None:
+            verdicts.append(_tag(budgets.check_latency(
+                latency, bench, scale=settings.budget_scale,
+                model=fixture_fg.name if fixture_fg else None), fixture_fg))
+        elif uses_benchmark(item):
+            pass  # pytest-benchmark recorded nothing (--benchmark-disable, or xdist): nothing to gate
+        elif recorder is None or not recorder.measurements:
+            raise MarkerUsageError(
+                f"{item.nodeid}: @pytest.mark.latency_budget found nothing to check: the test made no "
+                "tfperf.measure(...) call, does not use the frozen_graph fixture, and did not use "
+                "pytest-benchmark's benchmark fixture.")
+        for stats, model in (recorder.measurements if recorder else []):
+            verdicts.append(_tag(budgets.check_latency(
+                latency, stats, scale=settings.budget_scale,
+                model=model.name if model is not None else stats.model), model))
+    if settings.disabled:
+        return []
+    models = models_of(item, recorder)
+    static = {k: v for k, v in parsed.items() if k != "latency_budget"}
+    if static and not models:
+        raise MarkerUsageError(
+            f"{item.nodeid}: @pytest.mark.{next(iter(static))} needs a model: use the frozen_graph "
+            "fixture or load/measure one with the tfperf fixture.")
+    for model in models:
+        for name, budget in static.items():
+            verdicts.append(_tag(_check_static(session, item, recorder, name, budget, model), model))
+    return verdicts
+
+
+def _tag(verdict, model):
+    return dataclasses.replace(verdict, model_id=model_identity(model)) if model is not None else verdict
+
+
+def models_of(item, recorder) -> list:
+    """The models a test used: its `frozen_graph` first, then those it loaded/measured."""
+    models = list(recorder.models) if recorder is not None else []
+    fixture_fg = getattr(item, "funcargs", {}).get("frozen_graph")
+    if fixture_fg is not None and all(m is not fixture_fg for m in models):
+        models.insert(0, fixture_fg)
+    return models
+
+
+def _unavailable(item, marker: str, model, what: str) -> MarkerUsageError:
+    return MarkerUsageError(
+        f"{item.nodeid}: @pytest.mark.{marker}: {what} of model {model.name} "
+        f"({getattr(model, 'kind', type(model).__name__)}) cannot be established: it is not a "
+        "TensorFlow graph; drop the budget for this model or check a graph form of it.")
+
+
+def _check_static(session, item, recorder, name, budget, model):
+    from . import budgets
+
+    if name == "param_budget":
+        if budget.kind == "trainable":
+            value = getattr(model, "trainable_params", None)
+            if value is None:
+                raise MarkerUsageError(
+                    f"{item.nodeid}: @pytest.mark.param_budget(kind='trainable'): model {model.name} "
+                    f"({model.kind}) does not know which parameters are trainable (a frozen graph); use "
+                    "kind='weights' or load the checkpoint/Keras model.")
+        else:
+            summary = model_summary(session, model)
+            value = summary["weight_params"] if summary else _source_params(model)
+            if value is None:
+                raise _unavailable(item, name, model, "the parameter count")
+        return budgets.check_params(budget, value, model.name)
+    if name == "flops_budget":
+        if not is_graph(model):
+            raise _unavailable(item, name, model, "the FLOPs")
+        report, error = model_flops(session, model)
+        if report is None or report.get("unresolved"):
+            why = error or f"shapes unresolved for {report['unresolved']}"
+            raise MarkerUsageError(
+                f"{item.nodeid}: @pytest.mark.flops_budget: the FLOPs of model {model.name} could not be "
+                f"counted ({why}); pin input shapes: tfperf_model(ref, input_shapes=[[1, H, W, C]]).")
+        verdict = budgets.check_flops(budget, per_image_flops(report), model.name)
+        if report.get("uncounted"):
+            note = ", ".join(f"{op} x{n}" for op, n in sorted(report["uncounted"].items()))
+            verdict = dataclasses.replace(verdict, message=f"{verdict.message} (not counted: {note})")
+        return verdict
+    if name == "size_budget":
+        size = model_size(session, model)
+        if size is None:
+            raise _unavailable(item, name, model, "the serialized size")
+        return budgets.check_size(budget, size, model.name)
+    if not is_graph(model):
+        raise _unavailable(item, name, model, "the peak memory")
+    from .profiling import peak_memory_bytes
+
+    inputs = recorder.inputs_for(model) if recorder is not None else None
+    return budgets.check_memory(budget, peak_memory_bytes(model, inputs), model.name)
+
+
+def _source_params(model) -> int | None:
+    trainable = getattr(model, "trainable_params", None)
+    other = getattr(model, "non_trainable_params", None)
+    return None if trainable is None or other is None else int(trainable) + int(other)
+
+
+def model_size(session, model) -> int | None:
+    """Bytes of the model as stored: the protocol's `size_bytes`, else its graph's serialized size."""
+    size = getattr(model, "size_bytes", None)
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size
+    summary = model_summary(session, model)
+    return summary["serialized_bytes"] if summary else None
+
+
+def per_image_flops(report: dict) -> int:
+    """FLOPs of one inference at batch 1 (a model pinned to batch N is counted at N)."""
+    return int(round(report["total"] / max(int(report.get("batch") or 1), 1)))
+
+
+def model_summary(session, model) -> dict | None:
+    """`summarize(model)` as a dict (source relative to the project root); once per model.
+
+    None for a model that is not a graph: its static facts are unavailable.
+    """
+    if not is_graph(model):
+        return None
+    cached = _SUMMARIES.get(model)
+    if cached is None:
+        from .summary import summarize
+
+        cached = summarize(model).to_dict()
+        if cached.get("source") and os.path.isabs(cached["source"]):
+            from .session import rel_path  # reports name files relative to the project root
+
+            cached["source"] = rel_path(cached["source"], session.settings.rootdir)
+        _SUMMARIES[model] = cached
+    return cached
+
+
+def model_flops(session, model) -> tuple[dict | None, str | None]:
+    """`(count_flops(model).to_dict(), None)` or `(None, why not)`; once per model (it may run it)."""
+    if not is_graph(model):
+        return None, f"{getattr(model, 'kind', type(model).__name__)} is not a TensorFlow graph"
+    cached = _FLOPS.get(model)
+    if cached is None:
+        from .profiling import count_flops
+
+        try:
+            cached = (count_flops(model).to_dict(), None)
+        except Exception as exc:  # a model whose FLOPs cannot be counted still gets a report row
+            cached = (None, f"{type(exc).__name__}: {exc}")
+        _FLOPS[model] = cached
+    return cached
+
+
+def model_facts(session, model, *, flops: bool) -> dict:
+    """The fields of a `ModelRecord` for `model` (static facts None where unavailable)."""
+    summary = model_summary(session, model)
+    report = model_flops(session, model)[0] if flops else None
+    return {"model": model.name, "model_id": model_identity(model),
+            "model_kind": getattr(model, "kind", None), "runtime": getattr(model, "runtime", None),
+            "size_bytes": model_size(session, model), "summary": summary,
+            "flops": per_image_flops(report) if report else None}

@@ -1,0 +1,1 @@
+"""Bridges to other pytest plugins (pytest-benchmark); each imports its plugin lazily."""

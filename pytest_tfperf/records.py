@@ -1,0 +1,257 @@
+"""Typed, frozen records of one test session, keyed by model identity.
+
+The session (`session.finish_test`) and the recorder build these; `report/` renderers and
+`baseline/` read them. They become dicts only at the process boundary (xdist `workeroutput`)
+and the file boundary (JSON report, stored baselines): `to_dict()` / `from_dict()`.
+
+A model is keyed by its *identity* (`model_identity`): the resolved source path, plus
+"#<signature>" / "[outputs]" where one file holds several models; never by its display name,
+so `a/model.pb` and `b/model.pb` are two rows in every report.
+
+Records also answer `record.get(key, default)` and `record[key]` with their `to_dict()` keys,
+so code that reads a stored document and code that reads a live session read alike.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, ClassVar
+
+__all__ = [
+    "ALPHA", "ComparisonRecord", "EquivalenceRecord", "FailureRecord", "MeasurementRecord", "ModelRecord",
+    "ProfileRecord", "RECORD_TYPES", "Record", "measurement_label", "model_identity",
+    "record_from_dict",
+]
+
+
+def model_identity(model: Any) -> str | None:
+    """The key that tells two models apart in records and reports (None for no model).
+
+    `model.identity` (the Model protocol) when the model has one; else the resolved source
+    path plus its output names in brackets (two signatures of one SavedModel differ there);
+    else, for an in-memory object with no path, its source description.
+    """
+    if model is None:
+        return None
+    identity = getattr(model, "identity", None)
+    if isinstance(identity, str) and identity:
+        return identity
+    source = str(getattr(model, "source", "") or "")
+    outputs = ",".join(str(getattr(s, "name", s)) for s in getattr(model, "outputs", ()) or ())
+    if source and not source.startswith("<"):
+        source = os.path.realpath(source)
+    elif not source:
+        source = f"<{type(model).__name__}>"
+    return f"{source}[{outputs}]" if outputs else source
+
+
+def measurement_label(record: Any) -> str:
+    """'tests/test_a.py::test_x' or 'tests/test_a.py::test_x::name': a measurement's key in
+    baselines and comparisons (a record or its dict)."""
+    test_id = str(record.get("test_id") or "-")
+    name = record.get("name")
+    return f"{test_id}::{name}" if name else test_id
+
+
+_ABSENT = object()
+
+
+def _tuple_of_dicts(value: Any) -> tuple:
+    return tuple(v.to_dict() if hasattr(v, "to_dict") else dict(v)
+                 for v in value or () if v is not None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """Base of every record: `to_dict()`, `from_dict()`, and read access by dict key."""
+
+    kind: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (tuples become lists)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        """Inverse of `to_dict()`; unknown keys are ignored, missing ones take defaults."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        values = {}
+        for key, value in data.items():
+            if key in names:
+                values[key] = tuple(value) if isinstance(value, list) and \
+                    names[key].type.startswith("tuple") else value
+        return cls(**values)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """`to_dict()[key]`, or `default` when the record has no such field."""
+        if key in {f.name for f in dataclasses.fields(self)}:
+            value = getattr(self, key)
+            return list(value) if isinstance(value, tuple) else value
+        return default
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, _ABSENT)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key, _ABSENT) is not _ABSENT
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasurementRecord(Record):
+    """One latency measurement: `stats` is `LatencyStats.to_dict()`, `verdicts` BudgetVerdict dicts."""
+
+    kind: ClassVar[str] = "measurement"
+    test_id: str = ""
+    name: str | None = None
+    model: str | None = None         # display name
+    model_id: str | None = None      # identity: the key
+    stats: dict = dataclasses.field(default_factory=dict)
+    verdicts: tuple[dict, ...] = ()
+    device: str | None = None
+    target_kind: str | None = None
+    regression: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "verdicts", _tuple_of_dicts(self.verdicts))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRecord(Record):
+    """One model a test used: protocol facts always; `summary`/`flops` only for a FrozenGraph.
+
+    `summary` is `GraphSummary.to_dict()` or None where static facts are unavailable (a model
+    that is not a graph); `verdicts` are its param/flops/size/memory BudgetVerdict dicts.
+    """
+
+    kind: ClassVar[str] = "model"
+    test_id: str = ""
+    model: str | None = None
+    model_id: str | None = None
+    model_kind: str | None = None
+    runtime: str | None = None
+    size_bytes: int | None = None
+    summary: dict | None = None
+    flops: int | None = None
+    verdicts: tuple[dict, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "verdicts", _tuple_of_dicts(self.verdicts))
+
+
+@dataclasses.dataclass(frozen=True)
+class EquivalenceRecord(Record):
+    """One `assert_equivalent` (passed or failed): `report` is `EquivalenceReport.to_dict()`."""
+
+    kind: ClassVar[str] = "equivalence"
+    test_id: str = ""
+    reference: str | None = None
+    candidate: str | None = None
+    reference_id: str | None = None
+    candidate_id: str | None = None
+    report: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileRecord(Record):
+    """One per-op profile: `profile` is `OpProfile.to_dict()` without its raw text."""
+
+    kind: ClassVar[str] = "profile"
+    test_id: str = ""
+    model: str | None = None
+    model_id: str | None = None
+    profile: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class FailureRecord(Record):
+    """A budget that failed (for the failure summary)."""
+
+    kind: ClassVar[str] = "failure"
+    test_id: str = ""
+    marker: str = ""
+    message: str = ""
+    model_id: str | None = None
+
+
+ALPHA = 0.01  # significance level of the Mann-Whitney U test (baseline.compare gates on it)
+
+
+@dataclasses.dataclass(frozen=True)
+class ComparisonRecord(Record):
+    """One measurement of this run against the same measurement in the baseline."""
+
+    kind: ClassVar[str] = "comparison"
+    key: str = ""             # "tests/test_a.py::test_x" or "...::test_x::name"
+    test_id: str = ""
+    name: str | None = None
+    statistic: str = "median"
+    base_ms: float | None = None
+    new_ms: float | None = None
+    ratio: float | None = None       # new / base
+    delta_ms: float | None = None    # new - base
+    p_value: float | None = None     # Mann-Whitney U on the raw samples (None: no samples)
+    base_n: int = 0
+    new_n: int = 0
+    threshold: str = ""       # the expression that decided the verdict
+    verdict: str = "ok"       # "ok" | "improved" | "noise" | "regressed"
+    enforced: bool = False    # True when the threshold was asked for (a regression fails)
+    note: str = ""
+
+    @property
+    def change_pct(self) -> float | None:
+        return None if self.ratio is None else (self.ratio - 1.0) * 100.0
+
+    @property
+    def failed(self) -> bool:
+        return self.enforced and self.verdict == "regressed"
+
+    def message(self, source: str | None = None) -> str:
+        """One line for a failure / the report."""
+        sig = ("no raw samples to test significance" if self.p_value is None else
+               f"Mann-Whitney p={self.p_value:.2g}{' < ' if self.p_value < ALPHA else ' >= '}"
+               f"{ALPHA:g}, n={self.base_n} vs {self.new_n}")
+        change = "" if self.change_pct is None else f"{self.change_pct:+.1f}%, "
+        text = (f"{self.statistic} {_ms(self.new_ms)} ms vs baseline {_ms(self.base_ms)} ms "
+                f"({change}threshold {self.threshold}; {sig}): {self.verdict}")
+        if source:
+            text += f"; baseline {source}"
+        return text
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        out["change_pct"] = self.change_pct
+        out["failed"] = self.failed
+        return out
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == "change_pct":
+            return self.change_pct
+        if key == "failed":
+            return self.failed
+        return super().get(key, default)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    cls.kind: cls for cls in (MeasurementRecord, ModelRecord, EquivalenceRecord, ProfileRecord,
+                              FailureRecord, ComparisonRecord)
+}
+
+
+def record_from_dict(kind: str, data: Any) -> Record:
+    """The typed record of `kind` for `data` (a dict, or already a record)."""
+    if isinstance(data, Record):
+        return data
+    if hasattr(data, "to_dict"):
+        data = data.to_dict()
+    return RECORD_TYPES[kind].from_dict(dict(data))
