@@ -36,9 +36,16 @@ _WEIGHT_OPS = frozenset({
     "MatMul", "BiasAdd", "BiasAddV1", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3",
     "Einsum",
 })
+# Lookup ops: the table operand (input 0, `params`) is a weight, e.g. an Embedding matrix; the
+# indices are not.
+_GATHER_OPS = frozenset({"Gather", "GatherV2", "ResourceGather", "GatherNd", "ResourceGatherNd"})
 # Elementwise ops: a const operand is a weight only when it is a full tensor (more than one
-# element), e.g. a Keras bias or unfused batch-norm vector; `x * 0.5` is not a weight.
-_ELEMENTWISE_OPS = frozenset({"Add", "AddV2", "Mul", "Sub"})
+# element), e.g. a Keras bias, an unfused batch-norm vector, a Normalization layer's mean and
+# variance (`(x - mean) / maximum(sqrt(variance), eps)`); `x * 0.5` is not a weight.
+_ELEMENTWISE_OPS = frozenset({
+    "Add", "AddV2", "Mul", "Sub", "RealDiv", "Div", "Sqrt", "Rsqrt", "Maximum", "Minimum",
+    "SquaredDifference",
+})
 # Ops a weight passes through unchanged on its way to a compute op.
 _PASS_THROUGH_OPS = frozenset({
     "Identity", "Cast", "ReadVariableOp", "ExpandDims", "Squeeze", "Reshape", "Transpose",
@@ -139,9 +146,16 @@ def _feeds_compute_op(name: str, elements: int, nodes: dict, readers: dict) -> b
         seen.add(cur)
         for reader in readers.get(cur, ()):
             node = nodes.get(reader)
-            if node is None or not _is_data_input(node, cur):
+            if node is None:
+                continue
+            positions = _data_positions(node, cur)
+            if not positions:
                 continue
             op = node.op
+            if op in _GATHER_OPS:
+                if 0 in positions:
+                    return True
+                continue
             if op in _WEIGHT_OPS or op.startswith(("_Fused", "BatchMatMul")):
                 return True
             if op in _ELEMENTWISE_OPS and elements > 1:
@@ -151,8 +165,10 @@ def _feeds_compute_op(name: str, elements: int, nodes: dict, readers: dict) -> b
     return False
 
 
-def _is_data_input(node, producer: str) -> bool:
-    return any(not i.startswith("^") and node_name(i) == producer for i in node.input)
+def _data_positions(node, producer: str) -> set[int]:
+    """Positions of `producer`'s tensors among `node`'s data inputs (control inputs skipped)."""
+    data = [i for i in node.input if not i.startswith("^")]
+    return {k for k, i in enumerate(data) if node_name(i) == producer}
 
 
 def _spec_from_graph(name: str, nodes: dict) -> IOSpec:
