@@ -88,6 +88,17 @@ class GraphSummary:
     leftovers: tuple[tuple[str, int], ...]       # training/input-pipeline ops still in the graph
     leftover_nodes: tuple[str, ...]              # a few example node names
 
+    @property
+    def source_params(self) -> int | None:
+        """Parameters the source counts (Keras `count_params()`, checkpoint/SavedModel variables).
+
+        Can exceed `weight_params`: a variable inference never reads (a Keras Normalization
+        layer's `count`) is not in the frozen graph. None when the source does not say.
+        """
+        if self.trainable_params is None or self.non_trainable_params is None:
+            return None
+        return self.trainable_params + self.non_trainable_params
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -102,6 +113,7 @@ class GraphSummary:
             "other_const_elements": self.other_const_elements,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
+            "source_params": self.source_params,
             "serialized_bytes": self.serialized_bytes,
             "leftovers": [[op, count] for op, count in self.leftovers],
             "leftover_nodes": list(self.leftover_nodes),
