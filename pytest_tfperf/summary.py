@@ -36,9 +36,16 @@ _WEIGHT_OPS = frozenset({
     "MatMul", "BiasAdd", "BiasAddV1", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3",
     "Einsum",
 })
+# Lookup ops: the table operand (input 0, `params`) is a weight, e.g. an Embedding matrix; the
+# indices are not.
+_GATHER_OPS = frozenset({"Gather", "GatherV2", "ResourceGather", "GatherNd", "ResourceGatherNd"})
 # Elementwise ops: a const operand is a weight only when it is a full tensor (more than one
-# element), e.g. a Keras bias or unfused batch-norm vector; `x * 0.5` is not a weight.
-_ELEMENTWISE_OPS = frozenset({"Add", "AddV2", "Mul", "Sub"})
+# element), e.g. a Keras bias, an unfused batch-norm vector, a Normalization layer's mean and
+# variance (`(x - mean) / maximum(sqrt(variance), eps)`); `x * 0.5` is not a weight.
+_ELEMENTWISE_OPS = frozenset({
+    "Add", "AddV2", "Mul", "Sub", "RealDiv", "Div", "Sqrt", "Rsqrt", "Maximum", "Minimum",
+    "SquaredDifference",
+})
 # Ops a weight passes through unchanged on its way to a compute op.
 _PASS_THROUGH_OPS = frozenset({
     "Identity", "Cast", "ReadVariableOp", "ExpandDims", "Squeeze", "Reshape", "Transpose",
@@ -81,6 +88,17 @@ class GraphSummary:
     leftovers: tuple[tuple[str, int], ...]       # training/input-pipeline ops still in the graph
     leftover_nodes: tuple[str, ...]              # a few example node names
 
+    @property
+    def source_params(self) -> int | None:
+        """Parameters the source counts (Keras `count_params()`, checkpoint/SavedModel variables).
+
+        Can exceed `weight_params`: a variable inference never reads (a Keras Normalization
+        layer's `count`) is not in the frozen graph. None when the source does not say.
+        """
+        if self.trainable_params is None or self.non_trainable_params is None:
+            return None
+        return self.trainable_params + self.non_trainable_params
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -95,6 +113,7 @@ class GraphSummary:
             "other_const_elements": self.other_const_elements,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
+            "source_params": self.source_params,
             "serialized_bytes": self.serialized_bytes,
             "leftovers": [[op, count] for op, count in self.leftovers],
             "leftover_nodes": list(self.leftover_nodes),
@@ -139,9 +158,16 @@ def _feeds_compute_op(name: str, elements: int, nodes: dict, readers: dict) -> b
         seen.add(cur)
         for reader in readers.get(cur, ()):
             node = nodes.get(reader)
-            if node is None or not _is_data_input(node, cur):
+            if node is None:
+                continue
+            positions = _data_positions(node, cur)
+            if not positions:
                 continue
             op = node.op
+            if op in _GATHER_OPS:
+                if 0 in positions:
+                    return True
+                continue
             if op in _WEIGHT_OPS or op.startswith(("_Fused", "BatchMatMul")):
                 return True
             if op in _ELEMENTWISE_OPS and elements > 1:
@@ -151,8 +177,10 @@ def _feeds_compute_op(name: str, elements: int, nodes: dict, readers: dict) -> b
     return False
 
 
-def _is_data_input(node, producer: str) -> bool:
-    return any(not i.startswith("^") and node_name(i) == producer for i in node.input)
+def _data_positions(node, producer: str) -> set[int]:
+    """Positions of `producer`'s tensors among `node`'s data inputs (control inputs skipped)."""
+    data = [i for i in node.input if not i.startswith("^")]
+    return {k for k, i in enumerate(data) if node_name(i) == producer}
 
 
 def _spec_from_graph(name: str, nodes: dict) -> IOSpec:
