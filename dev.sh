@@ -22,6 +22,8 @@ job=${1:-}
 case "$job" in
   example) exec .venv/bin/pytest example_project --tfperf-report "$@" ;;
   test)
+    # the layer contracts (pyproject.toml [tool.importlinter]) are part of the test job
+    .venv/bin/lint-imports --no-cache || { echo "dev.sh: import-linter contracts broken" >&2; exit 1; }
     set +e
     .venv/bin/pytest tests -n 2 "$@"
     rc=$?

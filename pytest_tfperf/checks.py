@@ -178,7 +178,7 @@ def model_summary(session, model) -> dict | None:
 
         cached = summarize(model).to_dict()
         if cached.get("source") and os.path.isabs(cached["source"]):
-            from .session import rel_path  # reports name files relative to the project root
+            from .options import rel_path  # reports name files relative to the project root
 
             cached["source"] = rel_path(cached["source"], session.settings.rootdir)
         _SUMMARIES[model] = cached

@@ -326,3 +326,11 @@ def check_output_path(option: str, path: str | None, received: str | None = None
                 raise ConfigError(f"{option}: cannot write {path!r} because {str(parent)!r} is a "
                                   f"file, not a directory. Received: {option}={received}")
             return
+
+
+def rel_path(path: str, root: str | os.PathLike) -> str:
+    """`path` relative to the project root when inside it (paths in reports), else as is."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except (ValueError, OSError):
+        return str(path)

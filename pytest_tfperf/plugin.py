@@ -2,7 +2,7 @@
 
 Hooks only: options and ini keys come from the one table in `options`, markers from `markers`,
 run-wide state and the per-test lifecycle live in `session`, the fixture object in `recorder`,
-the outputs in `report.outputs`. Importing this module must not import TensorFlow (pytest
+the outputs in `outputs`. Importing this module must not import TensorFlow (pytest
 start-up pays for every plugin import).
 """
 from __future__ import annotations
@@ -151,7 +151,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         return
     if tf_session.results.is_empty() and not tf_session.settings.reporting:
         return
-    from .report.outputs import terminal_summary
+    from .outputs import terminal_summary
 
     terminal_summary(terminalreporter, tf_session.settings, tf_session.results, tf_session.baseline)
 

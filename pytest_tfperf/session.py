@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import os
 import weakref
-from pathlib import Path
 from typing import Any
 
 from .options import (  # noqa: F401  (re-exported: older import paths)
@@ -167,7 +166,7 @@ class TfperfSession:
 
         verdicts = run_budget_checks(self, item, recorder) if budgeted and passed else []
         added = self._record_test(item, recorder, verdicts)
-        from .report.outputs import junit_properties
+        from .outputs import junit_properties
 
         item.user_properties.extend((f"tfperf_{v.marker}", v.message) for v in verdicts)
         item.user_properties.extend(junit_properties(added))
@@ -245,7 +244,7 @@ class TfperfSession:
         if getattr(config, "workerinput", None) is not None:
             ship_results(config, self.results)
             return
-        from .report.outputs import write_outputs
+        from .outputs import write_outputs
 
         write_outputs(self.settings, self.results, baseline_doc=self.baseline)
 
@@ -302,11 +301,3 @@ def _freeze(kwargs: dict) -> tuple:
         return v
 
     return hashable(kwargs)
-
-
-def rel_path(path: str, root: str | os.PathLike) -> str:
-    """`path` relative to the project root when inside it (paths in reports), else as is."""
-    try:
-        return str(Path(path).resolve().relative_to(Path(root).resolve()))
-    except (ValueError, OSError):
-        return str(path)

@@ -8,7 +8,7 @@ from test_report_data import make_results, measurement
 from pytest_tfperf import session as tfsession
 from pytest_tfperf.baseline import finalize
 from pytest_tfperf.options import Settings
-from pytest_tfperf.report.outputs import terminal_summary, write_outputs
+from pytest_tfperf.outputs import terminal_summary, write_outputs
 from pytest_tfperf.atomic import write_text
 from pytest_tfperf.results import SessionResults
 

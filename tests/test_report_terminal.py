@@ -4,7 +4,7 @@ from __future__ import annotations
 from test_report_data import LONG_ID, make_results, measurement
 
 from pytest_tfperf.options import Settings
-from pytest_tfperf.report.outputs import junit_properties, terminal_summary
+from pytest_tfperf.outputs import junit_properties, terminal_summary
 from pytest_tfperf.report import terminal
 from pytest_tfperf.results import SessionResults
 

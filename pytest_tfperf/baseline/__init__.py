@@ -24,7 +24,7 @@ from .compare import (
 )
 from .storage import (
     DEFAULT_ROOT,
-    _slug,
+    _slug,  # noqa: F401  (options names the storage folder with it)
     load_baseline,
     machine_id,
     measurement_index,

@@ -26,10 +26,10 @@ def write_outputs(settings, results, baseline_doc: dict | None = None) -> list[P
     Returns:
         The paths written (also listed in the terminal summary).
     """
-    from ..atomic import write_json, write_text
-    from ..baseline import finalize, save
-    from ..errors import TfperfError
-    from . import html, json_report, markdown
+    from .atomic import write_json, write_text
+    from .baseline import finalize, save
+    from .errors import TfperfError
+    from .report import html, json_report, markdown
 
     finalize(settings, results, baseline_doc)
     written: list[Path] = []
@@ -81,8 +81,8 @@ def terminal_summary(terminalreporter, settings, results, baseline_doc: dict | N
 
     Call in `pytest_terminal_summary` on the controller (not on xdist workers).
     """
-    from ..baseline import finalize
-    from .terminal import sections
+    from .baseline import finalize
+    from .report.terminal import sections
 
     finalize(settings, results, baseline_doc)
     width = 100  # the tables' contract, whatever the terminal (CI logs are wide)
@@ -102,7 +102,7 @@ def junit_properties(measurement_records) -> list[tuple[str, str]]:
     Names are `tfperf[<measurement>].median_ms`, `.budget`, `.verdict` (`<measurement>` is the
     record's name, else its model, else its index).
     """
-    from . import all_passed, budget_text, fmt_ms, main_verdict, verdict_text
+    from .report import all_passed, budget_text, fmt_ms, main_verdict, verdict_text
 
     props: list[tuple[str, str]] = []
     for i, rec in enumerate(measurement_records):
