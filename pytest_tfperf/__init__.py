@@ -30,7 +30,7 @@ _LAZY = {
     "summarize": "summary", "GraphSummary": "summary",
     "measure": "timing", "LatencyStats": "stats",
     "assert_equivalent": "equivalence", "EquivalenceReport": "equivalence",
-    "NotEquivalentError": "equivalence",
+    "NotEquivalentError": "errors",
     "optimize": "optimize", "optimize_with_report": "optimize",
     "count_flops": "profiling", "profile": "profiling",
     "sample_image_for": "images",

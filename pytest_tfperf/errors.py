@@ -78,3 +78,13 @@ def unknown_name_message(what: str, name: str, candidates: Iterable[str], where:
     more = f" (+{len(candidates) - len(shown)} more)" if len(candidates) > len(shown) else ""
     msg += " Available: " + ", ".join(shown) + more
     return msg
+
+
+class NotEquivalentError(AssertionError):
+    """Raised by `assert_equivalent` when outputs differ; `.report` is the `EquivalenceReport`.
+
+    An `AssertionError` (not a `TfperfError`), so pytest shows it as a plain test failure."""
+
+    def __init__(self, report):
+        super().__init__(report.message())
+        self.report = report

@@ -306,9 +306,7 @@ def classify(op: str) -> str:
 
 
 def _as_frozen_graph(model):
-    """A FrozenGraph for `model` (returned as is when it already is one)."""
-    if hasattr(model, "graph_def") and hasattr(model, "feed_dict"):
-        return model
+    """A FrozenGraph for `model` (`load` returns a FrozenGraph as is)."""
     from .model import load
 
     return load(model)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .model.shapes import _is_session  # the one Session test (TF-free)
 from .stats import LatencyStats, order_statistic_ranks
 
 _NS_PER_MS = 1_000_000.0
@@ -239,11 +240,6 @@ def _materialize(out):
         return {k: _materialize(v) for k, v in out.items()}
     to_numpy = getattr(out, "numpy", None)
     return to_numpy() if to_numpy is not None else out
-
-
-def _is_session(obj) -> bool:
-    # tf.compat.v1.Session (or InteractiveSession), recognised without importing TensorFlow
-    return hasattr(obj, "make_callable") and hasattr(obj, "partial_run") and hasattr(obj, "graph")
 
 
 def _is_keras_model(obj) -> bool:

@@ -290,3 +290,35 @@ def test_int64_is_not_narrowed_silently_to_int32():
     assert fg.run(np.array([1, 2], np.int32))[0].tolist() == [2, 3]
     with pytest.raises(InputError, match="wants int32; received int64"):
         fg.run(np.array([2**40], np.int64))
+
+
+def test_as_model_returns_a_model_unchanged_and_loads_a_path(small_frozen, small_pb):
+    from pytest_tfperf.model import as_model, is_model
+
+    assert is_model(small_frozen)
+    assert as_model(small_frozen) is small_frozen
+    loaded = as_model(small_pb)
+    assert is_model(loaded) and loaded is not small_frozen and loaded.kind == "pb"
+    assert (loaded.runtime, loaded.size_bytes) == ("tensorflow", loaded.graph_def.ByteSize())
+
+
+def test_identity_tells_same_named_files_apart(small_frozen, tmp_path):
+    a, b = tmp_path / "a" / "model.pb", tmp_path / "b" / "model.pb"
+    for p in (a, b):
+        p.parent.mkdir()
+        small_frozen.save(p)
+    fa, fb = load(str(a)), load(str(b))
+    assert fa.name == fb.name == "model.pb"
+    assert fa.identity != fb.identity
+    assert fa.identity == str(a.resolve())
+    named = load(str(a), outputs=["logits_layer/BiasAdd"])
+    assert named.identity == str(a.resolve()) + "[logits_layer/BiasAdd:0]"
+
+
+def test_runner_fresh_gives_the_same_outputs_as_run(small_frozen, image32):
+    expected = small_frozen.run(image32)
+    fresh = small_frozen.runner(image32, fresh=True)()
+    shared = small_frozen.runner(image32)()
+    assert len(fresh) == len(expected) == 1
+    np.testing.assert_allclose(fresh[0], expected[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(shared[0], expected[0])

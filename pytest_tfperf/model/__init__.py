@@ -4,7 +4,9 @@ Import paths outside this package use `pytest_tfperf.model` (this file), never i
 """
 from __future__ import annotations
 
-from .frozen import FrozenGraph, TensorSpec, load, save_graph_def
+from .frozen import FrozenGraph, save_graph_def
+from .loaders import as_model, load
 from .protocol import Model, is_model
+from .specs import TensorSpec
 
-__all__ = ["FrozenGraph", "Model", "TensorSpec", "is_model", "load", "save_graph_def"]
+__all__ = ["FrozenGraph", "Model", "TensorSpec", "as_model", "is_model", "load", "save_graph_def"]

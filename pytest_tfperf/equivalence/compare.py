@@ -13,29 +13,24 @@ enough to pass an element, so "would pass with atol>=A or rtol>=R" is exactly tr
 NaN in the same place in both outputs counts as equal (so do infinities of the same sign);
 a NaN/Inf in one output only is always a mismatch, whatever the tolerances and mode.
 
-TensorFlow is never imported here: models are run through `FrozenGraph.run`.
+TensorFlow is never imported here: models are run through `Model.run` (any runtime).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, InputError, NodeNotFoundError, unknown_name_message
+from ..errors import ConfigError, NotEquivalentError
+from ..model import as_model
+from .messages import _count, _g, _index, _message, _percent, _shape
+from .pairing import (_display_name, _input_pairing, _output_pairing, _resolve, _resolve_tolerances,
+                      _tolerance_for, make_input_sets)
 
 MODES = ("elemwise", "max", "mean", "quantile")
-_TOLERANCE_KEYS = ("atol", "rtol", "mode", "quantile")
-
-
-class NotEquivalentError(AssertionError):
-    """Raised by `assert_equivalent` when outputs differ; `.report` is the `EquivalenceReport`."""
-
-    def __init__(self, report: EquivalenceReport):
-        super().__init__(report.message())
-        self.report = report
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,45 +165,7 @@ class EquivalenceReport:
 # formatting
 
 
-def _g(x: float) -> str:
-    return f"{x:g}"
 
-
-def _e(x: float) -> str:
-    """3 significant digits in e-notation, trailing zeros dropped: 3.98e-03, 4.8e-03, 0."""
-    if x == 0:
-        return "0"
-    if not math.isfinite(x):
-        return str(x)
-    mant, exp = f"{x:.2e}".split("e")
-    mant = mant.rstrip("0").rstrip(".")
-    return f"{mant}e{exp}"
-
-
-def _e_up(x: float) -> str:
-    """Like `_e` but rounded *up*, so 'would pass with atol>=X' is true for the printed X."""
-    if x <= 0 or not math.isfinite(x):
-        return _e(x)
-    exp = math.floor(math.log10(x))
-    scale = 10.0 ** (exp - 2)
-    up = math.ceil(round(x / scale, 6)) * scale
-    return _e(up)
-
-
-def _shape(shape: Sequence[int] | None) -> str:
-    return "[?]" if shape is None else "[" + ",".join(str(d) for d in shape) + "]"
-
-
-def _index(index: Sequence[int] | None) -> str:
-    return "[" + ", ".join(str(i) for i in (index or ())) + "]"
-
-
-def _value(x: float | None) -> str:
-    return "None" if x is None else f"{x:.5g}"
-
-
-# --------------------------------------------------------------------------------------------
-# one output
 
 
 def _check_tolerances(atol: float, rtol: float, mode: str, quantile: float, where: str) -> None:
@@ -322,8 +279,6 @@ def compare_arrays(reference: Any, candidate: Any, *, name: str = "array",
     return dataclasses.replace(comparison, message=_message(comparison, label, values_ok))
 
 
-def _percent(n: int, total: int) -> float:
-    return 100.0 * n / total if total else 0.0
 
 
 def _value_stats(ref: np.ndarray, cand: np.ndarray, atol: float, rtol: float,
@@ -386,294 +341,6 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.real(np.vdot(a, b)) / (na * nb))
 
 
-def _message(o: OutputComparison, label: str, values_ok: bool) -> str:
-    head = f"{label} {_shape(o.shape)} {o.dtype}"
-    parts: list[str] = []
-    if o.dtype != o.candidate_dtype:
-        head = f"{label} {_shape(o.shape)}"
-        parts.append(f"dtype {o.dtype} vs {o.candidate_dtype}")
-    if o.nonfinite_mismatches:
-        parts.append(
-            f"NaN/Inf in one output only at {o.nonfinite_mismatches}/{o.n_elements} positions "
-            f"({_percent(o.nonfinite_mismatches, o.n_elements):.3g}%); "
-            f"first at {_index(o.nonfinite_index)}: {_value(o.nonfinite_reference)} vs "
-            f"{_value(o.nonfinite_candidate)}")
-    tol = f"atol={_g(o.atol)} rtol={_g(o.rtol)}"
-    worst = (f"worst at {_index(o.worst_index)}: {_value(o.worst_reference)} vs "
-             f"{_value(o.worst_candidate)} (abs {_e(o.max_abs_error)}, rel "
-             f"{_e(_rel_at(o))})" if o.worst_index is not None else "")
-    numbers = (f"max abs {_e(o.max_abs_error)}, max rel {_e(o.max_rel_error)}, cosine "
-               f"{_cos(o.cosine_similarity)}")
-    if o.passed and o.mode == "mean":
-        parts.append(f"ok: mean abs err {_e(o.mean_abs_error)} <= atol={_g(o.atol)} ({numbers})")
-    elif o.passed and o.mode == "quantile":
-        parts.append(f"ok: q{_g(o.quantile)} abs err {_e(o.quantile_abs_error)} <= "
-                     f"atol={_g(o.atol)} ({numbers})")
-    elif o.passed:
-        parts.append(f"ok within {tol} ({numbers})")
-    elif not values_ok:
-        n_beyond = o.n_mismatched - o.nonfinite_mismatches
-        if o.mode == "elemwise":
-            parts.append(f"{n_beyond}/{o.n_elements} ({_percent(n_beyond, o.n_elements):.3g}%) "
-                         f"beyond {tol}")
-        elif o.mode == "max":
-            parts.append(f"max abs err {_e(o.max_abs_error)} > atol={_g(o.atol)} and max rel "
-                         f"err {_e(o.max_rel_error)} > rtol={_g(o.rtol)}")
-        elif o.mode == "mean":
-            parts.append(f"mean abs err {_e(o.mean_abs_error)} > atol={_g(o.atol)}")
-        else:
-            parts.append(f"q{_g(o.quantile)} abs err {_e(o.quantile_abs_error)} > "
-                         f"atol={_g(o.atol)}")
-        if worst:
-            parts.append(worst)
-        parts.append(_would_pass(o))
-    elif worst and o.max_abs_error > 0:  # failed on dtype / NaN only: still show the numbers
-        parts.append(f"finite values: max abs {_e(o.max_abs_error)}, max rel "
-                     f"{_e(o.max_rel_error)}")
-    if o.top1_agreement is not None:
-        parts.append(_topk_text(1, o.top1_agreement, o.top1_disagree_rows, o.shape))
-    if o.topk_agreement is not None and o.top_k and o.top_k > 1:
-        parts.append(_topk_text(o.top_k, o.topk_agreement, o.topk_disagree_rows, o.shape))
-    if o.input_set and o.input_set not in ("given", "synthetic") and not o.passed:
-        parts.append(f"worst on input set {o.input_set}")
-    return f"{head}: " + "; ".join(parts)
-
-
-def _rel_at(o: OutputComparison) -> float:
-    ref = abs(o.worst_reference or 0.0)
-    return o.max_abs_error / ref if ref else (math.inf if o.max_abs_error else 0.0)
-
-
-def _cos(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.6f}"
-
-
-def _would_pass(o: OutputComparison) -> str:
-    if o.mode == "mean":
-        return f"would pass with atol>={_e_up(o.mean_abs_error)}"
-    if o.mode == "quantile":
-        return f"would pass with atol>={_e_up(o.quantile_abs_error)}"
-    text = f"would pass with atol>={_e_up(o.min_atol)}"
-    if math.isfinite(o.min_rtol):
-        return text + f" or rtol>={_e_up(o.min_rtol)}"
-    return text + " (no rtol alone: the reference is 0 where they differ)"
-
-
-def _topk_text(k: int, agreement: float, rows: tuple[int, ...], shape) -> str:
-    if not rows:
-        return f"top-{k} agrees"
-    n_rows = shape[0]
-    shown = ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
-    which = "row" if len(rows) == 1 else "rows"
-    return f"top-{k} differs in {len(rows)}/{n_rows} rows ({which} {shown})"
-
-
-# --------------------------------------------------------------------------------------------
-# models, inputs and pairing
-
-
-def _as_model(ref: Any):
-    """A FrozenGraph (anything with inputs/outputs/run) or `model.load(ref)`."""
-    if all(hasattr(ref, a) for a in ("inputs", "outputs", "run")):
-        return ref
-    from .model import load
-
-    return load(ref)
-
-
-def _display_name(model: Any) -> str:
-    return str(getattr(model, "name", None) or getattr(model, "source", None) or "model")
-
-
-def _resolve(name: str, names: Sequence[str]) -> str | None:
-    """'node' or 'node:0' -> the matching tensor name in `names`, else None."""
-    if name in names:
-        return name
-    if ":" not in name and f"{name}:0" in names:
-        return f"{name}:0"
-    return None
-
-
-def _require(name: str, names: Sequence[str], what: str, where: str) -> str:
-    found = _resolve(name, names)
-    if found is None:
-        raise NodeNotFoundError(unknown_name_message(what, name, names, where))
-    return found
-
-
-def synthetic_input(shape: Sequence[int | None] | None, dtype: str = "float32", *,
-                    rng: np.random.Generator | None = None, low: float | None = None,
-                    high: float | None = None, name: str = "input") -> np.ndarray:
-    """A deterministic (or `rng`-drawn) array for one input spec; unknown dims become 1.
-
-    Floats are uniform in [low, high) (default [0, 1)); integers are uniform in [low, high]
-    (default [0, 9]); bools are fair coin flips.
-
-    Args:
-        shape: the spec's shape (None entries = unknown dims); None (unknown rank) is an error.
-        dtype: numpy dtype name; unknown names (e.g. bfloat16) fall back to float32.
-        rng: random generator; None gives the same array every call.
-        low, high: value range.
-        name: the input's name, for the error message.
-    Returns:
-        a numpy array.
-    """
-    if shape is None:
-        raise InputError(f"input {name!r} has unknown rank, so no synthetic input can be made; "
-                         "pass inputs=... (an array per input) to assert_equivalent.")
-    dims = tuple(1 if d is None or d < 0 else int(d) for d in shape)
-    try:
-        np_dtype = np.dtype(dtype)
-    except TypeError:
-        np_dtype = np.dtype("float32")
-    rng = rng if rng is not None else np.random.default_rng(20231)
-    if np_dtype.kind == "b":
-        return rng.random(dims) < 0.5
-    if np_dtype.kind in "iu":
-        lo = 0 if low is None else math.floor(low)
-        hi = 9 if high is None else math.ceil(high)
-        info = np.iinfo(np_dtype)
-        lo, hi = max(lo, info.min), min(max(hi, lo), info.max)
-        return rng.integers(lo, hi, size=dims, endpoint=True).astype(np_dtype)
-    if np_dtype.kind in "fc":
-        lo = 0.0 if low is None else float(low)
-        hi = 1.0 if high is None else float(high)
-        return (lo + (hi - lo) * rng.random(dims)).astype(np_dtype)
-    raise InputError(f"input {name!r} has dtype {dtype}; no synthetic value can be made for it. "
-                     "Pass inputs=... to assert_equivalent.")
-
-
-def make_input_sets(model: Any, inputs: Any = None, *, n_random: int = 0,
-                    seed: int = 0) -> list[tuple[str, dict[str, np.ndarray]]]:
-    """The input sets an equivalence check runs: the given (or synthetic) one, then `n_random`.
-
-    Random sets keep each given input's shape and draw values within its [min, max] range
-    (floats [0, 1) when no input was given); `seed` makes them reproducible. Optional feeds
-    (PlaceholderWithDefault flags) given by the caller are kept as they are in every set.
-
-    Args:
-        model: the reference `FrozenGraph` (its `inputs` specs and `feed_dict`).
-        inputs: None, an array, a list in input order, or a dict name -> array.
-        n_random: how many random input sets to add.
-        seed: seed of the random sets.
-    Returns:
-        [(label, {tensor name: array})]; labels "given" / "synthetic", then "random[i]".
-    """
-    if not isinstance(n_random, int) or isinstance(n_random, bool) or n_random < 0:
-        raise ConfigError(f"n_random must be an int >= 0. Received: n_random={n_random!r}")
-    specs = list(model.inputs)
-    if inputs is None:
-        base = {s.name: synthetic_input(s.shape, s.dtype, name=s.name) for s in specs}
-        label = "synthetic"
-    else:
-        base = {k: np.asarray(v) for k, v in model.feed_dict(inputs).items()}
-        label = "given"
-    sets = [(label, base)]
-    required = {s.name for s in specs}
-    rng = np.random.default_rng(seed)
-    for i in range(n_random):
-        feed = {}
-        for key, value in base.items():
-            if _resolve(key, list(required)) is None or value.size == 0:
-                feed[key] = value  # an optional flag (e.g. training=False): keep it
-                continue
-            low = high = None
-            if label == "given" and value.dtype.kind in "biuf":
-                finite = value[np.isfinite(value)] if value.dtype.kind == "f" else value
-                if finite.size:
-                    low, high = float(finite.min()), float(finite.max())
-                    if low == high and value.dtype.kind == "f":
-                        high = low + 1.0  # a constant input has no range: widen by one
-            feed[key] = synthetic_input(value.shape, str(value.dtype), rng=rng, low=low,
-                                        high=high, name=key)
-        sets.append((f"random[{i}]", feed))
-    return sets
-
-
-def _input_pairing(ref, cand, input_map: Mapping[str, str] | None) -> dict[str, str]:
-    """reference input tensor name -> candidate input tensor name (required + optional feeds)."""
-    ref_req = [s.name for s in ref.inputs]
-    cand_req = [s.name for s in cand.inputs]
-    ref_all = ref_req + [s.name for s in getattr(ref, "defaults", ())]
-    cand_all = cand_req + [s.name for s in getattr(cand, "defaults", ())]
-    pairs: dict[str, str] = {}
-    for r, c in (input_map or {}).items():
-        pairs[_require(r, ref_all, "input", f"reference model {_display_name(ref)!r} (input_map key)")] = \
-            _require(c, cand_all, "input", f"candidate model {_display_name(cand)!r} (input_map value)")
-    for r in ref_all:
-        if r not in pairs and r in cand_all and r not in pairs.values():
-            pairs[r] = r
-    missing_ref = [r for r in ref_req if r not in pairs]
-    missing_cand = [c for c in cand_req if c not in pairs.values()]
-    if missing_ref or missing_cand:
-        raise InputError(
-            f"the models' inputs do not pair by name: reference {_display_name(ref)!r} has "
-            f"{', '.join(ref_req) or 'none'}; candidate {_display_name(cand)!r} has "
-            f"{', '.join(cand_req) or 'none'}. Unpaired: reference {missing_ref}, candidate "
-            f"{missing_cand}. Pass input_map={{reference name: candidate name}}, e.g. "
-            f"input_map={{{(missing_ref or ref_req or ['x'])[0]!r}: "
-            f"{(missing_cand or cand_req or ['y'])[0]!r}}}.")
-    return pairs
-
-
-def _output_pairing(ref_names: list[str], cand_names: list[str],
-                    output_map: Mapping[str, str] | None, where_ref: str, where_cand: str):
-    """[(ref, cand)], unpaired ref, unpaired cand, pairing kind, notes."""
-    pairs: list[tuple[str, str]] = []
-    kinds: list[str] = []
-    for r, c in (output_map or {}).items():
-        pairs.append((_require(r, ref_names, "output", f"{where_ref} (output_map key)"),
-                      _require(c, cand_names, "output", f"{where_cand} (output_map value)")))
-    if pairs:
-        kinds.append("map")
-    used_r = {p[0] for p in pairs}
-    used_c = {p[1] for p in pairs}
-    by_name = [r for r in ref_names if r not in used_r and r in cand_names and r not in used_c]
-    pairs += [(r, r) for r in by_name]
-    used_r |= set(by_name)
-    used_c |= set(by_name)
-    if by_name:
-        kinds.append("name")
-    rest_r = [r for r in ref_names if r not in used_r]
-    rest_c = [c for c in cand_names if c not in used_c]
-    notes: list[str] = []
-    if rest_r and len(rest_r) == len(rest_c):
-        pairs += list(zip(rest_r, rest_c))
-        kinds.append("position")
-        notes.append("outputs paired by position (names differ): " + ", ".join(
-            f"{r} -> {c}" for r, c in zip(rest_r, rest_c)) + "; pass output_map to pair by name")
-        rest_r, rest_c = [], []
-    order = {r: i for i, r in enumerate(ref_names)}
-    pairs.sort(key=lambda p: order[p[0]])
-    return pairs, rest_r, rest_c, "+".join(kinds) or "name", notes
-
-
-def _tolerance_for(name: str, cname: str, tolerances: Mapping[str, Mapping[str, Any]],
-                   defaults: dict) -> dict:
-    out = dict(defaults)
-    for key in (name, cname):
-        if key in tolerances:
-            out.update(tolerances[key])
-    return out
-
-
-def _resolve_tolerances(tolerances: Mapping[str, Mapping[str, Any]] | None, ref_names: list[str],
-                        cand_names: list[str], where: str) -> dict[str, dict]:
-    resolved: dict[str, dict] = {}
-    for key, value in (tolerances or {}).items():
-        found = _resolve(key, ref_names) or _resolve(key, cand_names)
-        if found is None:
-            raise NodeNotFoundError(unknown_name_message(
-                "output", key, set(ref_names) | set(cand_names), f"{where} (tolerances key)"))
-        if not isinstance(value, Mapping) or set(value) - set(_TOLERANCE_KEYS):
-            raise ConfigError(f"tolerances[{key!r}] must be a dict with keys among "
-                              f"{', '.join(_TOLERANCE_KEYS)}. Received: {value!r}")
-        resolved[found] = dict(value)
-    return resolved
-
-
-# --------------------------------------------------------------------------------------------
-# public entry points
 
 
 def compare_models(reference: Any, candidate: Any, inputs: Any = None, *, atol: float = 1e-5,
@@ -689,8 +356,8 @@ def compare_models(reference: Any, candidate: Any, inputs: Any = None, *, atol: 
     _check_tolerances(atol, rtol, mode, quantile, "assert_equivalent")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ConfigError(f"top_k must be an int >= 1 or None. Received: top_k={top_k!r}")
-    ref = _as_model(reference)
-    cand = _as_model(candidate)
+    ref = as_model(reference)
+    cand = as_model(candidate)
     ref_label, cand_label = _display_name(ref), _display_name(cand)
     if ref_label == cand_label and ref is not cand:
         cand_label = f"{cand_label} (candidate)"
@@ -747,8 +414,6 @@ def compare_models(reference: Any, candidate: Any, inputs: Any = None, *, atol: 
         pairing=pairing, notes=tuple(notes))
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _badness(o: OutputComparison) -> tuple:

@@ -1,0 +1,17 @@
+"""Output equivalence: run two models on the same inputs and compare every output.
+
+`compare_arrays` (one output, pure numpy), `compare_models` (an `EquivalenceReport`) and
+`assert_equivalent` (raises `NotEquivalentError`) accept any `Model`. Import from here, not
+from the submodules: `compare` (checks and records), `pairing` (inputs, input/output pairing,
+tolerances), `messages` (message text).
+"""
+from __future__ import annotations
+
+from ..errors import NotEquivalentError
+from .compare import (MODES, EquivalenceReport, OutputComparison, assert_equivalent, compare_arrays,
+                      compare_models)
+from .pairing import make_input_sets, synthetic_input
+
+__all__ = ["MODES", "EquivalenceReport", "NotEquivalentError", "OutputComparison",
+           "assert_equivalent", "compare_arrays", "compare_models", "make_input_sets",
+           "synthetic_input"]

@@ -1,0 +1,162 @@
+"""Helpers shared by `FrozenGraph` and the loaders: shape pinning, specs, input coercion,
+reference-kind detection, names. TensorFlow is imported inside functions only."""
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+import numpy as np
+
+from .. import graphs
+from ..errors import InputError, ModelLoadError, NodeNotFoundError, unknown_name_message
+from .specs import TensorSpec
+
+
+def _pin_shapes(graph_def, inputs, input_shapes, where):
+    """Copy of graph_def with the input Placeholders' shape attrs set to the pinned shapes."""
+    from tensorflow.core.framework import graph_pb2, tensor_shape_pb2
+
+    shapes = _shape_list(input_shapes, inputs)
+    if len(shapes) != len(inputs):
+        raise InputError(f"{where}: input_shapes gives {len(shapes)} shape(s) for {len(inputs)} "
+                         f"input(s) ({', '.join(inputs)}). Received: input_shapes={input_shapes!r}")
+    pinned = graph_pb2.GraphDef()
+    pinned.CopyFrom(graph_def)
+    nodes = {n.name: n for n in pinned.node}
+    for name, shape in zip(inputs, shapes):
+        if shape is None:
+            continue
+        node = nodes[graphs.node_name(name)]
+        old = node.attr["shape"].shape if "shape" in node.attr else None
+        if old is not None and not old.unknown_rank:
+            old_dims = [d.size for d in old.dim]
+            if len(old_dims) != len(shape) or any(o >= 0 and o != s for o, s in zip(old_dims, shape)):
+                raise InputError(f"{where}: input_shapes {list(shape)} does not fit input {name} of shape "
+                                 f"{['?' if d < 0 else d for d in old_dims]}; only unknown (?) dims can be "
+                                 f"pinned. Received: input_shapes={input_shapes!r}")
+        proto = tensor_shape_pb2.TensorShapeProto(
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=int(s)) for s in shape])
+        node.attr["shape"].shape.CopyFrom(proto)
+    return pinned
+
+
+def _shape_list(input_shapes, names):
+    """Normalise input_shapes (list of shapes, one shape, or dict by name) to a list in `names` order."""
+    if input_shapes is None:
+        return None
+    if isinstance(input_shapes, Mapping):
+        if names is None:
+            return [tuple(s) for s in input_shapes.values()]
+        by_node = {graphs.node_name(k): v for k, v in input_shapes.items()}
+        unknown = [k for k in by_node if k not in {graphs.node_name(n) for n in names}]
+        if unknown:
+            raise InputError(unknown_name_message("input_shapes key", unknown[0], names, "the model inputs"))
+        return [tuple(by_node[graphs.node_name(n)]) if graphs.node_name(n) in by_node else None
+                for n in names]
+    items = list(input_shapes)
+    if items and all(isinstance(d, (int, np.integer)) or d is None for d in items):
+        items = [items]  # a single shape
+    return [None if s is None else tuple(None if d is None else int(d) for d in s) for s in items]
+
+
+def _spec(graph, name) -> TensorSpec:
+    try:
+        t = graph.get_tensor_by_name(name)
+    except (KeyError, ValueError) as exc:  # "node:7" when the node has fewer outputs
+        why = str(exc.args[0] if exc.args else exc).rstrip(".")
+        raise NodeNotFoundError(f"tensor {name!r} does not exist: {why}. Output indices start at 0 "
+                                "('node:0').") from None
+    shape = None if t.shape.rank is None else tuple(t.shape.as_list())
+    return TensorSpec(name=t.name, dtype=t.dtype.name, shape=shape)
+
+
+def _import_graph_def(graph_def, source):
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        try:
+            tf.compat.v1.import_graph_def(graph_def, name="")
+        except Exception as exc:
+            raise ModelLoadError(f"cannot import the graph of {source}: {type(exc).__name__}: "
+                                 f"{_first_line(exc)}") from None
+    return graph
+
+
+def _coerce(spec: TensorSpec, value, model_name: str) -> np.ndarray:
+    arr = np.asarray(value)
+    want = np.dtype(spec.dtype) if spec.dtype not in ("string", "resource", "variant") else None
+    if want is not None and arr.dtype != want:
+        safe = np.can_cast(arr.dtype, want, casting="safe")
+        float_narrowing = arr.dtype.kind == "f" and want.kind == "f"  # float64 data, float32 model
+        int_to_float = arr.dtype.kind in "biu" and want.kind == "f"
+        if not (safe or float_narrowing or int_to_float):
+            raise InputError(f"input {spec.name} of model {model_name} wants {spec.dtype}; received "
+                             f"{arr.dtype} (cannot convert safely). Cast it first.")
+        arr = arr.astype(want)
+    if spec.shape is not None:
+        if arr.ndim != len(spec.shape) or any(d is not None and d != a for d, a in zip(spec.shape, arr.shape)):
+            raise InputError(f"input {spec.name} of model {model_name} wants shape {spec.shape_text()}; "
+                             f"received {list(arr.shape)}. Resize the input or pin input_shapes.")
+    return arr
+
+
+def _object_kind(ref) -> str | None:
+    mod = type(ref).__module__ or ""
+    cls = type(ref).__name__
+    if cls == "GraphDef" and hasattr(ref, "node"):
+        return "graph_def"
+    if "tensorflow" in mod or "keras" in mod:
+        import tensorflow as tf
+
+        if isinstance(ref, tf.Graph):
+            return "tf_graph"
+        try:
+            import keras
+
+            if isinstance(ref, keras.Model):
+                return "keras_model"
+        except ImportError:  # pragma: no cover
+            pass
+        if hasattr(ref, "get_concrete_function"):
+            return "function"
+        if hasattr(ref, "structured_input_signature") and hasattr(ref, "graph"):
+            return "concrete_function"
+    return None
+
+
+def _is_session(obj) -> bool:
+    """A tf.compat.v1.Session (or InteractiveSession), recognised without importing TensorFlow."""
+    return hasattr(obj, "make_callable") and hasattr(obj, "partial_run") and hasattr(obj, "graph")
+
+
+def _is_array_like(x) -> bool:
+    return isinstance(x, np.ndarray) or hasattr(x, "__array__")
+
+
+def _as_list(names) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str):
+        return [n.strip() for n in names.split(",") if n.strip()]
+    return [getattr(n, "name", n) for n in names]
+
+
+def _clean(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-." else "_" for c in str(name)) or "input"
+
+
+def _display_name(source: str) -> str:
+    if source.startswith("<"):
+        return source.strip("<>")
+    return os.path.basename(os.path.normpath(source))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _short_repr(obj) -> str:
+    text = repr(obj)
+    return text if len(text) <= 80 else text[:77] + "..."
