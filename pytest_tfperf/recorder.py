@@ -153,6 +153,6 @@ class TfperfRecorder:
 
 def _is_model(obj) -> bool:
     """Whether `obj` is a loaded Model (protocol) rather than a reference to load."""
-    from .model import FrozenGraph, is_model
+    from .model import is_model  # FrozenGraph and the TFLite model both satisfy the protocol
 
-    return isinstance(obj, FrozenGraph) or is_model(obj)
+    return is_model(obj)
