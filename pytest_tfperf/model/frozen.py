@@ -21,6 +21,9 @@ from .shapes import _coerce, _display_name, _first_line, _import_graph_def, _is_
 from .specs import TensorSpec
 
 
+GRAPPLER_LIMIT_BYTES = 64 * 1024 * 1024  # graphs above this skip grappler (see session_config)
+
+
 class FrozenGraph:
     """A frozen TensorFlow model ready to run: GraphDef, I/O specs, source, and a fast runner.
 
@@ -99,8 +102,13 @@ class FrozenGraph:
         import tensorflow as tf
 
         intra, inter = self._threads
-        return tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra or 0,
-                                        inter_op_parallelism_threads=inter or 0)
+        config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra or 0,
+                                          inter_op_parallelism_threads=inter or 0)
+        if self.graph_def.ByteSize() > GRAPPLER_LIMIT_BYTES:
+            # grappler's passes over a large frozen graph cost ~20 s and ~2.6 GB per new session
+            # (AlexNet-224, 250 MB) and gave no speed (88.3 vs 86.7 ms/run; bench/RESULTS.md)
+            config.graph_options.rewrite_options.disable_meta_optimizer = True
+        return config
 
     @property
     def session(self):
