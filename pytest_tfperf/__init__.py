@@ -31,7 +31,7 @@ _LAZY = {
     "measure": "timing", "LatencyStats": "stats",
     "assert_equivalent": "equivalence", "EquivalenceReport": "equivalence",
     "NotEquivalentError": "equivalence",
-    "optimize": "optimize", "optimize_with_report": "optimize",
+    "optimize": "optimization", "optimize_with_report": "optimization",
     "count_flops": "profiling", "profile": "profiling",
     "sample_image_for": "images",
 }

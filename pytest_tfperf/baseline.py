@@ -15,7 +15,6 @@ import dataclasses
 import json
 import os
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -618,38 +617,3 @@ def check_regressions(baseline_doc: dict | None, test_id: str, measurement_recor
     # only the enforced ones: records without their own threshold use `thresholds` (enforced)
     comparisons = [c for c in compare_runs(baseline_doc, run, thresholds) if c.enforced]
     return regression_for(test_id, comparisons, baseline_doc.get("_tfperf_source"))
-
-
-def compare_command(args) -> int:
-    """`tfperf compare A.json B.json [--fail EXPR] [--json]`: exit 1 on a regression.
-
-    Both files may be ours (`--tfperf-json`/`--tfperf-save`) or plain pytest-benchmark JSON
-    (`stats.data` in seconds). Without `--fail`, `DEFAULT_DISPLAY_EXPR` (median:10%) decides.
-    Measurements are matched by `fullname` (`test_id[::name]`).
-    """
-    from .atomic import dumps
-    from .report.terminal import render_comparisons
-
-    base = load_baseline(args.baseline)
-    new = load_baseline(args.candidate)
-    thresholds = parse_thresholds(args.fail)
-    comparisons = compare_runs(base, new, thresholds or (DEFAULT_DISPLAY_EXPR,))
-    regressed = [c for c in comparisons if c.verdict == "regressed"]
-    missing = sorted(set(measurement_index(base)) ^ set(measurement_index(new)))
-    if args.json:
-        print(dumps({"baseline": str(args.baseline), "candidate": str(args.candidate),
-                     "thresholds": [t.to_dict() for t in thresholds],
-                     "comparisons": [c.to_dict() for c in comparisons],
-                     "unmatched": missing, "regressed": len(regressed)}))
-    else:
-        print(f"baseline:  {args.baseline}\ncandidate: {args.candidate}")
-        for line in render_comparisons([c.to_dict() for c in comparisons]):
-            print(line)
-        if missing:
-            print(f"not in both files ({len(missing)}): " + ", ".join(missing[:10])
-                  + (" ..." if len(missing) > 10 else ""))
-        print(f"{len(comparisons)} compared, {len(regressed)} regressed "
-              f"(regression = past the threshold and Mann-Whitney p < {ALPHA:g})")
-        sys.stdout.flush()
-    return 1 if regressed else 0
-

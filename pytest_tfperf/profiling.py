@@ -1,4 +1,4 @@
-"""Per-op profile (benchmark_model's tables), FLOPs, peak memory, and `tfperf bench`.
+"""Per-op profile (benchmark_model's tables), FLOPs, peak memory (`tfperf bench` is `cli/bench.py`).
 
 `profile(model)` does what TensorFlow's `benchmark_model` did, from `pip install`: warm-up runs,
 untraced timed runs (for FLOPs/second), then traced runs (`RunOptions.FULL_TRACE`) whose
@@ -15,13 +15,11 @@ Conv2D + BiasAdd + Relu), with oneDNN renames read back to the public op
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 
 from .errors import ConfigError, ImageError, ModelLoadError, TfperfError
 from .flops import (  # noqa: F401  (count_flops / FlopsReport are public here too)
@@ -447,31 +445,3 @@ class _Only:
     def __init__(self, fg, inputs) -> None:
         self.name = fg.name
         self.inputs = tuple(inputs)
-
-
-def bench_command(args) -> int:
-    """`tfperf bench MODEL [--runs N] [--top N] [--image PATH] [--json]`; returns 0.
-
-    Prints benchmark_model's report (or the `OpProfile.to_dict()` as JSON with `--json`).
-    """
-    from .cli import load_model_from_args
-    from .report.profile_text import render_profile
-
-    fg = load_model_from_args(args)
-    try:
-        result = profile(fg, bench_inputs(fg, getattr(args, "image", None)),
-                         runs=args.runs, top=args.top)
-    finally:
-        fg.close()
-    data = result.to_dict()
-    if args.json:
-        print(json.dumps(data, indent=2, default=_json_default))
-    else:
-        print(render_profile(data))
-    return 0
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON-serializable: {type(value).__name__}")
