@@ -276,8 +276,8 @@ def optimize_with_report(model, transforms: Any = None, *, inputs=None, outputs=
         `(FrozenGraph, OptimizeReport)`: the optimized model and, per transform, node deltas,
         whether it was kept, its max abs error vs the original, and the op histograms.
     """
-    from .equivalence import compare_arrays, make_input_sets
-    from .model import load
+    from ..equivalence import compare_arrays, make_input_sets
+    from ..model import load
 
     specs = parse_transforms(transforms)
     frozen = load(model, inputs=inputs, outputs=outputs, input_shapes=input_shapes)
