@@ -14,7 +14,9 @@ Conv2D + BiasAdd + Relu), with oneDNN renames read back to the public op
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import math
 import time
 from collections.abc import Sequence
@@ -345,6 +347,18 @@ def peak_memory_bytes(frozen_graph, inputs: Any = None) -> int:
     return int(peak_bytes_of(metadata.step_stats))
 
 
+@contextlib.contextmanager
+def _gc_off():
+    """Garbage collection off inside the block (restored after, even on an error)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def profile(frozen_graph, inputs: Any = None, *, runs: int = 50, top: int = 10,
             warmup_runs: int = 2, flops: bool = True) -> OpProfile:
     """benchmark_model's per-op profile of a model, as data.
@@ -375,10 +389,11 @@ def profile(frozen_graph, inputs: Any = None, *, runs: int = 50, top: int = 10,
 
     def timed(n: int, fn) -> list[int]:
         out = []
-        for _ in range(n):
-            start = time.perf_counter()
-            fn()
-            out.append(round((time.perf_counter() - start) * 1e6))
+        with _gc_off():  # as `timing.measure`: a collection pause is not the model's time
+            for _ in range(n):
+                start = time.perf_counter()
+                fn()
+                out.append(round((time.perf_counter() - start) * 1e6))
         return out
 
     warm = _guard(fg, "warming up", lambda: timed(warmup_runs, lambda: sess.run(fetches, feeds)))
@@ -389,9 +404,10 @@ def profile(frozen_graph, inputs: Any = None, *, runs: int = 50, top: int = 10,
     summarizer = _stat_summarizer(fg.graph_def)
     traced_wall = []
     for _ in range(runs):
-        start = time.perf_counter()
-        metadata = _guard(fg, "running traced", lambda: _traced_run(fg, feeds, fetches))
-        traced_wall.append(round((time.perf_counter() - start) * 1e6))
+        with _gc_off():
+            start = time.perf_counter()
+            metadata = _guard(fg, "running traced", lambda: _traced_run(fg, feeds, fetches))
+            traced_wall.append(round((time.perf_counter() - start) * 1e6))
         aggregator.add(metadata.step_stats)
         if summarizer is not None:
             summarizer.ProcessStepStatsStr(metadata.step_stats.SerializeToString())
