@@ -25,7 +25,7 @@ BN_ARITHMETIC = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Mul"
 
 def bench_model(label, frozen, image, rounds, keras_model=None) -> dict:
     from pytest_tfperf.equivalence import assert_equivalent
-    from pytest_tfperf.optimize import measure_interleaved, optimize_with_report
+    from pytest_tfperf.optimization import measure_interleaved, optimize_with_report
 
     optimized, report = optimize_with_report(frozen, check_inputs=image, atol=1e-4, rtol=0)
     left = sorted(set(report.ops_after) & BN_ARITHMETIC)

@@ -2,7 +2,7 @@
 
 Public API (TensorFlow is imported only when a function first needs it):
 `load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`,
-`optimize`, `count_flops`, `profile`, and the error hierarchy rooted at `TfperfError`.
+`optimize`, `count_flops`, `profile`, `Model`, `as_model`, and the error hierarchy rooted at `TfperfError`.
 """
 from __future__ import annotations
 
@@ -26,15 +26,23 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "load": "model", "FrozenGraph": "model", "TensorSpec": "model", "Model": "model",
+    "as_model": "model", "is_model": "model",
     "validate": "graphs",
     "summarize": "summary", "GraphSummary": "summary",
     "measure": "timing", "LatencyStats": "stats",
     "assert_equivalent": "equivalence", "EquivalenceReport": "equivalence",
     "NotEquivalentError": "errors",
-    "optimize": "optimize", "optimize_with_report": "optimize",
+    "optimize": "optimization", "optimize_with_report": "optimization",
     "count_flops": "profiling", "profile": "profiling",
     "sample_image_for": "images",
 }
+
+
+__all__ = sorted([
+    "BaselineError", "BudgetExceeded", "ConfigError", "GraphValidationError", "ImageError",
+    "InputError", "MarkerUsageError", "ModelLoadError", "NodeNotFoundError", "OptimizeError",
+    "TfperfError", "__version__", *_LAZY,
+])
 
 
 def __getattr__(name: str):

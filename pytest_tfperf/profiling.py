@@ -1,4 +1,4 @@
-"""Per-op profile (benchmark_model's tables), FLOPs, peak memory, and `tfperf bench`.
+"""Per-op profile (benchmark_model's tables), FLOPs, peak memory (`tfperf bench` is `cli/bench.py`).
 
 `profile(model)` does what TensorFlow's `benchmark_model` did, from `pip install`: warm-up runs,
 untraced timed runs (for FLOPs/second), then traced runs (`RunOptions.FULL_TRACE`) whose
@@ -14,14 +14,14 @@ Conv2D + BiasAdd + Relu), with oneDNN renames read back to the public op
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
+import gc
 import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 
 from .errors import ConfigError, ImageError, ModelLoadError, TfperfError
 from .flops import (  # noqa: F401  (count_flops / FlopsReport are public here too)
@@ -347,6 +347,18 @@ def peak_memory_bytes(frozen_graph, inputs: Any = None) -> int:
     return int(peak_bytes_of(metadata.step_stats))
 
 
+@contextlib.contextmanager
+def _gc_off():
+    """Garbage collection off inside the block (restored after, even on an error)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def profile(frozen_graph, inputs: Any = None, *, runs: int = 50, top: int = 10,
             warmup_runs: int = 2, flops: bool = True) -> OpProfile:
     """benchmark_model's per-op profile of a model, as data.
@@ -377,10 +389,11 @@ def profile(frozen_graph, inputs: Any = None, *, runs: int = 50, top: int = 10,
 
     def timed(n: int, fn) -> list[int]:
         out = []
-        for _ in range(n):
-            start = time.perf_counter()
-            fn()
-            out.append(round((time.perf_counter() - start) * 1e6))
+        with _gc_off():  # as `timing.measure`: a collection pause is not the model's time
+            for _ in range(n):
+                start = time.perf_counter()
+                fn()
+                out.append(round((time.perf_counter() - start) * 1e6))
         return out
 
     warm = _guard(fg, "warming up", lambda: timed(warmup_runs, lambda: sess.run(fetches, feeds)))
@@ -391,9 +404,10 @@ def profile(frozen_graph, inputs: Any = None, *, runs: int = 50, top: int = 10,
     summarizer = _stat_summarizer(fg.graph_def)
     traced_wall = []
     for _ in range(runs):
-        start = time.perf_counter()
-        metadata = _guard(fg, "running traced", lambda: _traced_run(fg, feeds, fetches))
-        traced_wall.append(round((time.perf_counter() - start) * 1e6))
+        with _gc_off():
+            start = time.perf_counter()
+            metadata = _guard(fg, "running traced", lambda: _traced_run(fg, feeds, fetches))
+            traced_wall.append(round((time.perf_counter() - start) * 1e6))
         aggregator.add(metadata.step_stats)
         if summarizer is not None:
             summarizer.ProcessStepStatsStr(metadata.step_stats.SerializeToString())
@@ -447,31 +461,3 @@ class _Only:
     def __init__(self, fg, inputs) -> None:
         self.name = fg.name
         self.inputs = tuple(inputs)
-
-
-def bench_command(args) -> int:
-    """`tfperf bench MODEL [--runs N] [--top N] [--image PATH] [--json]`; returns 0.
-
-    Prints benchmark_model's report (or the `OpProfile.to_dict()` as JSON with `--json`).
-    """
-    from .cli import load_model_from_args
-    from .report.profile_text import render_profile
-
-    fg = load_model_from_args(args)
-    try:
-        result = profile(fg, bench_inputs(fg, getattr(args, "image", None)),
-                         runs=args.runs, top=args.top)
-    finally:
-        fg.close()
-    data = result.to_dict()
-    if args.json:
-        print(json.dumps(data, indent=2, default=_json_default))
-    else:
-        print(render_profile(data))
-    return 0
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON-serializable: {type(value).__name__}")

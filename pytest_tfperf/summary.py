@@ -7,12 +7,11 @@ through Identity / Cast / ReadVariableOp chains; every other Const element is co
 Element counts come from the `value` attr's tensor shape: no tensor is materialised.
 
 Pure over a GraphDef (`summarize_graph_def`), plus `summarize(model)` for anything `load` takes
-and `summarize_command` for `tfperf summarize MODEL [--json]`.
+(`tfperf summarize MODEL [--json]` is `cli/summarize.py`).
 """
 from __future__ import annotations
 
 import collections
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -283,16 +282,3 @@ def summarize(model, **load_kwargs) -> GraphSummary:
         model.graph_def, model.inputs, model.outputs, name=model.name, source=str(model.source),
         kind=model.kind, trainable_params=getattr(model, "trainable_params", None),
         non_trainable_params=getattr(model, "non_trainable_params", None))
-
-
-def summarize_command(args) -> int:
-    """`tfperf summarize MODEL [--json]`: print the summary; returns the exit code (0)."""
-    from .cli import load_model_from_args
-    from .report.summary_text import render_summary
-
-    summary = summarize(load_model_from_args(args)).to_dict()
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print(render_summary(summary))
-    return 0

@@ -7,9 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from pytest_tfperf import transforms as tx
+from pytest_tfperf import optimization as tx
 from pytest_tfperf.errors import ModelLoadError, OptimizeError
-from pytest_tfperf.optimize import (
+from pytest_tfperf.optimization import (
     DEFAULT_TRANSFORMS,
     OptimizeReport,
     optimize,
@@ -331,7 +331,7 @@ def test_cli_unknown_transform_writes_nothing(small_pb, tmp_path, capsys):
 
 def test_cli_nothing_written_when_equivalence_fails(small_frozen, small_pb, tmp_path, capsys,
                                                     monkeypatch):
-    import pytest_tfperf.optimize as opt
+    import pytest_tfperf.optimization as opt
 
     real = opt.optimize_with_report
 

@@ -137,7 +137,7 @@ def _args(*argv):
 
 
 def test_summarize_command_text(small_pb, capsys):
-    from pytest_tfperf.summary import summarize_command
+    from pytest_tfperf.cli.summarize import run as summarize_command
 
     assert summarize_command(_args(str(small_pb))) == 0
     out = capsys.readouterr().out
@@ -147,7 +147,7 @@ def test_summarize_command_text(small_pb, capsys):
 
 
 def test_summarize_command_json(small_pb, capsys):
-    from pytest_tfperf.summary import summarize_command
+    from pytest_tfperf.cli.summarize import run as summarize_command
 
     assert summarize_command(_args(str(small_pb), "--json")) == 0
     data = json.loads(capsys.readouterr().out)

@@ -1,15 +1,14 @@
 """`optimize(model) -> FrozenGraph`: graph transforms, each one proven output-equivalent.
 
 Seed 002's recipe (fold batch norms, remove unused nodes) without Bazel: our own GraphDef
-transforms (`transforms.py`) plus TensorFlow's graph_transforms through the TransformGraph
-binding that the TF wheel ships. Seed 001's rule 2 is enforced per transform: after each one
-the graph is run on a deterministic input, a seeded random one and the caller's inputs, and
-compared with the *original* model; a transform that changes an output beyond tolerance (or
+transforms (`transforms.py`, `batchnorm.py`) plus TensorFlow's graph_transforms through the
+TransformGraph binding that the TF wheel ships. Seed 001's rule 2 is enforced per transform: after
+each one the graph is run on a deterministic input, a seeded random one and the caller's inputs,
+and compared with the *original* model; a transform that changes an output beyond tolerance (or
 fails inside TensorFlow) is dropped and reported, or raises `OptimizeError` with `strict=True`.
 
-`optimize_command` is `tfperf optimize MODEL -o OUT`: writes the optimized `.pb` atomically,
-proves equivalence again on a sample image and random inputs, and prints seed 002's table
-(Keras predict / frozen graph / optimized graph, measured interleaved in one process).
+`tfperf optimize MODEL -o OUT` is `cli/optimize.py`; it uses `write_graph_def` and `sample_feed`
+from here and `measure_interleaved` from `interleaved.py`.
 """
 from __future__ import annotations
 
@@ -17,14 +16,14 @@ import collections
 import dataclasses
 import os
 import re
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from . import graphs
+from .. import graphs
+from . import batchnorm as bn
 from . import transforms as tx
-from .errors import OptimizeError, TfperfError, unknown_name_message
+from ..errors import OptimizeError, TfperfError, unknown_name_message
 
 DEFAULT_TRANSFORMS: tuple[str, ...] = (
     "strip_unused_nodes", "remove_training_nodes", "fold_constants", "fold_batch_norms", "merge_biases",
@@ -36,8 +35,8 @@ _OWN: dict[str, Callable] = {
     "strip_unused_nodes": tx.strip_unused_nodes,
     "remove_training_nodes": tx.remove_training_nodes,
     "fold_constants": tx.fold_constants,
-    "fold_batch_norms": tx.fold_batch_norms,
-    "merge_biases": tx.merge_biases,
+    "fold_batch_norms": bn.fold_batch_norms,
+    "merge_biases": bn.merge_biases,
 }
 _SPEC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 
@@ -277,8 +276,8 @@ def optimize_with_report(model, transforms: Any = None, *, inputs=None, outputs=
         `(FrozenGraph, OptimizeReport)`: the optimized model and, per transform, node deltas,
         whether it was kept, its max abs error vs the original, and the op histograms.
     """
-    from .equivalence import compare_arrays, make_input_sets
-    from .model import load
+    from ..equivalence import compare_arrays, make_input_sets
+    from ..model import load
 
     specs = parse_transforms(transforms)
     frozen = load(model, inputs=inputs, outputs=outputs, input_shapes=input_shapes)
@@ -369,51 +368,7 @@ def _check_structure(graph_def, frozen, label: str) -> None:
                     where=f"the graph after transform {label!r}")
 
 
-# ---------------------------------------------------------------------------------------------
-# tfperf optimize
-@dataclasses.dataclass(frozen=True)
-class VariantTiming:
-    """One row of seed 002's table: a way to run the model, timed in the same process."""
-
-    variant: str
-    median_ms: float               # median of the per-round medians
-    round_medians_ms: tuple[float, ...]
-    speedup: float                 # first row's median / this median
-    nodes: int | None              # None for Keras predict
-    max_abs_error: float | None    # vs the first row's outputs on the sample; None for the first row
-
-    def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
-        data["round_medians_ms"] = list(self.round_medians_ms)
-        return data
-
-
-def measure_interleaved(variants: Sequence[tuple[str, Any, Any]], *, rounds: int = 5, min_time: float = 0.15,
-                        max_time: float = 0.5, warmup: int = 2) -> list[tuple[str, float, list[float]]]:
-    """Time several variants side by side: `rounds` short measurements of each, alternating.
-
-    Args:
-        variants: (label, target, inputs) as `timing.measure` takes them.
-        rounds: alternations; the result is the median of the per-round medians, so a burst of
-            load on a shared machine hits every variant alike.
-        min_time, max_time, warmup: per short measurement.
-    Returns:
-        [(label, median of medians ms, per-round medians)] in `variants` order.
-    """
-    import numpy as np
-
-    from .timing import measure
-
-    medians: dict[str, list[float]] = {label: [] for label, _, _ in variants}
-    for _ in range(max(1, rounds)):
-        for label, target, inputs in variants:
-            stats = measure(target, inputs, batch=1, name=label, warmup=warmup, min_time=min_time,
-                            max_time=max_time, min_runs=3)
-            medians[label].append(float(stats.median_ms))
-    return [(label, float(np.median(medians[label])), medians[label]) for label, _, _ in variants]
-
-
-def _check_writable(path: str) -> str:
+def check_writable(path: str) -> str:
     """The absolute output path, or `OptimizeError` if its directory is missing or read-only."""
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
@@ -430,19 +385,19 @@ def _check_writable(path: str) -> str:
 
 def write_graph_def(graph_def, path: str) -> str:
     """Write a GraphDef (binary, or text for `.pbtxt`) atomically: `path` is never half-written."""
-    from .model import save_graph_def
+    from ..model import save_graph_def
 
-    path = _check_writable(path)
+    path = check_writable(path)
     try:
         return save_graph_def(graph_def, path)
     except OSError as exc:
         raise OptimizeError(f"cannot write {path}: {exc}") from exc
 
 
-def _sample_feed(frozen, image_path: str | None) -> tuple[dict, str]:
+def sample_feed(frozen, image_path: str | None) -> tuple[dict, str]:
     """A feed for the equivalence proof and the timings: the sample image, else a synthetic input."""
-    from .equivalence import make_input_sets
-    from .images import sample_image_for
+    from ..equivalence import make_input_sets
+    from ..images import sample_image_for
 
     if len(frozen.inputs) == 1:
         try:
@@ -458,101 +413,7 @@ def _sample_feed(frozen, image_path: str | None) -> tuple[dict, str]:
                             "shapes with --input-shape, e.g. --input-shape 1,224,224,3") from exc
 
 
-def optimize_command(args) -> int:
-    """`tfperf optimize MODEL -o OUT [--transforms ...] [--atol] [--rtol] [--image] [--json]`.
-
-    Optimizes the model, proves equivalence on the sample and random inputs, writes the `.pb`
-    atomically (nothing is written on failure), then times Keras predict (for Keras models),
-    the frozen graph and the optimized graph side by side and prints seed 002's table.
-
-    Args:
-        args: the `argparse.Namespace` from `cli.build_parser()`; optional extras read with
-            defaults: `strict` (False), `rounds` (5), `n_random` (3).
-    Returns:
-        the exit code: 0 on success (dropped transforms are listed, not fatal unless `strict`).
-    """
-    import numpy as np
-
-    from .atomic import dumps
-    from .cli import load_model_from_args
-    from .equivalence import NotEquivalentError, assert_equivalent
-
-    out_path = _check_writable(args.output)  # fail before the slow part
-    specs = parse_transforms(args.transforms)
-    frozen = load_model_from_args(args)
-    feed, sample_label = _sample_feed(frozen, getattr(args, "image", None))
-    strict = bool(getattr(args, "strict", False))
-    optimized, report = optimize_with_report(frozen, [s.label for s in specs], check_inputs=feed,
-                                             atol=args.atol, rtol=args.rtol, strict=strict)
-    try:
-        proof = assert_equivalent(frozen, optimized, feed, atol=args.atol, rtol=args.rtol,
-                                  n_random=int(getattr(args, "n_random", 3)), seed=1)
-    except NotEquivalentError as exc:
-        raise OptimizeError(f"the optimized graph of {frozen.name} is not equivalent to the original; "
-                            f"nothing was written to {out_path}.\n{exc}") from None
-    write_graph_def(optimized.graph_def, out_path)
-
-    values = [feed[s.name] for s in frozen.inputs]
-    variants: list[tuple[str, Any, Any]] = []
-    if frozen.keras_model is not None:
-        keras_model = frozen.keras_model
-        keras_x = values[0] if len(values) == 1 else values
-
-        def keras_predict():
-            return keras_model.predict(keras_x, verbose=0)
-        variants.append(("keras predict (batch 1)", keras_predict, None))
-    variants += [("frozen graph", frozen, feed), ("optimized graph", optimized, feed)]
-    first_outputs = _outputs(variants[0])
-    rows = []
-    timings = measure_interleaved(variants, rounds=int(getattr(args, "rounds", 5)))
-    for (label, target, inputs), (_, median, per_round) in zip(variants, timings):
-        if target is variants[0][1]:
-            err = None
-        else:
-            got = _outputs((label, target, inputs))
-            err = max(float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
-                      if np.size(a) else 0.0 for a, b in zip(first_outputs, got))
-        rows.append(VariantTiming(label, median, tuple(per_round), timings[0][1] / median,
-                                  len(target.graph_def.node) if hasattr(target, "graph_def") else None, err))
-
-    if getattr(args, "json", False):
-        print(dumps({"model": frozen.source, "output": out_path, "sample": sample_label,
-                     "report": report.to_dict(), "equivalence": proof.to_dict(),
-                     "timings": [r.to_dict() for r in rows]}))
-    else:
-        print(f"tfperf optimize: {frozen.source} -> {out_path}")
-        print("\n".join(report.lines()))
-        print(f"equivalence: {proof.message().splitlines()[0]} (sample: {sample_label})")
-        print()
-        print(_table(rows))
-        print(f"(median of the per-round medians, {len(timings[0][2])} interleaved rounds, batch 1)")
-    for step in report.steps:
-        if not step.kept:
-            print(f"tfperf optimize: warning: transform {step.name!r} dropped: {step.reason}", file=sys.stderr)
-    return 0
-
-
-def _outputs(variant) -> list:
-    _label, target, inputs = variant
-    if hasattr(target, "graph_def"):
-        return target.run(inputs)
-    out = target()
-    return list(out) if isinstance(out, (list, tuple)) else [out]
-
-
-def _table(rows: Sequence[VariantTiming]) -> str:
-    head = f"{'variant':<26}{'median ms':>11}{'speed-up':>10}{'nodes':>8}{'max abs err':>13}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        nodes = "-" if r.nodes is None else str(r.nodes)
-        err = "-" if r.max_abs_error is None else f"{r.max_abs_error:.2e}"
-        lines.append(f"{r.variant:<26}{r.median_ms:>11.3f}{r.speedup:>9.2f}x{nodes:>8}{err:>13}")
-    return "\n".join(lines)
-
-
 __all__ = [
-    "DEFAULT", "DEFAULT_TRANSFORMS", "OptimizeReport", "TransformStep", "VariantTiming",
-    "measure_interleaved", "op_histogram", "optimize", "optimize_command", "optimize_with_report",
-    "parse_transforms", "transform_names", "write_graph_def",
+    "DEFAULT", "DEFAULT_TRANSFORMS", "OptimizeReport", "TransformStep", "check_writable", "op_histogram", "optimize",
+    "optimize_with_report", "parse_transforms", "sample_feed", "transform_names", "write_graph_def",
 ]
-

@@ -1,0 +1,32 @@
+"""`tfperf bench MODEL [--runs N] [--top N] [--image PATH] [--json]`: benchmark_model's report."""
+from __future__ import annotations
+
+from ._common import add_model_args, dumps_json, load_model_from_args
+
+
+def register(subparsers) -> None:
+    """Add the `bench` subparser."""
+    p = subparsers.add_parser("bench", help="what benchmark_model printed: timings, FLOPs, per-node-type table")
+    add_model_args(p)
+    p.add_argument("--runs", type=int, default=50, help="profiled runs (default 50)")
+    p.add_argument("--top", type=int, default=10, help="slowest nodes to list (default 10)")
+    p.add_argument("--image", help="sample image path (default: a synthetic image)")
+
+
+def run(args) -> int:
+    """Profile the model and print the report (or `OpProfile.to_dict()` as JSON); returns 0."""
+    from ..profiling import bench_inputs, profile
+    from ..report.profile_text import render_profile
+
+    fg = load_model_from_args(args)
+    try:
+        result = profile(fg, bench_inputs(fg, getattr(args, "image", None)),
+                         runs=args.runs, top=args.top)
+    finally:
+        fg.close()
+    data = result.to_dict()
+    if args.json:
+        print(dumps_json(data))
+    else:
+        print(render_profile(data))
+    return 0

@@ -1,0 +1,129 @@
+"""Package layout rules (issue 10): no import cycles, no module over 500 lines, only cli/ and
+report/ print, domain modules never import cli/, and `pytest_tfperf.optimize` stays the function."""
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+
+import pytest_tfperf
+
+PACKAGE = Path(pytest_tfperf.__file__).parent
+
+
+def _modules() -> dict[str, Path]:
+    """{dotted module name: file} for every module of the package (packages as their __init__)."""
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+def _top_level_imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """Package modules `name` imports when it is imported (not imports inside functions)."""
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+
+    def visit(nodes):
+        for node in nodes:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name in modules)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = name.split(".") if is_package else name.split(".")[:-1]
+                    base = base[:len(base) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    if sub in modules:
+                        found.add(sub)
+                    elif target in modules:
+                        found.add(target)
+            elif isinstance(node, ast.ClassDef):
+                visit(node.body)
+            else:
+                visit(list(ast.iter_child_nodes(node)))
+
+    visit(ast.parse(path.read_text()).body)
+    found.discard(name)
+    return found
+
+
+def test_every_submodule_imports_and_optimize_stays_the_function():
+    names = [m.name for m in pkgutil.walk_packages(pytest_tfperf.__path__, "pytest_tfperf.")]
+    for name in names:
+        importlib.import_module(name)
+    assert "pytest_tfperf.optimization.pipeline" in names and "pytest_tfperf.cli.compare" in names
+    assert callable(pytest_tfperf.optimize) and pytest_tfperf.optimize.__name__ == "optimize"
+    assert pytest_tfperf.optimize_with_report.__name__ == "optimize_with_report"
+
+
+def test_no_import_cycles():
+    modules = _modules()
+    graph = {name: _top_level_imports(name, path, modules) for name, path in modules.items()}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def dfs(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
+            if nxt not in state:
+                dfs(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            dfs(name)
+
+
+# Split on other branches of issue 10; drop each name when its split is merged.
+_SPLIT_ELSEWHERE = frozenset({"pytest_tfperf.baseline", "pytest_tfperf.budgets",
+                              "pytest_tfperf.equivalence", "pytest_tfperf.model.frozen"})
+
+
+def test_no_module_over_500_lines():
+    long = {name: n for name, path in _modules().items()
+            if (n := len(path.read_text().splitlines())) > 500 and name not in _SPLIT_ELSEWHERE}
+    assert not long, f"modules over 500 lines: {long}"
+
+
+def test_only_cli_and_report_print_and_domain_never_imports_cli():
+    printing, importing_cli = [], []
+    for name, path in _modules().items():
+        if name.startswith(("pytest_tfperf.cli", "pytest_tfperf.report")):
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "print"):
+                printing.append(f"{name}:{node.lineno}")
+            if isinstance(node, ast.ImportFrom) and (
+                    (node.module or "").split(".")[-1] == "cli" or (node.module or "").startswith("cli")
+                    or any(a.name == "cli" for a in node.names)):
+                importing_cli.append(f"{name}:{node.lineno}")
+    assert not printing, f"print outside cli/ and report/: {printing}"
+    assert not importing_cli, f"domain modules importing cli: {importing_cli}"
+
+
+def test_cli_has_one_module_per_available_command():
+    from pytest_tfperf import cli
+
+    modules = cli.command_modules()
+    assert {"summarize", "bench", "optimize", "compare"} <= set(modules)
+    assert set(modules) <= set(cli.COMMANDS)  # a missing one (merge, before it lands) is skipped
+    for module in modules.values():
+        assert callable(module.register) and callable(module.run)
+    parser = cli.build_parser(modules)
+    assert parser.parse_args(["compare", "a.json", "b.json"]).command == "compare"
