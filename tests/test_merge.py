@@ -41,18 +41,8 @@ SUITE = {
 
 
 def _cli_merge():
-    """`pytest_tfperf.cli.merge` (loaded from its file while `cli` is still one module)."""
-    try:
-        return importlib.import_module("pytest_tfperf.cli.merge")
-    except ImportError:
-        path = ROOT / "pytest_tfperf" / "cli" / "merge.py"
-        spec = importlib.util.spec_from_file_location("pytest_tfperf.cli.merge", path,
-                                                      submodule_search_locations=None)
-        module = importlib.util.module_from_spec(spec)
-        module.__package__ = "pytest_tfperf.cli"
-        sys.modules.setdefault("pytest_tfperf.cli", importlib.import_module("pytest_tfperf.cli"))
-        spec.loader.exec_module(module)
-        return module
+    """`pytest_tfperf.cli.merge`, the `tfperf merge` command module."""
+    return importlib.import_module("pytest_tfperf.cli.merge")
 
 
 def run_merge(argv: list[str]) -> int:
