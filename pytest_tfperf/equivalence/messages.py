@@ -1,12 +1,11 @@
-"""Message text of equivalence results: number formatting and the one-line-per-output text."""
+"""Message text of equivalence results: number formatting and the one-line-per-output text.
+
+Functions take a `compare.OutputComparison` (typed `Any`: compare imports this module)."""
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .compare import OutputComparison
+from typing import Any
 
 
 def _g(x: float) -> str:
@@ -55,7 +54,7 @@ def _percent(n: int, total: int) -> float:
 
 
 
-def _message(o: OutputComparison, label: str, values_ok: bool) -> str:
+def _message(o: Any, label: str, values_ok: bool) -> str:
     head = f"{label} {_shape(o.shape)} {o.dtype}"
     parts: list[str] = []
     if o.dtype != o.candidate_dtype:
@@ -108,7 +107,7 @@ def _message(o: OutputComparison, label: str, values_ok: bool) -> str:
     return f"{head}: " + "; ".join(parts)
 
 
-def _rel_at(o: OutputComparison) -> float:
+def _rel_at(o: Any) -> float:
     ref = abs(o.worst_reference or 0.0)
     return o.max_abs_error / ref if ref else (math.inf if o.max_abs_error else 0.0)
 
@@ -117,7 +116,7 @@ def _cos(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.6f}"
 
 
-def _would_pass(o: OutputComparison) -> str:
+def _would_pass(o: Any) -> str:
     if o.mode == "mean":
         return f"would pass with atol>={_e_up(o.mean_abs_error)}"
     if o.mode == "quantile":
