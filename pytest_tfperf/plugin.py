@@ -7,6 +7,8 @@ start-up pays for every plugin import).
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from .errors import MarkerUsageError, TfperfError
@@ -17,6 +19,9 @@ _RECORDER_KEY = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    # TensorFlow's C++ start-up lines (oneDNN, CPU instructions, MLIR passes) are not test output;
+    # set before anything imports TF (conftests load after this hook); the user's value wins
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     add_options(parser)
 
 

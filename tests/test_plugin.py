@@ -367,3 +367,20 @@ def test_timing_sessions_use_one_intra_op_thread_unless_the_ini_says_otherwise(p
     run(project, source.replace("EXPECTED", "(1, 1, 1)")).assert_outcomes(passed=1)
     project.makeini("[pytest]\ntfperf_model = models/small.pb\ntfperf_intra_op_threads = 0\n")
     run(project, source.replace("EXPECTED", "(0, 0, 0)")).assert_outcomes(passed=1)
+
+
+def test_tensorflow_start_up_lines_stay_out_of_the_test_output(project, monkeypatch):
+    # issue 14 item 5: TF's C++ log lines (oneDNN, CPU instructions, MLIR, grappler) are noise
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    project.makepyfile(test_user="""
+        def test_one(tfperf, frozen_graph, sample_image):
+            tfperf.measure(frozen_graph, sample_image)
+    """)
+    result = project.runpytest_subprocess(*FAST, "--tfperf-report")
+    result.assert_outcomes(passed=1)
+    text = result.stdout.str() + result.stderr.str()
+    tf_log = [line for line in text.splitlines()
+              if line.startswith(("I0000", "W0000", "E0000")) or "oneDNN custom operations" in line
+              or "rebuild TensorFlow with the appropriate compiler flags" in line]
+    assert not tf_log, tf_log
+    assert "tfperf latency" in text
