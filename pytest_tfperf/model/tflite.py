@@ -1,0 +1,545 @@
+"""`TFLiteModel`: a `.tflite` flatbuffer run by the LiteRT interpreter (`tf.lite` as fallback).
+
+It implements the `Model` protocol: I/O specs with quantization parameters, `runner(inputs)`
+(set_tensor + invoke + get_tensor on an interpreter built once per model; `fresh=True` builds a
+new one), `run(inputs)` (quantized outputs dequantized to float32, float inputs quantized with
+the input tensor's own scale / zero point), size, and facts read from the flatbuffer itself
+(op histogram, constant-buffer parameters).
+
+LiteRT (`ai_edge_litert`) is the maintained home of the interpreter; `tf.lite.Interpreter` is
+deprecated since TF 2.19 and used only when LiteRT is not installed (or `runtime="tf.lite"`).
+Neither is imported until a model is loaded.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from collections import Counter
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .. import graphs
+from ..errors import InputError, ModelLoadError, NodeNotFoundError, unknown_name_message
+from .frozen import TensorSpec
+
+RUNTIMES = ("ai_edge_litert", "tf.lite")
+_FLOAT_KINDS = "f"
+
+
+def _spec(name: str, dtype: str, shape, quantization) -> TensorSpec:
+    """A `TensorSpec` carrying `quantization` once TensorSpec has the field (issue 10)."""
+    if "quantization" in {f.name for f in dataclasses.fields(TensorSpec)}:
+        return TensorSpec(name=name, dtype=dtype, shape=shape, quantization=quantization)
+    return TensorSpec(name=name, dtype=dtype, shape=shape)
+
+
+def _interpreter_class(runtime: str | None):
+    """(Interpreter class, OpResolverType, runtime name, version) for LiteRT or tf.lite."""
+    if runtime not in (None, *RUNTIMES):
+        raise ModelLoadError(f"unknown TFLite runtime {runtime!r}; use one of {', '.join(RUNTIMES)} "
+                             f"(or None for LiteRT when installed). Received: runtime={runtime!r}")
+    if runtime in (None, "ai_edge_litert"):
+        try:
+            import ai_edge_litert
+            from ai_edge_litert import interpreter as litert
+
+            return (litert.Interpreter, litert.OpResolverType, "ai_edge_litert",
+                    str(getattr(ai_edge_litert, "__version__", "unknown")))
+        except ImportError:
+            if runtime == "ai_edge_litert":
+                raise ModelLoadError("runtime='ai_edge_litert' but LiteRT is not installed: "
+                                     "pip install 'pytest-tfperf[edge]' (ai-edge-litert).") from None
+    import tensorflow as tf
+
+    return tf.lite.Interpreter, tf.lite.experimental.OpResolverType, "tf.lite", tf.__version__
+
+
+def schema():
+    """The TFLite flatbuffer schema module (LiteRT's copy, else TensorFlow's)."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema_fb
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated as schema_fb
+    return schema_fb
+
+
+def read_flatbuffer(content: bytes, source: str):
+    """Parse `content` as a TFLite model (identifier 'TFL3' checked first); ModelLoadError else."""
+    if len(content) < 8 or content[4:8] != b"TFL3":
+        raise ModelLoadError(
+            f"{source!r} ({len(content)} bytes) is not a TFLite flatbuffer (no 'TFL3' file "
+            "identifier at bytes 4-8): the file is truncated or corrupt, or another format. "
+            "Convert the model again (pytest_tfperf.to_tflite).")
+    try:
+        return schema().ModelT.InitFromPackedBuf(bytearray(content), 0)
+    except Exception as exc:  # flatbuffers raises IndexError/struct.error on a cut file
+        raise ModelLoadError(
+            f"{source!r} ({len(content)} bytes) is a damaged TFLite flatbuffer "
+            f"({type(exc).__name__}: {str(exc)[:200]}): the file is truncated or corrupt. "
+            "Convert or download it again.") from None
+
+
+def _op_names() -> dict[int, str]:
+    ops = schema().BuiltinOperator
+    return {v: k for k, v in vars(ops).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+_TENSOR_TYPES = {"FLOAT32": "float32", "FLOAT16": "float16", "INT32": "int32", "UINT8": "uint8",
+                 "INT64": "int64", "STRING": "string", "BOOL": "bool", "INT16": "int16",
+                 "INT8": "int8", "FLOAT64": "float64", "UINT32": "uint32", "UINT16": "uint16",
+                 "INT4": "int4"}
+
+
+@dataclasses.dataclass(frozen=True)
+class FlatbufferFacts:
+    """What the flatbuffer says without running it: ops, constant tensors, weights."""
+
+    op_histogram: tuple[tuple[str, int], ...]     # (op, count), most frequent first
+    n_ops: int
+    n_tensors: int
+    n_subgraphs: int
+    weight_params: int          # elements of constant float / quantized tensors (weights, biases)
+    constant_elements: int      # elements of every constant tensor (shapes and axes included)
+    constant_bytes: int         # bytes of constant buffers
+    weight_dtypes: tuple[tuple[str, int], ...]    # (dtype, elements) of the weights
+
+    def to_dict(self) -> dict:
+        return {"op_histogram": [list(p) for p in self.op_histogram], "n_ops": self.n_ops,
+                "n_tensors": self.n_tensors, "n_subgraphs": self.n_subgraphs,
+                "weight_params": self.weight_params, "constant_elements": self.constant_elements,
+                "constant_bytes": self.constant_bytes,
+                "weight_dtypes": [list(p) for p in self.weight_dtypes]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "FlatbufferFacts":
+        return cls(op_histogram=tuple((str(a), int(b)) for a, b in data["op_histogram"]),
+                   n_ops=int(data["n_ops"]), n_tensors=int(data["n_tensors"]),
+                   n_subgraphs=int(data["n_subgraphs"]), weight_params=int(data["weight_params"]),
+                   constant_elements=int(data["constant_elements"]),
+                   constant_bytes=int(data["constant_bytes"]),
+                   weight_dtypes=tuple((str(a), int(b)) for a, b in data["weight_dtypes"]))
+
+
+def flatbuffer_facts(model_t) -> FlatbufferFacts:
+    """Op histogram and constant-buffer counts of a parsed flatbuffer (`read_flatbuffer`).
+
+    A weight is a constant tensor (non-empty buffer) of a float type, or of an integer type that
+    carries quantization parameters (int8 weights, int32 biases); constant shapes and axes are
+    counted in `constant_elements` only.
+    """
+    names = _op_names()
+    type_names = {v: k for k, v in vars(schema().TensorType).items() if not k.startswith("_")}
+    ops: Counter = Counter()
+    for sub in model_t.subgraphs or []:
+        for op in sub.operators or []:
+            code = model_t.operatorCodes[op.opcodeIndex]
+            builtin = max(int(code.builtinCode or 0), int(code.deprecatedBuiltinCode or 0))
+            if code.customCode:
+                name = code.customCode.decode() if isinstance(code.customCode, bytes) \
+                    else str(code.customCode)
+            else:
+                name = names.get(builtin, str(builtin))
+            ops[name] += 1
+    weights = constants = const_bytes = 0
+    by_dtype: Counter = Counter()
+    n_tensors = 0
+    buffers = model_t.buffers or []
+    for sub in model_t.subgraphs or []:
+        for t in sub.tensors or []:
+            n_tensors += 1
+            buf = buffers[t.buffer] if 0 <= t.buffer < len(buffers) else None
+            data = getattr(buf, "data", None)
+            size = int(getattr(buf, "size", 0) or 0)
+            if data is None and not size:
+                continue
+            nbytes = len(data) if data is not None else size
+            if not nbytes:
+                continue
+            n = int(np.prod(t.shape)) if t.shape is not None and len(t.shape) else 1
+            constants += n
+            const_bytes += nbytes
+            dtype = _TENSOR_TYPES.get(type_names.get(t.type, ""), "unknown")
+            quantized = t.quantization is not None and t.quantization.scale is not None \
+                and len(t.quantization.scale) > 0
+            if dtype.startswith("float") or (quantized and dtype.startswith(("int", "uint"))):
+                weights += n
+                by_dtype[dtype] += n
+    return FlatbufferFacts(op_histogram=tuple(sorted(ops.items(), key=lambda p: (-p[1], p[0]))),
+                           n_ops=sum(ops.values()), n_tensors=n_tensors,
+                           n_subgraphs=len(model_t.subgraphs or []), weight_params=weights,
+                           constant_elements=constants, constant_bytes=const_bytes,
+                           weight_dtypes=tuple(sorted(by_dtype.items())))
+
+
+class TFLiteModel:
+    """A TFLite flatbuffer ready to run: specs, a reused interpreter, flatbuffer facts.
+
+    Create one with `load_tflite(path)` or `pytest_tfperf.to_tflite(model)`.
+
+    Attributes:
+        name, source, kind ("tflite"), identity (realpath of the file, "<tflite name>" in memory).
+        runtime ("ai_edge_litert" or "tf.lite"), runtime_version, delegate ("xnnpack"/"none"),
+        num_threads.
+        inputs / outputs: `TensorSpec`s; unknown (dynamic) dims are None;
+            `quantization[name]` is (scale, zero_point) or None for every input and output.
+        size_bytes: the flatbuffer's size; facts: `FlatbufferFacts`.
+    """
+
+    kind = "tflite"
+
+    def __init__(self, content: bytes, *, source: str, name: str | None = None,
+                 path: str | None = None, inputs: Sequence[str] | None = None,
+                 outputs: Sequence[str] | None = None, input_shapes: Any = None,
+                 num_threads: int | None = 1, use_xnnpack: bool = True,
+                 runtime: str | None = None):
+        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
+                                        or num_threads < 1):
+            raise ModelLoadError(f"num_threads must be an int >= 1 (or None for the runtime's "
+                                 f"default). Received: num_threads={num_threads!r}")
+        self.content = bytes(content)
+        self.source = source
+        self.path = path
+        self.name = name or (os.path.basename(path) if path else source.strip("<>"))
+        self.num_threads = num_threads
+        self.use_xnnpack = bool(use_xnnpack)
+        self._model_t = read_flatbuffer(self.content, source)
+        self.facts = flatbuffer_facts(self._model_t)
+        self._cls, self._resolvers, self.runtime, self.runtime_version = _interpreter_class(runtime)
+        self.trainable_params: int | None = None      # a flatbuffer knows no trainability
+        self.non_trainable_params: int | None = None
+        self.keras_model = None
+        self.defaults: tuple = ()
+        self._interpreter = None
+        interp = self._new_interpreter()
+        details_in = interp.get_input_details()
+        details_out = interp.get_output_details()
+        self._in_index = _select(details_in, inputs, "input", self.name)
+        self._out_index = _select(details_out, outputs, "output", self.name)
+        self._named_outputs = outputs is not None
+        by_index = {d["index"]: d for d in details_in + details_out}
+        self.quantization: dict[str, tuple[float, int] | None] = {}
+        self.inputs = tuple(self._make_spec(by_index[i]) for i in self._in_index)
+        self.outputs = tuple(self._make_spec(by_index[i]) for i in self._out_index)
+        self._interpreter = interp
+        self._current: dict[int, tuple] = {}   # input index -> shape the shared one has now
+        if input_shapes is not None:
+            self._pin(input_shapes)
+
+    # -- Model protocol ---------------------------------------------------------------------
+    @property
+    def identity(self) -> str:
+        base = os.path.realpath(self.path) if self.path else f"<tflite {self.name}>"
+        if self._named_outputs:
+            base += "[" + ",".join(s.name for s in self.outputs) + "]"
+        return base
+
+    @property
+    def delegate(self) -> str:
+        return "xnnpack" if self.use_xnnpack else "none"
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.content)
+
+    @property
+    def weight_params(self) -> int:
+        """Elements of the constant weight tensors (float, or quantized int8/int32)."""
+        return self.facts.weight_params
+
+    def runtime_info(self) -> dict:
+        """What ran: {"runtime", "runtime_version", "delegate", "num_threads"} (for records)."""
+        return {"runtime": self.runtime, "runtime_version": self.runtime_version,
+                "delegate": self.delegate, "num_threads": self.num_threads}
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{s.name} {s.dtype}{s.shape_text()}" for s in self.inputs)
+        outs = ", ".join(s.name for s in self.outputs)
+        return (f"<TFLiteModel {self.name!r} {self.facts.n_ops} ops, {self.size_bytes} bytes, "
+                f"{self.runtime} {self.delegate}; {ins} -> {outs}>")
+
+    def spec(self, name: str) -> TensorSpec:
+        """The input or output spec called `name` ("name" or "name:0")."""
+        wanted = graphs.tensor_name(name)
+        for s in self.inputs + self.outputs:
+            if s.name in (name, wanted):
+                return s
+        raise NodeNotFoundError(unknown_name_message(
+            "tensor", name, [s.name for s in self.inputs + self.outputs], f"model {self.name}"))
+
+    def feed_dict(self, inputs) -> dict[str, np.ndarray]:
+        """{input name: array} with dtype fitted: float data for an int8/uint8 input is quantized
+        with that input's scale and zero point; safe casts as `FrozenGraph.feed_dict` does.
+
+        Raises:
+            InputError: wrong count, known dims that do not match, an unsafe dtype.
+        """
+        if isinstance(inputs, Mapping):
+            items = {}
+            for key, value in inputs.items():
+                key_name = key if isinstance(key, str) else getattr(key, "name", str(key))
+                found = [s for s in self.inputs if s.name in (key_name, graphs.tensor_name(key_name))]
+                if not found:
+                    raise NodeNotFoundError(unknown_name_message(
+                        "input", key_name, [s.name for s in self.inputs], f"model {self.name}"))
+                items[found[0].name] = value
+            missing = [s.name for s in self.inputs if s.name not in items]
+            if missing:
+                raise InputError(f"model {self.name}: no value for input(s) {', '.join(missing)}; "
+                                 f"feed a dict with every input. Received keys: {sorted(items)}")
+        else:
+            if inputs is None:
+                raise InputError(f"model {self.name} needs inputs "
+                                 f"({', '.join(s.name for s in self.inputs)}); received None")
+            if isinstance(inputs, (list, tuple)) and (len(self.inputs) != 1 or (
+                    len(inputs) == 1 and np.ndim(inputs[0]) == (self.inputs[0].rank or -1))):
+                values = list(inputs)
+            else:
+                values = [inputs]
+            if len(values) != len(self.inputs):
+                raise InputError(
+                    f"model {self.name} has {len(self.inputs)} input(s) "
+                    f"({', '.join(s.name for s in self.inputs)}) but {len(values)} value(s) were "
+                    "given; pass a list in that order or a dict by name.")
+            items = {s.name: v for s, v in zip(self.inputs, values)}
+        return {s.name: self._coerce(s, items[s.name]) for s in self.inputs}
+
+    def runner(self, inputs, *, fresh: bool = False) -> Callable[[], list]:
+        """A zero-argument callable: set_tensor for each bound input, invoke, get_tensor for each
+        output (raw values: int8 outputs stay int8; `dequantize` converts them).
+
+        Args:
+            inputs: as `feed_dict` takes them; converted once, here.
+            fresh: build a new interpreter (independent timing replicate) instead of the
+                model's shared one.
+        """
+        feeds = self.feed_dict(inputs)
+        if self._interpreter is None:
+            self._interpreter, self._current = self._new_interpreter(), {}
+        interp, current = (self._new_interpreter(), {}) if fresh else \
+            (self._interpreter, self._current)
+        shapes = {i: tuple(feeds[s.name].shape) for i, s in zip(self._in_index, self.inputs)}
+        self._resize(interp, current, shapes)
+        pairs = [(i, feeds[s.name]) for i, s in zip(self._in_index, self.inputs)]
+        out_index = list(self._out_index)
+        set_tensor, invoke, get_tensor = interp.set_tensor, interp.invoke, interp.get_tensor
+        resize = self._resize
+
+        def run_once() -> list:
+            if current != shapes:  # another runner resized this interpreter's inputs
+                resize(interp, current, shapes)
+            for index, value in pairs:
+                set_tensor(index, value)
+            invoke()
+            return [get_tensor(i) for i in out_index]
+
+        return run_once
+
+    def run(self, inputs) -> list[np.ndarray]:
+        """One inference; outputs in `outputs` order, quantized ones dequantized to float32."""
+        try:
+            raw = self.runner(inputs)()
+        except (InputError, NodeNotFoundError):
+            raise
+        except (RuntimeError, ValueError) as exc:
+            raise ModelLoadError(f"model {self.name} failed while running: "
+                                 f"{type(exc).__name__}: {str(exc).strip()[:300]}") from exc
+        return self.dequantize(raw)
+
+    def dequantize(self, raw: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Raw outputs (as `runner` returns them) -> float32 where the output is quantized."""
+        out = []
+        for spec, value in zip(self.outputs, raw):
+            q = self.quantization.get(spec.name)
+            if q is not None and np.asarray(value).dtype.kind in "iu":
+                scale, zero = q
+                value = ((np.asarray(value).astype(np.float32) - zero) * scale).astype(np.float32)
+            out.append(value)
+        return out
+
+    def close(self) -> None:
+        """Drop the interpreter (a new one is built on next use)."""
+        self._interpreter, self._current = None, {}
+
+    # -- internals --------------------------------------------------------------------------
+    def _new_interpreter(self):
+        kwargs: dict = {"model_content": self.content, "num_threads": self.num_threads}
+        if not self.use_xnnpack:
+            kwargs["experimental_op_resolver_type"] = \
+                self._resolvers.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        try:
+            with warnings.catch_warnings():  # tf.lite's deprecation notice: we chose the fallback
+                warnings.simplefilter("ignore")
+                interp = self._cls(**kwargs)
+                interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelLoadError(
+                f"{self.source!r}: the {self.runtime} interpreter cannot load this model: "
+                f"{str(exc).strip()[:400]}. If it names unsupported or custom ops (Flex / "
+                "SELECT_TF_OPS), convert without them or run with a runtime that links them.") from None
+        return interp
+
+    def _make_spec(self, d: Mapping) -> TensorSpec:
+        name = graphs.tensor_name(d["name"]) if d["name"] else f"tensor_{d['index']}:0"
+        signature = d.get("shape_signature")
+        dims = list(signature if signature is not None and len(signature) else d["shape"])
+        shape = tuple(None if int(v) < 0 else int(v) for v in dims)
+        dtype = np.dtype(d["dtype"]).name if d["dtype"] not in (np.bytes_, np.object_, bytes) \
+            else "string"
+        scale, zero = d.get("quantization", (0.0, 0))
+        q = (float(scale), int(zero)) if scale else None
+        self.quantization[name] = q
+        return _spec(name, dtype, shape, q)
+
+    def _pin(self, input_shapes) -> None:
+        from .frozen import _shape_list
+
+        shapes = _shape_list(input_shapes, [s.name for s in self.inputs])
+        if len(shapes) != len(self.inputs):
+            raise InputError(f"model {self.name}: input_shapes gives {len(shapes)} shape(s) for "
+                             f"{len(self.inputs)} input(s). Received: input_shapes={input_shapes!r}")
+        pinned = list(self.inputs)
+        for k, (spec, shape) in enumerate(zip(self.inputs, shapes)):
+            if shape is None:
+                continue
+            if len(shape) != len(spec.shape) or any(
+                    d is not None and d != s for d, s in zip(spec.shape, shape)):
+                raise InputError(
+                    f"model {self.name}: input_shapes {list(shape)} does not fit input {spec.name} "
+                    f"of shape {spec.shape_text()}; only unknown (?) dims can be pinned. "
+                    f"Received: input_shapes={input_shapes!r}")
+            pinned[k] = dataclasses.replace(spec, shape=tuple(int(s) for s in shape))
+        self.inputs = tuple(pinned)
+        self._resize(self._interpreter, self._current,
+                     {i: s.shape for i, s in zip(self._in_index, self.inputs) if None not in s.shape})
+
+    def _resize(self, interp, current: dict, shapes: Mapping[int, tuple]) -> None:
+        """Resize `interp`'s inputs to `shapes` (and reallocate) unless it has them already;
+        `current` records what it has."""
+        if all(current.get(i, _now(interp, i)) == tuple(s) for i, s in shapes.items()):
+            current.update({i: tuple(s) for i, s in shapes.items()})
+            return
+        try:
+            for i, shape in shapes.items():
+                interp.resize_tensor_input(i, list(shape), strict=True)
+            interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            specs = {i: s for i, s in zip(self._in_index, self.inputs)}
+            wanted = ", ".join(f"{specs[i].name} -> {list(s)} (signature {specs[i].shape_text()})"
+                               for i, s in shapes.items())
+            raise InputError(
+                f"model {self.name}: cannot resize the input(s) to {wanted}: "
+                f"{str(exc).strip()[:300]}. Pin a shape the model supports: "
+                "load_tflite(path, input_shapes=[[1, H, W, C]]) or convert with fixed shapes.") from None
+        current.clear()
+        current.update({i: tuple(s) for i, s in shapes.items()})
+
+    def _coerce(self, spec: TensorSpec, value) -> np.ndarray:
+        arr = np.asarray(value)
+        if spec.dtype == "string":
+            if arr.dtype.kind not in "SUO":
+                raise InputError(f"input {spec.name} of model {self.name} wants strings; received "
+                                 f"{arr.dtype}. Pass an array of bytes/str.")
+        else:
+            want = np.dtype(spec.dtype)
+            q = self.quantization.get(spec.name)
+            if q is not None and want.kind in "iu" and arr.dtype.kind == "f":
+                arr = quantize(arr, q, want)
+            elif arr.dtype != want:
+                ok = np.can_cast(arr.dtype, want, casting="safe") or (
+                    arr.dtype.kind == "f" and want.kind == "f") or (
+                    arr.dtype.kind in "biu" and want.kind == "f")
+                if not ok:
+                    raise InputError(f"input {spec.name} of model {self.name} wants {spec.dtype}; "
+                                     f"received {arr.dtype} (cannot convert safely). Cast it first.")
+                arr = arr.astype(want)
+        if spec.shape is not None and (arr.ndim != len(spec.shape) or any(
+                d is not None and d != a for d, a in zip(spec.shape, arr.shape))):
+            raise InputError(f"input {spec.name} of model {self.name} wants shape "
+                             f"{spec.shape_text()}; received {list(arr.shape)}. Resize the input, "
+                             "or convert the model with that shape.")
+        return np.ascontiguousarray(arr)
+
+
+def quantize(x: np.ndarray, quantization: tuple[float, int], dtype) -> np.ndarray:
+    """Float `x` -> integer `dtype` with (scale, zero_point): round(x / scale) + zero_point, clipped."""
+    scale, zero = quantization
+    info = np.iinfo(np.dtype(dtype))
+    q = np.rint(np.asarray(x, dtype=np.float64) / scale) + zero
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def _now(interp, index: int) -> tuple:
+    for d in interp.get_input_details():
+        if d["index"] == index:
+            return tuple(int(v) for v in d["shape"])
+    return ()
+
+
+def _select(details: list, names: Sequence[str] | None, what: str, model: str) -> list[int]:
+    """Tensor indices of the named inputs/outputs (all of them, in model order, when None)."""
+    if names is None:
+        return [d["index"] for d in details]
+    by_name = {}
+    for d in details:
+        by_name[d["name"]] = d["index"]
+        by_name[graphs.tensor_name(d["name"])] = d["index"]
+    out = []
+    for n in ([names] if isinstance(names, str) else names):
+        n = getattr(n, "name", n)
+        if n not in by_name:
+            raise NodeNotFoundError(unknown_name_message(
+                what, n, [graphs.tensor_name(d["name"]) for d in details], f"TFLite model {model}"))
+        out.append(by_name[n])
+    return out
+
+
+def load_tflite(path: str | os.PathLike, *, inputs: Sequence[str] | None = None,
+                outputs: Sequence[str] | None = None, input_shapes: Any = None,
+                num_threads: int | None = 1, use_xnnpack: bool = True,
+                runtime: str | None = None) -> TFLiteModel:
+    """Load a `.tflite` flatbuffer as a `TFLiteModel`.
+
+    Args:
+        path: the `.tflite` file.
+        inputs / outputs: a subset of the model's inputs/outputs by name (default: all).
+            Every model input must be fed, so `inputs` only reorders them.
+        input_shapes: pin dynamic (-1) dims, e.g. `[[1, 224, 224, 3]]` or
+            `{"image": [1, 224, 224, 3]}` (the input tensor is resized to it).
+        num_threads: interpreter threads (default 1, like the plugin's TF sessions).
+        use_xnnpack: apply the XNNPACK delegate (LiteRT's default CPU delegate); False runs the
+            builtin kernels alone.
+        runtime: "ai_edge_litert" or "tf.lite"; None = LiteRT when installed, else tf.lite.
+    Returns:
+        TFLiteModel.
+    Raises:
+        ModelLoadError: a missing, empty, truncated or corrupt file (named), or an interpreter
+        that cannot load it; NodeNotFoundError: a mistyped input/output name.
+
+    Example:
+        >>> m = load_tflite("alexnet_int8.tflite")
+        >>> logits, = m.run(image)          # float image quantized, logits dequantized
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ModelLoadError(f"TFLite model {path!r} does not exist (cwd {os.getcwd()!r}). Check the "
+                             "path, or write one with pytest_tfperf.to_tflite(model, path).")
+    with open(path, "rb") as f:
+        content = f.read()
+    if not content:
+        raise ModelLoadError(f"TFLite model {path!r} is empty (0 bytes): the export was "
+                             "interrupted; convert it again.")
+    if inputs is not None and not isinstance(inputs, str):
+        inputs = list(inputs)
+    return TFLiteModel(content, source=path, path=path, inputs=_names(inputs),
+                       outputs=_names(outputs), input_shapes=input_shapes,
+                       num_threads=num_threads, use_xnnpack=use_xnnpack, runtime=runtime)
+
+
+def _names(names) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str):
+        return [n.strip() for n in names.split(",") if n.strip()]
+    return [getattr(n, "name", n) for n in names]
