@@ -231,7 +231,10 @@ def _source_rows(fg, feed, wanted) -> list[_Built]:
 
 
 def _graph_rows(fg, feed, wanted, transforms, tf_version) -> list[_Built]:
-    from ..optimize import optimize, optimize_with_report
+    try:  # issue 10 moves the optimizer into the `optimization` package
+        from ..optimization import optimize, optimize_with_report
+    except ImportError:
+        from ..optimize import optimize, optimize_with_report
 
     rt = f"tensorflow {tf_version}"
     rows = []
@@ -319,7 +322,8 @@ def quantization_errors(fg, data: Sequence[Sequence[np.ndarray]], *, top: int = 
 def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
              representative=None, transforms=None, rounds: int = 5, min_time: float = 0.1,
              max_time: float = 0.3, warmup: int = 2, tflite_threads: int | None = 1,
-             use_xnnpack: bool = True, debug_layers: int = 5) -> VariantTable:
+             use_xnnpack: bool = True, debug_layers: int = 5,
+             input_label: str | None = None) -> VariantTable:
     """Build every variant of `model`, time them interleaved, compare them with the source.
 
     Args:
@@ -335,6 +339,7 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
         tflite_threads, use_xnnpack: TFLite interpreter settings.
         debug_layers: how many worst int8 layers to list (0 skips the debugger, which costs
             one more conversion).
+        input_label: how the table names `inputs` (e.g. the image path); default "given".
     Returns:
         VariantTable.
     Raises:
@@ -359,7 +364,12 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ConfigError(f"variants: rounds must be an int >= 1. Received: rounds={rounds!r}")
     fg = load(model)
+    if not hasattr(fg, "graph_def"):
+        raise ConfigError(f"variants: {getattr(fg, 'name', fg)!r} is a {getattr(fg, 'kind', '?')} "
+                          "model; the table starts from a TensorFlow source (Keras, SavedModel, "
+                          "frozen graph) and converts it. Pass the model it was converted from.")
     x, label = _default_inputs(fg, inputs)
+    label = input_label or label
     feed = fg.feed_dict(x)
     if representative is None and len(fg.inputs) == 1:
         representative = image_variants(feed[fg.inputs[0].name])
