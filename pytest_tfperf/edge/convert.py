@@ -214,27 +214,35 @@ def unsupported_ops(message: str) -> list[str]:
 
 @contextlib.contextmanager
 def _quiet_stdout():
-    """Silence stdout at the file-descriptor level too: the converter's C++ quantizer prints
-    ("fully_quantize: 0, ...") straight to fd 1, which would corrupt `tfperf variants --json`."""
+    """Silence stdout and stderr at the file-descriptor level too: the converter's C++ code
+    prints ("fully_quantize: 0, ...", MLIR diagnostics) straight to fds 1 and 2, which would
+    corrupt `tfperf variants --json`; its exceptions carry the same text."""
+    saved = []
     try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError, AttributeError):  # no fd 1 (embedded interpreters)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        saved = [os.dup(1), os.dup(2)]
+    except (OSError, ValueError, AttributeError):  # no real fds (embedded interpreters)
+        for fd in saved:
+            os.close(fd)
         with contextlib.redirect_stdout(io.StringIO()):
             yield
         return
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 yield
         finally:
-            try:
-                sys.stdout.flush()
-            except (OSError, ValueError):
-                pass
-            os.dup2(saved, 1)
-            os.close(saved)
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            for fd, target in zip(saved, (1, 2)):
+                os.dup2(fd, target)
+                os.close(fd)
 
 
 def convert_bytes(fg, quantize: str = "none", representative=None, **options) -> bytes:

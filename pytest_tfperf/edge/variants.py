@@ -363,11 +363,11 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
                           + f". Rows: {', '.join(ROWS)}")
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ConfigError(f"variants: rounds must be an int >= 1. Received: rounds={rounds!r}")
+    if getattr(model, "kind", None) == "tflite" or str(model).lower().endswith(".tflite"):
+        raise ConfigError(f"variants: {getattr(model, 'name', model)!r} is a TFLite model; the "
+                          "table starts from a TensorFlow source (Keras, SavedModel, frozen graph) "
+                          "and converts it. Pass the model it was converted from.")
     fg = load(model)
-    if not hasattr(fg, "graph_def"):
-        raise ConfigError(f"variants: {getattr(fg, 'name', fg)!r} is a {getattr(fg, 'kind', '?')} "
-                          "model; the table starts from a TensorFlow source (Keras, SavedModel, "
-                          "frozen graph) and converts it. Pass the model it was converted from.")
     x, label = _default_inputs(fg, inputs)
     label = input_label or label
     feed = fg.feed_dict(x)
