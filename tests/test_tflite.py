@@ -82,6 +82,9 @@ def test_specs_runtime_and_identity(keras_fp32, tfl_dir):
     assert keras_fp32.size_bytes == os.path.getsize(tfl_dir / "cnn.tflite")
     ops = dict(keras_fp32.facts.op_histogram)
     assert ops["CONV_2D"] == 2 and ops["FULLY_CONNECTED"] == 1 and ops["MAX_POOL_2D"] == 2
+    tensors = {t["name"]: t for t in keras_fp32.tensors()}
+    assert not tensors["image"]["constant"] and tensors["image"]["shape"] == [1, 32, 32, 3]
+    assert sum(t["constant"] for t in tensors.values()) >= 5  # 2 kernels, 2 biases, 1 dense
     named = load_tflite(tfl_dir / "cnn.tflite", outputs=["predictions"])
     assert named.identity.endswith("cnn.tflite[predictions:0]")
 

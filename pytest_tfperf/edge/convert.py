@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import tempfile
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 
