@@ -154,6 +154,20 @@ def test_int8_alexnet_is_small_and_agrees_on_top1(alexnet, alexnet_tflite, astro
     assert raw.dtype == np.int8
 
 
+def test_int8_tflite_on_either_side_of_assert_equivalent(alexnet, alexnet_tflite, astronaut):
+    from pytest_tfperf.equivalence import NotEquivalentError, assert_equivalent
+
+    _, int8 = alexnet_tflite
+    assert int8.feed_dict(astronaut)["input_node:0"].dtype == np.float32  # quantized in runner
+    as_ref = assert_equivalent(int8, alexnet, astronaut, atol=0.05, rtol=0, top_k=1)
+    as_cand = assert_equivalent(alexnet, int8, astronaut, atol=0.05, rtol=0, top_k=1)
+    assert as_ref.pairing == as_cand.pairing == "name"
+    err = as_cand.outputs[0].max_abs_error
+    assert 0 < err == pytest.approx(as_ref.outputs[0].max_abs_error)
+    with pytest.raises(NotEquivalentError):  # int8 is not bit-exact: a tight tolerance fails
+        assert_equivalent(alexnet, int8, astronaut, atol=err / 10, rtol=0)
+
+
 def test_perturbed_graph_as_tflite_fails_assert_equivalent(alexnet, astronaut):
     from tensorflow.core.framework import graph_pb2
     from tensorflow.python.framework import tensor_util

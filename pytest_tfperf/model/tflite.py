@@ -157,8 +157,10 @@ class TFLiteModel:
             "tensor", name, [s.name for s in self.inputs + self.outputs], f"model {self.name}"))
 
     def feed_dict(self, inputs) -> dict[str, np.ndarray]:
-        """{input name: array} with dtype fitted: float data for an int8/uint8 input is quantized
-        with that input's scale and zero point; safe casts as `FrozenGraph.feed_dict` does.
+        """{input name: array}, checked: count, known dims, dtype (safe casts as
+        `FrozenGraph.feed_dict` does). Float data for a quantized (int8/uint8) input stays
+        float32 here, so the same feed can go to a float model (`assert_equivalent` with a
+        TFLite reference); `runner` quantizes it with the input's scale and zero point.
 
         Raises:
             InputError: wrong count, known dims that do not match, an unsafe dtype.
@@ -209,7 +211,7 @@ class TFLiteModel:
             (self._interpreter, self._current)
         shapes = {i: tuple(feeds[s.name].shape) for i, s in zip(self._in_index, self.inputs)}
         self._resize(interp, current, shapes)
-        pairs = [(i, feeds[s.name]) for i, s in zip(self._in_index, self.inputs)]
+        pairs = [(i, self._quantized(s, feeds[s.name])) for i, s in zip(self._in_index, self.inputs)]
         out_index = list(self._out_index)
         set_tensor, invoke, get_tensor = interp.set_tensor, interp.invoke, interp.get_tensor
         resize = self._resize
@@ -323,6 +325,13 @@ class TFLiteModel:
         current.clear()
         current.update({i: tuple(s) for i, s in shapes.items()})
 
+    def _quantized(self, spec: TensorSpec, arr: np.ndarray) -> np.ndarray:
+        q = self.quantization.get(spec.name)
+        want = np.dtype(spec.dtype) if spec.dtype != "string" else None
+        if q is not None and want is not None and want.kind in "iu" and arr.dtype.kind == "f":
+            return np.ascontiguousarray(quantize(arr, q, want))
+        return arr
+
     def _coerce(self, spec: TensorSpec, value) -> np.ndarray:
         arr = np.asarray(value)
         if spec.dtype == "string":
@@ -333,7 +342,7 @@ class TFLiteModel:
             want = np.dtype(spec.dtype)
             q = self.quantization.get(spec.name)
             if q is not None and want.kind in "iu" and arr.dtype.kind == "f":
-                arr = quantize(arr, q, want)
+                arr = arr.astype(np.float32)  # quantized in `runner`
             elif arr.dtype != want:
                 ok = np.can_cast(arr.dtype, want, casting="safe") or (
                     arr.dtype.kind == "f" and want.kind == "f") or (
