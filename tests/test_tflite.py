@@ -85,6 +85,9 @@ def test_specs_runtime_and_identity(keras_fp32, tfl_dir):
     tensors = {t["name"]: t for t in keras_fp32.tensors()}
     assert not tensors["image"]["constant"] and tensors["image"]["shape"] == [1, 32, 32, 3]
     assert sum(t["constant"] for t in tensors.values()) >= 5  # 2 kernels, 2 biases, 1 dense
+    ops = keras_fp32.ops()
+    assert [o["op"] for o in ops][0] == "CONV_2D" and ops[0]["inputs"][0] == "image"
+    assert ops[-1]["outputs"] == ["predictions"]
     named = load_tflite(tfl_dir / "cnn.tflite", outputs=["predictions"])
     assert named.identity.endswith("cnn.tflite[predictions:0]")
 
@@ -109,6 +112,9 @@ def test_xnnpack_off_and_tf_lite_fallback_agree(keras_fp32, tfl_dir, image32):
     plain = load_tflite(tfl_dir / "cnn.tflite", use_xnnpack=False, runtime="tf.lite", num_threads=2)
     assert plain.runtime_info() == {"runtime": "tf.lite", "runtime_version": plain.runtime_version,
                                     "delegate": "none", "num_threads": 2}
+    np.testing.assert_allclose(plain.run(image32)[0], keras_fp32.run(image32)[0], atol=1e-5)
+    plain.configure(num_threads=1, use_xnnpack=True)
+    assert plain.runtime_info()["delegate"] == "xnnpack" and plain.runtime_info()["num_threads"] == 1
     np.testing.assert_allclose(plain.run(image32)[0], keras_fp32.run(image32)[0], atol=1e-5)
 
 

@@ -22,7 +22,8 @@ import numpy as np
 from .. import graphs
 from ..errors import InputError, ModelLoadError, NodeNotFoundError, unknown_name_message
 from .frozen import TensorSpec
-from .tflite_flatbuffer import FlatbufferFacts, flatbuffer_facts, read_flatbuffer, tensor_table
+from .tflite_flatbuffer import (FlatbufferFacts, flatbuffer_facts, op_table, read_flatbuffer,
+                                tensor_table)
 
 __all__ = ["FlatbufferFacts", "RUNTIMES", "TFLiteModel", "load_tflite", "quantize"]
 
@@ -135,6 +136,24 @@ class TFLiteModel:
     def tensors(self) -> list[dict]:
         """Every tensor of the flatbuffer: name, dtype, shape, constant?, quantization."""
         return tensor_table(self._model_t)
+
+    def ops(self) -> list[dict]:
+        """Every operator in execution order: index, op type, input and output tensor names."""
+        return op_table(self._model_t)
+
+    def configure(self, *, num_threads: int | None = None, use_xnnpack: bool | None = None) -> None:
+        """Change the interpreter settings (e.g. from the `tfperf_tflite_threads` ini key);
+        the shared interpreter is rebuilt on next use when anything changed."""
+        changed = False
+        if num_threads is not None and num_threads != self.num_threads:
+            if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+                raise ModelLoadError(f"num_threads must be an int >= 1. Received: "
+                                     f"num_threads={num_threads!r}")
+            self.num_threads, changed = num_threads, True
+        if use_xnnpack is not None and bool(use_xnnpack) != self.use_xnnpack:
+            self.use_xnnpack, changed = bool(use_xnnpack), True
+        if changed:
+            self.close()
 
     def runtime_info(self) -> dict:
         """What ran: {"runtime", "runtime_version", "delegate", "num_threads"} (for records)."""

@@ -152,3 +152,24 @@ def tensor_table(model_t) -> list[dict]:
                         (float(scale[0]), int(q.zeroPoint[0]) if q.zeroPoint is not None
                          and len(q.zeroPoint) else 0)})
     return out
+
+
+def op_table(model_t) -> list[dict]:
+    """Every operator in execution order: {subgraph, index, op, inputs, outputs} (tensor names;
+    constant inputs included). Static facts only: LiteRT's Python API has no per-op timings."""
+    names = _op_names()
+    out = []
+    for g, sub in enumerate(model_t.subgraphs or []):
+        tensors = [t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+                   for t in sub.tensors or []]
+
+        def name(i, tensors=tensors):
+            return tensors[i] if 0 <= i < len(tensors) else None  # -1: an omitted optional input
+        for k, op in enumerate(sub.operators or []):
+            code = model_t.operatorCodes[op.opcodeIndex]
+            builtin = max(int(code.builtinCode or 0), int(code.deprecatedBuiltinCode or 0))
+            custom = code.customCode.decode() if isinstance(code.customCode, bytes) else code.customCode
+            out.append({"subgraph": g, "index": k, "op": custom or names.get(builtin, str(builtin)),
+                        "inputs": [name(int(i)) for i in (op.inputs if op.inputs is not None else [])],
+                        "outputs": [name(int(i)) for i in (op.outputs if op.outputs is not None else [])]})
+    return out
