@@ -90,7 +90,13 @@ class TFLiteModel:
         self.num_threads = num_threads
         self.use_xnnpack = bool(use_xnnpack)
         self._model_t = read_flatbuffer(self.content, source)
-        self.facts = flatbuffer_facts(self._model_t)
+        try:
+            self.facts = flatbuffer_facts(self._model_t)
+        except (IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelLoadError(
+                f"{source!r} ({len(self.content)} bytes) is a damaged TFLite flatbuffer: "
+                f"{type(exc).__name__} while reading its operators and buffers ({exc}). The file is "
+                "corrupt; convert or download it again.") from None
         self._cls, self._resolvers, self.runtime, self.runtime_version = _interpreter_class(runtime)
         self.trainable_params: int | None = None      # a flatbuffer knows no trainability
         self.non_trainable_params: int | None = None
