@@ -114,7 +114,7 @@ class TFLiteModel:
         self.inputs = tuple(self._make_spec(by_index[i]) for i in self._in_index)
         self.outputs = tuple(self._make_spec(by_index[i]) for i in self._out_index)
         self._interpreter = interp
-        self._current: dict[int, tuple] = {}   # input index -> shape the shared one has now
+        self._current = _State()   # the input shapes the shared interpreter has now
         if input_shapes is not None:
             self._pin(input_shapes)
 
@@ -231,19 +231,21 @@ class TFLiteModel:
         """
         feeds = self.feed_dict(inputs)
         if self._interpreter is None:
-            self._interpreter, self._current = self._new_interpreter(), {}
-        interp, current = (self._new_interpreter(), {}) if fresh else \
+            self._interpreter, self._current = self._new_interpreter(), _State()
+        interp, state = (self._new_interpreter(), _State()) if fresh else \
             (self._interpreter, self._current)
         shapes = {i: tuple(feeds[s.name].shape) for i, s in zip(self._in_index, self.inputs)}
-        self._resize(interp, current, shapes)
-        pairs = [(i, self._quantized(s, feeds[s.name])) for i, s in zip(self._in_index, self.inputs)]
-        out_index = list(self._out_index)
+        me = object()  # this runner's token: who sized the interpreter's inputs last
+        self._resize(interp, state, shapes, me)
+        pairs = tuple((i, self._quantized(s, feeds[s.name]))
+                      for i, s in zip(self._in_index, self.inputs))
+        out_index = tuple(self._out_index)
         set_tensor, invoke, get_tensor = interp.set_tensor, interp.invoke, interp.get_tensor
         resize = self._resize
 
         def run_once() -> list:
-            if current != shapes:  # another runner resized this interpreter's inputs
-                resize(interp, current, shapes)
+            if state.owner is not me:  # another runner may have resized the inputs
+                resize(interp, state, shapes, me)
             for index, value in pairs:
                 set_tensor(index, value)
             invoke()
@@ -275,7 +277,7 @@ class TFLiteModel:
 
     def close(self) -> None:
         """Drop the interpreter (a new one is built on next use)."""
-        self._interpreter, self._current = None, {}
+        self._interpreter, self._current = None, _State()
 
     # -- internals --------------------------------------------------------------------------
     def _new_interpreter(self):
@@ -327,13 +329,15 @@ class TFLiteModel:
             pinned[k] = dataclasses.replace(spec, shape=tuple(int(s) for s in shape))
         self.inputs = tuple(pinned)
         self._resize(self._interpreter, self._current,
-                     {i: s.shape for i, s in zip(self._in_index, self.inputs) if None not in s.shape})
+                     {i: tuple(s.shape) for i, s in zip(self._in_index, self.inputs) if None not in s.shape})
 
-    def _resize(self, interp, current: dict, shapes: Mapping[int, tuple]) -> None:
+    def _resize(self, interp, state: "_State", shapes: Mapping[int, tuple], owner=None) -> None:
         """Resize `interp`'s inputs to `shapes` (and reallocate) unless it has them already;
-        `current` records what it has."""
-        if all(current.get(i, _now(interp, i)) == tuple(s) for i, s in shapes.items()):
-            current.update({i: tuple(s) for i, s in shapes.items()})
+        `state` records what it has and which runner set it."""
+        if all((state.shapes[i] if i in state.shapes else _now(interp, i)) == tuple(s)
+               for i, s in shapes.items()):
+            state.shapes.update({i: tuple(s) for i, s in shapes.items()})
+            state.owner = owner
             return
         try:
             for i, shape in shapes.items():
@@ -347,8 +351,8 @@ class TFLiteModel:
                 f"model {self.name}: cannot resize the input(s) to {wanted}: "
                 f"{str(exc).strip()[:300]}. Pin a shape the model supports: "
                 "load_tflite(path, input_shapes=[[1, H, W, C]]) or convert with fixed shapes.") from None
-        current.clear()
-        current.update({i: tuple(s) for i, s in shapes.items()})
+        state.shapes = {i: tuple(s) for i, s in shapes.items()}
+        state.owner = owner
 
     def _quantized(self, spec: TensorSpec, arr: np.ndarray) -> np.ndarray:
         q = self.quantization.get(spec.name)
@@ -382,6 +386,16 @@ class TFLiteModel:
                              f"{spec.shape_text()}; received {list(arr.shape)}. Resize the input, "
                              "or convert the model with that shape.")
         return np.ascontiguousarray(arr)
+
+
+class _State:
+    """An interpreter's current input shapes and the runner that set them."""
+
+    __slots__ = ("shapes", "owner")
+
+    def __init__(self) -> None:
+        self.shapes: dict[int, tuple] = {}
+        self.owner: object = None
 
 
 def quantize(x: np.ndarray, quantization: tuple[float, int], dtype) -> np.ndarray:
