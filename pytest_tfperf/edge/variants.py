@@ -347,7 +347,6 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
     """
     import tensorflow as tf
 
-    from ..equivalence import make_input_sets  # noqa: F401 - fails early if equivalence is broken
     from ..model import load
     from ..timing import measure
     from .convert import image_variants
