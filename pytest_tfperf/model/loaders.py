@@ -139,6 +139,10 @@ def _load_path(path, inputs, outputs, input_shapes, signature, safe_mode) -> Fro
             hint = f" Did you mean: {', '.join(near)}?" if near else ""
         raise ModelLoadError(f"model file {path!r} does not exist.{hint} Check the path (relative "
                              f"paths are from {os.getcwd()!r}).")
+    if lower.endswith(".tflite"):
+        from .tflite import load_tflite  # LiteRT interpreter (tf.lite as fallback)
+
+        return load_tflite(path, inputs=inputs, outputs=outputs, input_shapes=input_shapes)
     if lower.endswith(".index") or ".data-" in os.path.basename(lower):
         return _load_checkpoint(path.rsplit(".", 1)[0] if lower.endswith(".index")
                                 else path.split(".data-")[0], inputs, outputs, input_shapes)

@@ -1,0 +1,141 @@
+"""TFLite figures (issue 13): harness overhead, and seed 002's variant table automated.
+
+(a) Harness overhead: `timing.measure(model.runner(x))` median / the median of a hand loop of
+    `interpreter.set_tensor` + `invoke` + `get_tensor` on its own interpreter (same model, same
+    threads, XNNPACK), timed in interleaved rounds (one block of each per round; median of the
+    per-round medians). Target: <= 1.02.
+(b) The variant table (`pytest_tfperf.variants`) for the example project's Keras model
+    (xception_mini, 128 px) and for seed 000's AlexNet at 224 px: every variant's median, size
+    and error vs the source; which is fastest on this CPU, and whether graph `quantize_weights`
+    still slows the model down as in seed 002.
+
+AlexNet-224 conversions take ~1-2 minutes each on a loaded 2-core machine (250 MB of weights;
+five conversions with the int8 debugger), so the whole run takes ~10 minutes.
+
+Run:     .venv/bin/python bench/bench_tflite.py [--rounds 7] [--json OUT.json]
+Smoke:   .venv/bin/python bench/bench_tflite.py --smoke     (tiny models, ~1 minute)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def hand_loop_ratio(model, x, rounds: int, block_s: float) -> dict:
+    """Harness median / hand-loop median, interleaved."""
+    import numpy as np
+
+    from pytest_tfperf.timing import measure
+
+    harness = model.runner(x)
+    interp = model._new_interpreter()  # the hand loop's own interpreter, same settings
+    detail = interp.get_input_details()[0]
+    if tuple(detail["shape"]) != x.shape:
+        interp.resize_tensor_input(detail["index"], list(x.shape))
+        interp.allocate_tensors()
+    feed = model.feed_dict(x)[model.inputs[0].name]
+    in_index = detail["index"]
+    out_index = [d["index"] for d in interp.get_output_details()]
+
+    def hand_block(seconds: float) -> float:
+        for _ in range(3):  # warm-up
+            interp.set_tensor(in_index, feed)
+            interp.invoke()
+            [interp.get_tensor(i) for i in out_index]
+        samples = []
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end or len(samples) < 10:
+            t0 = time.perf_counter_ns()
+            interp.set_tensor(in_index, feed)
+            interp.invoke()
+            [interp.get_tensor(i) for i in out_index]
+            samples.append(time.perf_counter_ns() - t0)
+        return float(np.median(samples)) / 1e6
+
+    harness_ms, hand_ms = [], []
+    for _ in range(rounds):
+        harness_ms.append(measure(harness, warmup=3, min_time=block_s, max_time=block_s,
+                                  min_runs=10).median_ms)
+        hand_ms.append(hand_block(block_s))
+    h, m = float(np.median(harness_ms)), float(np.median(hand_ms))
+    return {"model": model.name, "harness_ms": h, "hand_loop_ms": m, "ratio": h / m,
+            "rounds": rounds, "runtime": model.runtime_info()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--block", type=float, default=0.5, help="seconds per timing block")
+    parser.add_argument("--smoke", action="store_true", help="tiny models, few rounds")
+    parser.add_argument("--json", help="also write every figure to this JSON file")
+    args = parser.parse_args()
+
+    from pytest_tfperf import load, zoo
+    from pytest_tfperf.atomic import write_json
+    from pytest_tfperf.edge import to_tflite, variants
+    from pytest_tfperf.images import sample_image_for
+    from pytest_tfperf.report.variants_text import render_variants
+
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    photo = os.path.join(root, "example_project", "images", "astronaut.jpg")
+    rounds = 2 if args.smoke else args.rounds
+    block = 0.05 if args.smoke else args.block
+    figures: dict = {}
+
+    if args.smoke:
+        keras_model = zoo.keras_bn_cnn(input_size=32, filters=(8, 16))
+        alexnet = load(zoo.alexnet_graph(input_size=64, dense_units=256),
+                       outputs=["logits_layer/BiasAdd"], input_shapes=[[1, 64, 64, 3]])
+        alexnet = alexnet.with_graph_def(alexnet.graph_def, name="alexnet-64 (smoke)")
+    else:
+        sys.path.insert(0, os.path.join(root, "example_project"))
+        from models.build import xception_mini
+
+        keras_model = xception_mini(128)
+        alexnet = load(zoo.alexnet_graph(input_size=224), outputs=["logits_layer/BiasAdd"],
+                       input_shapes=[[1, 224, 224, 3]])
+        alexnet = alexnet.with_graph_def(alexnet.graph_def, name="alexnet-224")
+
+    # (a) harness vs hand loop, on the fp32 TFLite of the Keras model and of AlexNet
+    for label, source in (("keras", keras_model), ("alexnet", alexnet)):
+        fg = load(source)
+        x = sample_image_for(fg, photo, preprocess="unit")
+        t0 = time.perf_counter()
+        tfl = to_tflite(fg)
+        convert_s = time.perf_counter() - t0
+        ratio = hand_loop_ratio(tfl, x, rounds, block)
+        ratio["convert_s"] = convert_s
+        figures[f"harness_{label}"] = ratio
+        print(f"[{label}] harness {ratio['harness_ms']:.4f} ms / hand loop "
+              f"{ratio['hand_loop_ms']:.4f} ms = {ratio['ratio']:.3f} (target <= 1.02; "
+              f"{rounds} interleaved rounds; fp32 conversion {convert_s:.1f} s)")
+
+    # (b) the variant tables
+    for label, source in (("keras", keras_model), ("alexnet", alexnet)):
+        fg = load(source)
+        x = sample_image_for(fg, photo, preprocess="unit")
+        t0 = time.perf_counter()
+        table = variants(fg, x, rounds=rounds, min_time=block / 2, max_time=block,
+                         input_label="the sample photo (unit preprocess)")
+        figures[f"variants_{label}"] = table.to_dict()
+        print()
+        print(render_variants(table))
+        qw, frozen = table.row("graph quantize_weights"), table.row("frozen graph")
+        if qw.median_ms and frozen.median_ms:
+            verdict = "slower" if qw.median_ms > frozen.median_ms else "not slower"
+            print(f"graph quantize_weights vs frozen graph: {qw.median_ms:.3f} / "
+                  f"{frozen.median_ms:.3f} ms -> {verdict} (seed 002 found it slower)")
+        print(f"built and timed in {time.perf_counter() - t0:.0f} s")
+
+    if args.json:
+        write_json(args.json, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

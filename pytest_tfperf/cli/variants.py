@@ -1,0 +1,53 @@
+"""`tfperf variants MODEL [--image PATH] [--json]`: seed 002's table, built and timed here."""
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_model_args, json_text, load_model_from_args
+
+HELP = "every way to run a model (source, graphs, TFLite fp32/fp16/dynamic/int8), timed side by side"
+DESCRIPTION = """\
+Build every variant of a model and time them interleaved in this process (round-robin blocks,
+so load from other processes hits every variant alike):
+  - the source: Keras predict and model(x), or the SavedModel signature;
+  - the frozen graph, the optimized graph (tfperf optimize's pipeline), and the graph with
+    TensorFlow's quantize_weights transform;
+  - TFLite fp32, fp16, dynamic-range and full-integer int8 (calibrated on variants of the
+    sample image), run by the LiteRT interpreter with XNNPACK.
+Columns: median ms, speed-up vs the source and vs the frozen graph, size, max abs error and
+top-1 agreement vs the source, and for int8 the layers with the largest quantization error.
+A variant that cannot be built is listed with its error. --json prints {"variants": [...]}."""
+
+
+def register(subparsers) -> None:
+    """Add the `variants` subparser."""
+    p = subparsers.add_parser("variants", help=HELP, description=DESCRIPTION,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_args(p, json_help='print {"variants": [{variant, median_ms, size_bytes, '
+                                'max_abs_err, ...}], ...} as JSON')
+    p.add_argument("--image", help="sample image path (default: a synthetic image)")
+    p.add_argument("--preprocess", default="none",
+                   help="preprocess preset for --image (none, unit, tf, caffe, torch, "
+                        "scale=S,offset=O; default none)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (default 5)")
+    p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads (default 1)")
+    p.add_argument("--no-xnnpack", action="store_true",
+                   help="run TFLite with the builtin kernels only (no XNNPACK delegate)")
+    p.add_argument("--rows", metavar="NAMES",
+                   help="comma-separated subset of rows, e.g. 'frozen graph,tflite int8'")
+
+
+def run(args) -> int:
+    """Print the table (text, or `VariantTable.to_dict()` as JSON); returns 0."""
+    from ..edge.variants import variants
+    from ..images import sample_image_for
+    from ..report.variants_text import render_variants
+
+    model = load_model_from_args(args)
+    image = sample_image_for(model, args.image, preprocess=args.preprocess) if args.image else None
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
+    table = variants(model, image, rows=rows, rounds=args.rounds, tflite_threads=args.threads,
+                     use_xnnpack=not args.no_xnnpack,
+                     input_label=f"image {args.image}" if args.image else None)
+    print(json_text(table.to_dict()) if args.json else render_variants(table))
+    return 0
