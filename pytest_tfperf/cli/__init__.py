@@ -15,7 +15,7 @@ from types import ModuleType
 from ..errors import TfperfError
 from ._common import add_model_args, load_model_from_args, parse_shapes  # noqa: F401  (re-exported)
 
-COMMANDS: tuple[str, ...] = ("summarize", "bench", "optimize", "compare", "merge")
+COMMANDS: tuple[str, ...] = ("summarize", "bench", "optimize", "compare", "merge", "variants")
 
 
 def command_modules() -> dict[str, ModuleType]:

@@ -231,10 +231,7 @@ def _source_rows(fg, feed, wanted) -> list[_Built]:
 
 
 def _graph_rows(fg, feed, wanted, transforms, tf_version) -> list[_Built]:
-    try:  # issue 10 moves the optimizer into the `optimization` package
-        from ..optimization import optimize, optimize_with_report
-    except ImportError:
-        from ..optimize import optimize, optimize_with_report
+    from ..optimization import optimize, optimize_with_report
 
     rt = f"tensorflow {tf_version}"
     rows = []
