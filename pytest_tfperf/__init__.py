@@ -35,6 +35,7 @@ _LAZY = {
     "optimize": "optimization", "optimize_with_report": "optimization",
     "count_flops": "profiling", "profile": "profiling",
     "sample_image_for": "images",
+    "to_tflite": "edge", "variants": "edge", "VariantTable": "edge",
 }
 
 

@@ -12,15 +12,15 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
+def add_model_args(p: argparse.ArgumentParser, *, json_help: str = "print machine-readable JSON") -> None:
     """The model reference and loading options every model command takes (plus --json)."""
-    p.add_argument("model", help="model reference: .pb, .pbtxt, SavedModel dir, .keras/.h5, checkpoint prefix")
+    p.add_argument("model", help="model reference: .pb, .pbtxt, SavedModel dir, .keras/.h5, .tflite, checkpoint prefix")
     p.add_argument("--inputs", help="comma-separated input names (default: detected)")
     p.add_argument("--outputs", help="comma-separated output names (default: detected)")
     p.add_argument("--input-shape", action="append", default=[], metavar="[NAME=]D,D,...",
                    help="pin an input shape, e.g. 1,224,224,3 or input_node=1,224,224,3 (repeatable)")
     p.add_argument("--signature", help="SavedModel signature (default serving_default)")
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--json", action="store_true", help=json_help)
     p.add_argument("--unsafe-keras", action="store_true",
                    help="load Keras files with safe_mode=False (runs code stored in the file, e.g. "
                         "Lambda layers): only for files you trust")

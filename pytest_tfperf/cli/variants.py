@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_model_args, json_text, load_model_from_args
+from ._common import add_model_args, dumps_json, load_model_from_args
 
 HELP = "every way to run a model (source, graphs, TFLite fp32/fp16/dynamic/int8), timed side by side"
 DESCRIPTION = """\
@@ -49,5 +49,5 @@ def run(args) -> int:
     table = variants(model, image, rows=rows, rounds=args.rounds, tflite_threads=args.threads,
                      use_xnnpack=not args.no_xnnpack,
                      input_label=f"image {args.image}" if args.image else None)
-    print(json_text(table.to_dict()) if args.json else render_variants(table))
+    print(dumps_json(table.to_dict()) if args.json else render_variants(table))
     return 0

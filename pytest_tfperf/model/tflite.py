@@ -310,7 +310,7 @@ class TFLiteModel:
         return _spec(name, dtype, shape, q)
 
     def _pin(self, input_shapes) -> None:
-        from .frozen import _shape_list
+        from .shapes import _shape_list
 
         shapes = _shape_list(input_shapes, [s.name for s in self.inputs])
         if len(shapes) != len(self.inputs):
