@@ -22,6 +22,7 @@ import numpy as np
 from .. import graphs
 from ..errors import InputError, ModelLoadError, NodeNotFoundError, unknown_name_message
 from .frozen import TensorSpec
+from .shapes import _as_list  # the one "a,b" / list-of-names parser
 from .tflite_flatbuffer import (FlatbufferFacts, flatbuffer_facts, op_table, read_flatbuffer,
                                 tensor_table)
 
@@ -468,14 +469,8 @@ def load_tflite(path: str | os.PathLike, *, inputs: Sequence[str] | None = None,
                              "interrupted; convert it again.")
     if inputs is not None and not isinstance(inputs, str):
         inputs = list(inputs)
-    return TFLiteModel(content, source=path, path=path, inputs=_names(inputs),
-                       outputs=_names(outputs), input_shapes=input_shapes,
+    return TFLiteModel(content, source=path, path=path, inputs=_as_list(inputs),
+                       outputs=_as_list(outputs), input_shapes=input_shapes,
                        num_threads=num_threads, use_xnnpack=use_xnnpack, runtime=runtime)
 
 
-def _names(names) -> list[str] | None:
-    if names is None:
-        return None
-    if isinstance(names, str):
-        return [n.strip() for n in names.split(",") if n.strip()]
-    return [getattr(n, "name", n) for n in names]
