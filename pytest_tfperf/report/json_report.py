@@ -110,6 +110,7 @@ def tfperf_section(results) -> dict:
         "profiles": results.dicts("profile"),
         "failures": results.dicts("failure"),
         "comparisons": results.dicts("comparison"),
+        "variants": results.dicts("variants"),
     }
 
 
@@ -166,7 +167,8 @@ def results_from_document(doc: dict):
     results = SessionResults()
     for kind, key in (("measurement", "measurements"), ("model", "models"),
                       ("equivalence", "equivalence"), ("profile", "profiles"),
-                      ("failure", "failures"), ("comparison", "comparisons")):
+                      ("failure", "failures"), ("comparison", "comparisons"),
+                      ("variants", "variants")):
         results.extend(kind, (x for x in section.get(key) or [] if isinstance(x, dict)))
     results.environment.update(get(section, "environment", default={}) or {})
     return results
