@@ -104,6 +104,8 @@ def test_tflite_through_the_fixture_budgets_runtime_and_every_report(pytester):
     assert runtimes["test_tflite_within_budgets"].endswith("(none, 2 threads)")
     assert runtimes["test_variant_table"].startswith("tensorflow 2.")
     assert all(m["stats"]["runtime"] == m["runtime"] for m in doc["measurements"])
+    benchmarks = json.loads((pytester.path / "r.json").read_text())["benchmarks"]
+    assert {b["extra_info"]["tfperf"]["runtime"] for b in benchmarks} == set(runtimes.values())
     tflite_rows = [m for m in doc["models"] if m["model_kind"] == "tflite"]
     fp32 = next(m for m in tflite_rows if m["model"] == "cnn.tflite")
     from pytest_tfperf.model.tflite import load_tflite

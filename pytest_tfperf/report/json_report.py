@@ -56,6 +56,7 @@ def benchmark_entry(record: dict) -> dict:
         "measurement": name,
         "device": record.get("device"),
         "target_kind": record.get("target_kind"),
+        "runtime": record.get("runtime") or st.get("runtime") or None,
         "batch": st.get("batch"),
         "fps": st.get("fps"),
         "unit": "ms",
