@@ -168,15 +168,18 @@ def per_image_flops(report: dict) -> int:
 def model_summary(session, model) -> dict | None:
     """`summarize(model)` as a dict (source relative to the project root); once per model.
 
-    None for a model that is not a graph: its static facts are unavailable.
+    A TFLite model's summary comes from its flatbuffer (weights = its constant weights, without
+    the per-tensor lists). None for any other model that is not a graph: its static facts are
+    unavailable.
     """
-    if not is_graph(model):
+    tflite = getattr(model, "kind", None) == "tflite"
+    if not is_graph(model) and not tflite:
         return None
     cached = _SUMMARIES.get(model)
     if cached is None:
         from .summary import summarize
 
-        cached = summarize(model).to_dict()
+        cached = summarize(model).to_dict(**({"details": False} if tflite else {}))
         if cached.get("source") and os.path.isabs(cached["source"]):
             from .options import rel_path  # reports name files relative to the project root
 

@@ -245,6 +245,9 @@ def sample_image_for(frozen_graph, path: str | os.PathLike | None = None,
     h, w, c = _target_hwc(spec.shape)
     image = load_image(path) if path is not None else synthetic_image(h, w, c, seed=seed)
     dtype = np.dtype(spec.dtype) if spec.dtype not in ("bfloat16", "unknown") else np.dtype("float32")
+    if getattr(spec, "quantization", None) is not None and np.issubdtype(dtype, np.integer):
+        dtype = np.dtype("float32")  # a quantized (int8 TFLite) input takes the float image:
+        # the model's runner quantizes it with the input's own scale and zero point
     if np.issubdtype(dtype, np.integer):
         if prep.name != "none":
             raise ConfigError(f"tfperf_preprocess={_text(prep)!r} makes float values, but input "

@@ -26,7 +26,8 @@ class Option:
     """One setting: its `Settings` field, its command-line flag and/or ini key, how to read it.
 
     `kind`: "flag" (store_true), "text", "names" (comma list), "shape", "int", "float",
-    "append" (repeatable option), "threads" (0 -> TensorFlow's choice).
+    "append" (repeatable option), "threads" (0 -> TensorFlow's choice), "bool" (ini
+    true/false). `default`: the value when neither the flag nor the ini key is given.
     """
 
     field: str
@@ -39,6 +40,7 @@ class Option:
     ini_help: str | None = None
     nargs: str | None = None
     const: Any = None
+    default: Any = None
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -83,6 +85,12 @@ OPTIONS: tuple[Option, ...] = (
            "CI contention; 0: TF default, one per core)", ini="tfperf_intra_op_threads", kind="threads"),
     Option("inter_op_threads", "TensorFlow inter-op threads for tfperf sessions (0: TF default)",
            ini="tfperf_inter_op_threads", kind="threads"),
+    Option("tflite_threads", "TFLite interpreter threads for .tflite models tfperf loads or converts "
+           "(default 1, like the TensorFlow sessions)", ini="tfperf_tflite_threads", kind="int",
+           minimum=1, default=1),
+    Option("tflite_xnnpack", "apply LiteRT's XNNPACK delegate to TFLite models: true (default) or "
+           "false (the builtin kernels alone)", ini="tfperf_tflite_xnnpack", kind="bool",
+           default=True),
 )
 
 INI_KEYS = {o.ini: (o.ini_help or o.help) for o in OPTIONS if o.ini}
@@ -108,6 +116,8 @@ class Settings:
     # TF's default of one thread per core). ini `tfperf_intra_op_threads = 0` restores TF's default.
     intra_op_threads: int | None = 1
     inter_op_threads: int | None = None
+    tflite_threads: int = 1
+    tflite_xnnpack: bool = True
     budget_scale: float = 1.0
     disabled: bool = False
     warmup: int | None = None
@@ -260,7 +270,21 @@ def _read(config, o: Option) -> Any:
         return _THREAD_DEFAULTS[o.field] if value is None else (value or None)
     if o.kind in ("int", "float"):
         return _number(text, o.ini, int if o.kind == "int" else float, minimum=o.minimum)
+    if o.kind == "bool":
+        return _boolean(text, o.ini)
     return text
+
+
+_BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
+             "false": False, "no": False, "off": False, "0": False}
+
+
+def _boolean(text: str | None, name: str) -> bool | None:
+    if text is None:
+        return None
+    if text.lower() not in _BOOLEANS:
+        raise ConfigError(f"ini {name} must be true or false. Received: {name}={text!r}")
+    return _BOOLEANS[text.lower()]
 
 
 def _dest(flag: str) -> str:
@@ -271,6 +295,8 @@ def settings_from_config(config) -> Settings:
     """Read and check `OPTIONS` from pytest's config; `ConfigError` names the bad key and value."""
     inidir = str(config.inipath.parent) if getattr(config, "inipath", None) else str(config.rootpath)
     values = {o.field: _read(config, o) for o in OPTIONS}
+    values.update({o.field: o.default for o in OPTIONS
+                   if o.default is not None and values[o.field] is None})
     scale = values["budget_scale"]
     if scale is not None and scale <= 0:
         where = "--tfperf-budget-scale" if config.getoption("tfperf_budget_scale") is not None \

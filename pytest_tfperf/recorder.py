@@ -127,6 +127,59 @@ class TfperfRecorder:
         fg = self._as_model(model)
         return summarize(fg)
 
+    def to_tflite(self, model, path=None, *, quantize: str = "none", representative=None,
+                  **options):
+        """`pytest_tfperf.to_tflite` with the test's defaults; the TFLite model is this test's.
+
+        Relative source paths resolve like `load`; the interpreter takes the ini keys
+        `tfperf_tflite_threads` / `tfperf_tflite_xnnpack` unless `num_threads` / `use_xnnpack`
+        are given. For `quantize="int8"` with no `representative`, the calibration set is
+        `image_variants` of the model's sample image (marker / ini image and preprocessing).
+
+        Returns:
+            The loaded `TFLiteModel` (budgets and reports treat it like any model the test used).
+        """
+        from .edge import to_tflite
+
+        fg = self._as_model(model)
+        if quantize == "int8" and representative is None:
+            representative = self._representative(fg)
+        options.setdefault("num_threads", self._session.settings.tflite_threads)
+        options.setdefault("use_xnnpack", self._session.settings.tflite_xnnpack)
+        tfl = to_tflite(fg, path, quantize=quantize, representative=representative, **options)
+        self._note_model(tfl)
+        return tfl
+
+    def variants(self, model, inputs=None, **kwargs):
+        """`pytest_tfperf.variants` on the test's sample image; the table goes in every report.
+
+        `inputs` default to the model's sample image; the int8 calibration set to its
+        `image_variants`; TFLite threads and XNNPACK to the ini keys. Under `--tfperf-disable`
+        each variant runs once (one round, no timing to speak of).
+
+        Returns:
+            VariantTable (also recorded: terminal `--tfperf-report`, JSON, Markdown, HTML).
+        """
+        from .edge import variants
+        from .records import VariantsRecord
+
+        fg = self._as_model(model)
+        label = kwargs.pop("input_label", None)
+        if inputs is None:
+            inputs = self.default_inputs(fg)
+            label = label or self._image_label()
+        settings = self._session.settings
+        kwargs.setdefault("tflite_threads", settings.tflite_threads)
+        kwargs.setdefault("use_xnnpack", settings.tflite_xnnpack)
+        kwargs.setdefault("lock_path", settings.lock_path)
+        if settings.disabled:
+            kwargs.update(rounds=1, warmup=0, min_time=0.0, max_time=0.0)
+        table = variants(fg, inputs, input_label=label, **kwargs)
+        self._session.results.add("variants", VariantsRecord(
+            test_id=self.test_id, model=fg.name, model_id=model_identity(fg),
+            table=table.to_dict()))
+        return table
+
     def default_inputs(self, fg):
         """The sample image for `fg` (marker/ini image and preprocessing; decoded once per session)."""
         return self._session.sample_image_for_item(self._item, fg)
@@ -136,6 +189,34 @@ class TfperfRecorder:
         return self.last_inputs.get(id(fg)) if id(fg) in self.last_inputs else self.default_inputs(fg)
 
     # -- internals ----------------------------------------------------------------------------
+    def _image_label(self) -> str:
+        from .markers import image_marker_path
+
+        path = image_marker_path(self._item) or self._session.settings.sample_image
+        prep = self._session.settings.preprocess
+        where = f"sample image {os.path.basename(path)}" if path else "synthetic sample image"
+        return where + (f" ({prep} preprocess)" if prep and prep != "none" else "")
+
+    def _representative(self, fg):
+        """int8 calibration data: variants of the sample image, or an InputError saying why not."""
+        from .edge import image_variants
+        from .errors import InputError, TfperfError
+
+        if len(getattr(fg, "inputs", ())) != 1:
+            raise InputError(
+                f"tfperf.to_tflite(quantize='int8'): model {fg.name} has {len(fg.inputs)} inputs; "
+                "the sample image calibrates single-input image models only. Pass "
+                "representative=[...] (a list or dict of arrays per sample). "
+                "Received: representative=None")
+        try:
+            image = self.default_inputs(fg)
+        except TfperfError as exc:
+            raise InputError(
+                f"tfperf.to_tflite(quantize='int8'): model {fg.name} has no sample image to "
+                f"calibrate on ({exc}); pass representative=[...] (input arrays). "
+                "Received: representative=None") from None
+        return image_variants(image)
+
     def _as_model(self, model):
         if _is_model(model):
             self._note_model(model)

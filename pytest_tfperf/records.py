@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ALPHA", "ComparisonRecord", "EquivalenceRecord", "FailureRecord", "MeasurementRecord", "ModelRecord",
-    "ProfileRecord", "RECORD_TYPES", "Record", "measurement_label", "model_identity",
-    "record_from_dict",
+    "ProfileRecord", "RECORD_TYPES", "Record", "VariantsRecord", "measurement_label",
+    "model_identity", "record_from_dict",
 ]
 
 
@@ -117,6 +117,7 @@ class MeasurementRecord(Record):
     device: str | None = None
     target_kind: str | None = None
     regression: str | None = None
+    runtime: str | None = None       # what ran: "tensorflow 2.21.0", "ai_edge_litert 2.3.0 (xnnpack, 1 thread)"
 
     def __post_init__(self):
         object.__setattr__(self, "verdicts", _tuple_of_dicts(self.verdicts))
@@ -178,6 +179,17 @@ class FailureRecord(Record):
     marker: str = ""
     message: str = ""
     model_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantsRecord(Record):
+    """One variant table (`tfperf.variants`): `table` is `VariantTable.to_dict()`."""
+
+    kind: ClassVar[str] = "variants"
+    test_id: str = ""
+    model: str | None = None
+    model_id: str | None = None
+    table: dict = dataclasses.field(default_factory=dict)
 
 
 ALPHA = 0.01  # significance level of the Mann-Whitney U test (baseline.compare gates on it)
@@ -244,7 +256,7 @@ def _ms(value: float | None) -> str:
 
 RECORD_TYPES: dict[str, type[Record]] = {
     cls.kind: cls for cls in (MeasurementRecord, ModelRecord, EquivalenceRecord, ProfileRecord,
-                              FailureRecord, ComparisonRecord)
+                              FailureRecord, ComparisonRecord, VariantsRecord)
 }
 
 

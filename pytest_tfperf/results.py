@@ -5,7 +5,8 @@ Records are dicts only at the boundaries: `to_dict()` ships a worker's results t
 controller (`merge()` takes them back), and JSON reports / baselines store `to_dict()`.
 
 Kinds (see `records.py` for the fields): measurement, model, equivalence, profile, failure,
-comparison (added on the controller by the compare step after the run).
+comparison (added on the controller by the compare step after the run), variants (variant
+tables, `tfperf.variants`).
 
 `environment` holds run-wide facts (tensorflow version, device, machine id, rootdir, the
 baseline compared against and its warnings, the path a baseline was saved to).
@@ -17,7 +18,7 @@ from typing import Any
 
 from .records import RECORD_TYPES, Record, record_from_dict
 
-KINDS = ("measurement", "model", "equivalence", "profile", "failure", "comparison")
+KINDS = ("measurement", "model", "equivalence", "profile", "failure", "comparison", "variants")
 
 __all__ = ["KINDS", "SessionResults"]
 
@@ -67,6 +68,10 @@ class SessionResults:
     @property
     def comparisons(self) -> list:
         return self.records["comparison"]
+
+    @property
+    def variants(self) -> list:
+        return self.records.setdefault("variants", [])
 
     def is_empty(self) -> bool:
         return not any(self.records.values())

@@ -72,6 +72,9 @@ class TfperfSession:
     def _configure(self, model):
         if hasattr(model, "set_threads"):
             model.set_threads(self.settings.intra_op_threads, self.settings.inter_op_threads)
+        if getattr(model, "kind", None) == "tflite":  # ini tfperf_tflite_threads / _xnnpack
+            model.configure(num_threads=self.settings.tflite_threads,
+                            use_xnnpack=self.settings.tflite_xnnpack)
         return model
 
     def first_time_summarized(self, fg) -> bool:
@@ -199,7 +202,8 @@ class TfperfSession:
                     test_id=item.nodeid, name=stats.name or f"measure[{i}]",
                     model=model.name if model is not None else stats.model, model_id=key,
                     stats=stats.to_dict(), verdicts=mine, device=_device(),
-                    target_kind=getattr(model, "kind", None), regression=regression)))
+                    target_kind=getattr(model, "kind", None), regression=regression,
+                    runtime=getattr(stats, "runtime", None) or None)))
             if self.settings.profile:
                 self._profile_measured_models(recorder)
         bench = benchmark_stats_of(item)

@@ -98,6 +98,8 @@ class LatencyStats:
     "pytest-benchmark".
     `discarded_n`: timed calls left out because a quieter block of samples followed an
     over-budget one (the timing engine's failure confirmation); 0 when none were.
+    `runtime`: what ran the calls ("tensorflow 2.21.0", "ai_edge_litert 2.3.0 (xnnpack,
+    1 thread)"); "" when unknown (a plain Python callable).
     """
 
     n: int
@@ -127,19 +129,20 @@ class LatencyStats:
     median_ci_coverage: float = CONFIDENCE
     gated_ci_coverage: float = CONFIDENCE
     discarded_n: int = 0
+    runtime: str = ""
 
     @classmethod
     def from_samples(cls, samples_ms: Iterable[float], *, batch: int = 1, warmup_n: int = 0,
                      init_ms: float | None = None, first_ms: float | None = None,
                      gated_percentile: float = 50, stop_reason: str = "", name: str = "",
-                     model: str = "", discarded_n: int = 0) -> LatencyStats:
+                     model: str = "", discarded_n: int = 0, runtime: str = "") -> LatencyStats:
         """Compute every statistic from raw per-call latencies in milliseconds.
 
         Args:
             samples_ms: one latency per timed call (at least one).
             batch: inputs per call, for `fps`.
-            warmup_n, init_ms, first_ms, stop_reason, name, model, discarded_n: recorded
-                as given.
+            warmup_n, init_ms, first_ms, stop_reason, name, model, discarded_n, runtime:
+                recorded as given.
             gated_percentile: the percentile a budget gates on (0 < q < 100).
 
         Returns:
@@ -167,6 +170,7 @@ class LatencyStats:
             fps=fps_from_ms(float(median), batch), samples_ms=tuple(float(v) for v in x),
             stop_reason=stop_reason, name=name, model=model,
             median_ci_coverage=med_cov, gated_ci_coverage=g_cov, discarded_n=int(discarded_n),
+            runtime=str(runtime or ""),
         )
 
     def percentile(self, q: float) -> float:

@@ -263,8 +263,8 @@ def summarize_graph_def(graph_def, inputs: Sequence[Any] = (), outputs: Sequence
     )
 
 
-def summarize(model, **load_kwargs) -> GraphSummary:
-    """Summarize a `FrozenGraph`, or anything `pytest_tfperf.load` accepts.
+def summarize(model, **load_kwargs):
+    """Summarize a `FrozenGraph`, a TFLite model, or anything `pytest_tfperf.load` accepts.
 
     Args:
         model: a `FrozenGraph`, a path (.pb, SavedModel dir, .keras, checkpoint prefix), a GraphDef,
@@ -272,12 +272,18 @@ def summarize(model, **load_kwargs) -> GraphSummary:
         **load_kwargs: passed to `load` when `model` is not already a `FrozenGraph`
             (inputs, outputs, input_shapes, signature).
     Returns:
-        a `GraphSummary` of the frozen graph.
+        a `GraphSummary` of the frozen graph; for a `.tflite` model a
+        `model.tflite_summary.TFLiteSummary` (op histogram, tensors, constant buffers, size).
     """
-    if not (hasattr(model, "graph_def") and hasattr(model, "inputs") and hasattr(model, "kind")):
+    if getattr(model, "kind", None) != "tflite" and not (
+            hasattr(model, "graph_def") and hasattr(model, "inputs") and hasattr(model, "kind")):
         from .model import load
 
         model = load(model, **load_kwargs)
+    if getattr(model, "kind", None) == "tflite":
+        from .model.tflite_summary import summarize_tflite
+
+        return summarize_tflite(model)
     return summarize_graph_def(
         model.graph_def, model.inputs, model.outputs, name=model.name, source=str(model.source),
         kind=model.kind, trainable_params=getattr(model, "trainable_params", None),

@@ -34,7 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from .model.protocol import is_model
 from .model.shapes import _is_session  # the one Session test (TF-free)
+from .runtimes import describe as describe_runtime
 from .stats import LatencyStats, order_statistic_ranks
 
 _NS_PER_MS = 1_000_000.0
@@ -95,12 +97,15 @@ def timing_lock(path: str | None) -> Iterator[None]:
 # --- targets -> zero-argument runners ------------------------------------------------------
 
 def target_kind(target: Any) -> str:
-    """'frozen_graph' | 'session' | 'keras_model' | 'function' | 'callable'."""
+    """'frozen_graph' | 'model' (any other `Model`, e.g. TFLite) | 'session' | 'keras_model' |
+    'function' | 'callable'."""
     if isinstance(target, tuple) and len(target) == 2 and _is_session(target[0]):
         return "session"
     if hasattr(target, "feed_dict") and hasattr(target, "make_callable") \
             and hasattr(target, "graph_def"):
         return "frozen_graph"
+    if is_model(target):
+        return "model"
     if _is_keras_model(target):
         return "keras_model"
     if _is_tf_function(target):
@@ -115,7 +120,7 @@ def target_kind(target: Any) -> str:
 def target_names(target: Any) -> tuple[str, str]:
     """`(name, model)` to label a measurement of `target`."""
     kind = target_kind(target)
-    if kind == "frozen_graph":
+    if kind in ("frozen_graph", "model"):
         name = str(getattr(target, "name", "") or "")
         return name, name
     if kind == "session":
@@ -135,7 +140,8 @@ def build_runner(target: Any, inputs: Any = None) -> Callable[[], Any]:
     Args:
         target: `FrozenGraph` (inputs as `FrozenGraph.feed_dict` takes them), `(session, fetches)`
             (inputs: dict of tensor or tensor name -> value, or one array when the graph has
-            exactly one Placeholder), `keras.Model` (`model(inputs, training=False)`: an array,
+            exactly one Placeholder), any other `Model` such as a TFLite model (its own
+            `runner(inputs)`, timed as is), `keras.Model` (`model(inputs, training=False)`: an array,
             a list, or a dict by input name), tf.function
             / ConcreteFunction or any callable (inputs: None -> f(), tuple -> f(*inputs),
             dict -> f(**inputs), anything else -> f(inputs)).
@@ -149,6 +155,8 @@ def build_runner(target: Any, inputs: Any = None) -> Callable[[], Any]:
         if inputs is None and not target.inputs:
             inputs = {}  # a model with no required inputs (defaults only)
         return target.make_callable(inputs)
+    if kind == "model":  # the Model's own runner: no wrapper around what is timed
+        return target.runner(inputs)
     if kind == "session":
         return _session_runner(target[0], target[1], inputs)
     if kind == "keras_model":
@@ -234,6 +242,8 @@ def _to_tensors(inputs):
 
 def _materialize(out):
     """Copy outputs to host memory (`.numpy()`), walking lists, tuples and dicts."""
+    if type(out) is np.ndarray:  # already on the host: the common case, checked first
+        return out
     if isinstance(out, (list, tuple)):
         return [_materialize(o) for o in out]
     if isinstance(out, dict):
@@ -316,6 +326,9 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
         samples_ns, warmup_n, reason, discarded_n = [t2 - t1], 0, "disabled", 0
     else:
         rebuild, private = None, []
+        if target_kind(target) == "model":
+            def rebuild():  # an independent runtime instance (a new interpreter)
+                return target.runner(inputs, fresh=True)
         if target_kind(target) == "frozen_graph":
             def rebuild():  # a private fresh session: thread pools and buffers start over
                 while private:
@@ -332,7 +345,8 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
     return LatencyStats.from_samples(
         np.asarray(samples_ns, dtype=np.float64) / _NS_PER_MS, batch=batch, warmup_n=warmup_n,
         init_ms=init_ms, first_ms=first_ms, gated_percentile=percentile, stop_reason=reason,
-        name=name if name is not None else label, model=model, discarded_n=discarded_n)
+        name=name if name is not None else label, model=model, discarded_n=discarded_n,
+        runtime=describe_runtime(target, target_kind(target)))
 
 
 def sample_blocks(runner: Callable[[], Any], settings: TimingSettings, *,

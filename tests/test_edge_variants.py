@@ -132,10 +132,13 @@ def test_cli_json(keras_cnn, tmp_path, capsys):
     keras_cnn.save(model)
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers(dest="command"))
+    photo = Path(__file__).resolve().parents[1] / "example_project" / "images" / "astronaut.jpg"
     args = parser.parse_args(["variants", str(model), "--json", "--rounds", "1",
-                              "--rows", "frozen graph,tflite fp32"])
+                              "--rows", "frozen graph,tflite fp32", "--image", str(photo),
+                              "--preprocess", "unit"])
     assert cli.run(args) == 0
     data = json.loads(capsys.readouterr().out)
+    assert data["inputs"] == f"image {photo}"
     assert [r["variant"] for r in data["variants"]] == ["frozen graph", "tflite fp32"]
     for r in data["variants"]:
         assert r["median_ms"] > 0 and r["size_bytes"] > 0 and r["max_abs_err"] is not None

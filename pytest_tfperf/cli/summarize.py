@@ -19,6 +19,10 @@ def run(args) -> int:
     summary = summarize(load_model_from_args(args)).to_dict()
     if args.json:
         print(json.dumps(summary, indent=2))
+    elif summary.get("kind") == "tflite":
+        from ..report.tflite_text import render_tflite_summary
+
+        print(render_tflite_summary(summary))
     else:
         print(render_summary(summary))
     return 0

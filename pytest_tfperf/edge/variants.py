@@ -264,6 +264,7 @@ def _graph_rows(fg, feed, wanted, transforms, tf_version) -> list[_Built]:
 
 
 def _tflite_rows(fg, feed, wanted, representative, threads, use_xnnpack, debug_layers):
+    from ..runtimes import tflite_runtime_text
     from .convert import check_representative, to_tflite
 
     rows = []
@@ -274,9 +275,7 @@ def _tflite_rows(fg, feed, wanted, representative, threads, use_xnnpack, debug_l
         try:
             model = to_tflite(fg, quantize=mode, representative=representative if mode == "int8"
                               else None, num_threads=threads, use_xnnpack=use_xnnpack)
-            info = model.runtime_info()
-            row.runtime = (f"{info['runtime']} {info['runtime_version']} {info['delegate']} "
-                           f"{info['num_threads']} thread" + ("s" if (threads or 0) > 1 else ""))
+            row.runtime = tflite_runtime_text(model.runtime_info())
             row.runner, row.size_bytes = model.runner(feed), model.size_bytes
             row.outputs = model.run(feed)
             if mode == "int8" and debug_layers:
@@ -320,7 +319,7 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
              representative=None, transforms=None, rounds: int = 5, min_time: float = 0.1,
              max_time: float = 0.3, warmup: int = 2, tflite_threads: int | None = 1,
              use_xnnpack: bool = True, debug_layers: int = 5,
-             input_label: str | None = None) -> VariantTable:
+             input_label: str | None = None, lock_path: str | None = None) -> VariantTable:
     """Build every variant of `model`, time them interleaved, compare them with the source.
 
     Args:
@@ -337,6 +336,7 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
         debug_layers: how many worst int8 layers to list (0 skips the debugger, which costs
             one more conversion).
         input_label: how the table names `inputs` (e.g. the image path); default "given".
+        lock_path: the xdist timing lock (`timing.timing_lock`) held while the rounds run.
     Returns:
         VariantTable.
     Raises:
@@ -345,7 +345,7 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
     import tensorflow as tf
 
     from ..model import load
-    from ..timing import measure
+    from ..timing import measure, timing_lock
     from .convert import image_variants
 
     wanted = tuple(ROWS if rows is None else rows)
@@ -390,16 +390,17 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
 
     medians: dict[str, list[float]] = {b.variant: [] for b in built}
     t0 = time.perf_counter()
-    for _ in range(rounds):
-        for b in built:
-            if b.error is not None:
-                continue
-            try:
-                stats = measure(b.runner, batch=1, name=b.variant, warmup=warmup,
-                                min_time=min_time, max_time=max_time, min_runs=3)
-                medians[b.variant].append(float(stats.median_ms))
-            except Exception as exc:  # noqa: BLE001
-                b.error = _error_text(exc)
+    with timing_lock(lock_path):
+        for _ in range(rounds):
+            for b in built:
+                if b.error is not None:
+                    continue
+                try:
+                    stats = measure(b.runner, batch=1, name=b.variant, warmup=warmup,
+                                    min_time=min_time, max_time=max_time, min_runs=3)
+                    medians[b.variant].append(float(stats.median_ms))
+                except Exception as exc:  # noqa: BLE001
+                    b.error = _error_text(exc)
     notes.append(f"timed interleaved: {rounds} round(s) of one block per variant, "
                  f"{time.perf_counter() - t0:.1f} s")
 

@@ -250,6 +250,10 @@ def render(results, title: str = "tfperf report") -> str:
         body.append(_table(["reference", "candidate", "output", "shape", "max abs err",
                             "max rel err", "top-1", "atol / rtol", "result"], rows,
                            num=(4, 5, 6), cls="equivalence"))
+    if results.variants:
+        from .variants_text import html_variants
+
+        body.append('<h2 id="variants">Variants</h2>' + html_variants(results.variants))
     base = env.get("baseline") or {}
     if results.comparisons or base:
         body.append('<h2 id="comparison">Comparison with baseline</h2>')

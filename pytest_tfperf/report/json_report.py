@@ -56,6 +56,7 @@ def benchmark_entry(record: dict) -> dict:
         "measurement": name,
         "device": record.get("device"),
         "target_kind": record.get("target_kind"),
+        "runtime": record.get("runtime") or st.get("runtime") or None,
         "batch": st.get("batch"),
         "fps": st.get("fps"),
         "unit": "ms",
@@ -110,6 +111,7 @@ def tfperf_section(results) -> dict:
         "profiles": results.dicts("profile"),
         "failures": results.dicts("failure"),
         "comparisons": results.dicts("comparison"),
+        "variants": results.dicts("variants"),
     }
 
 
@@ -166,7 +168,8 @@ def results_from_document(doc: dict):
     results = SessionResults()
     for kind, key in (("measurement", "measurements"), ("model", "models"),
                       ("equivalence", "equivalence"), ("profile", "profiles"),
-                      ("failure", "failures"), ("comparison", "comparisons")):
+                      ("failure", "failures"), ("comparison", "comparisons"),
+                      ("variants", "variants")):
         results.extend(kind, (x for x in section.get(key) or [] if isinstance(x, dict)))
     results.environment.update(get(section, "environment", default={}) or {})
     return results

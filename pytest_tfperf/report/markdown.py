@@ -93,6 +93,10 @@ def render(results, title: str = "tfperf report") -> str:
         out += ["### Equivalence", ""]
         out += _table(["reference", "candidate", "output", "shape", "max abs err", "max rel err",
                        "top-1", "atol / rtol", "result"], rows, right=(4, 5, 6))
+    if results.variants:
+        from .variants_text import markdown_variants
+
+        out += ["### Variants", ""] + markdown_variants(results.variants)
     base = env.get("baseline") or {}
     if results.comparisons or base:
         out += ["### Comparison with baseline", ""]

@@ -31,7 +31,8 @@ from typing import Any
 from ..errors import BaselineError, ConfigError
 
 MERGE_FORMAT = 1  # layout of the `tfperf.merge` entry
-RECORD_LISTS = ("measurements", "models", "equivalence", "profiles", "failures", "comparisons")
+RECORD_LISTS = ("measurements", "models", "equivalence", "profiles", "failures", "comparisons",
+                "variants")
 
 
 @dataclasses.dataclass(frozen=True)

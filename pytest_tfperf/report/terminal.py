@@ -183,6 +183,10 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
             out.append(("tfperf models", render_models(results, width)))
         if results.equivalences:
             out.append(("tfperf equivalence", render_equivalence(results, width)))
+        if results.variants:
+            from .variants_text import terminal_variants
+
+            out.append(("tfperf variants", terminal_variants(results.variants)))
     if profile and results.profiles:
         out.append(("tfperf profiles", render_profiles(results)))
     if (report or compare) and (results.comparisons or results.environment.get("baseline")):

@@ -1,0 +1,81 @@
+"""`summarize` of a TFLite model: what its flatbuffer holds (ops, tensors, constant buffers).
+
+The counterpart of `summary.GraphSummary` for `.tflite` files. `to_dict()` carries the keys the
+reports read from any model summary (`weight_params`, `serialized_bytes`, `node_count` = the
+operators), so a TFLite model gets a row in every report's model table, and a `param_budget`
+on it is checked against the constant weights of its flatbuffer.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+__all__ = ["TFLiteSummary", "summarize_tflite"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TFLiteSummary:
+    """A TFLite model's static facts (no inference run).
+
+    `weight_params`: elements of constant float tensors and of quantized (int8 / int32)
+    weights and biases; `constant_elements` counts every constant (shapes and axes too).
+    `tensors` / `ops`: every tensor and operator (`TFLiteModel.tensors()` / `ops()`).
+    A flatbuffer knows no trainability: `trainable_params` is None, never zero.
+    """
+
+    name: str
+    source: str
+    runtime: str
+    inputs: tuple[Any, ...]          # TensorSpecs, with quantization (scale, zero point)
+    outputs: tuple[Any, ...]
+    op_histogram: tuple[tuple[str, int], ...]
+    op_count: int
+    tensor_count: int
+    subgraphs: int
+    weight_params: int
+    weight_dtypes: tuple[tuple[str, int], ...]
+    constant_elements: int
+    constant_bytes: int
+    serialized_bytes: int
+    tensors: tuple[dict, ...] = ()
+    ops: tuple[dict, ...] = ()
+
+    kind = "tflite"
+    trainable_params = None
+    non_trainable_params = None
+
+    def to_dict(self, *, details: bool = True) -> dict:
+        """JSON-able dict; `details=False` leaves out the per-tensor and per-op lists."""
+        out = {
+            "name": self.name, "source": self.source, "kind": self.kind, "runtime": self.runtime,
+            "inputs": [s.to_dict() for s in self.inputs],
+            "outputs": [s.to_dict() for s in self.outputs],
+            "node_count": self.op_count, "op_count": self.op_count,
+            "op_histogram": [[op, n] for op, n in self.op_histogram],
+            "tensor_count": self.tensor_count, "subgraphs": self.subgraphs,
+            "weight_params": self.weight_params,
+            "weight_dtypes": [[d, n] for d, n in self.weight_dtypes],
+            "constant_elements": self.constant_elements,
+            "other_const_elements": self.constant_elements - self.weight_params,
+            "constant_bytes": self.constant_bytes, "serialized_bytes": self.serialized_bytes,
+            "trainable_params": None, "non_trainable_params": None, "source_params": None,
+        }
+        if details:
+            out["tensors"] = [dict(t) for t in self.tensors]
+            out["ops"] = [dict(o) for o in self.ops]
+        return out
+
+
+def summarize_tflite(model) -> TFLiteSummary:
+    """The `TFLiteSummary` of a loaded `TFLiteModel` (read from its flatbuffer)."""
+    from ..runtimes import tflite_runtime_text
+
+    facts = model.facts
+    return TFLiteSummary(
+        name=model.name, source=str(model.source), runtime=tflite_runtime_text(model.runtime_info()),
+        inputs=tuple(model.inputs), outputs=tuple(model.outputs),
+        op_histogram=tuple(facts.op_histogram), op_count=facts.n_ops,
+        tensor_count=facts.n_tensors, subgraphs=facts.n_subgraphs,
+        weight_params=facts.weight_params, weight_dtypes=tuple(facts.weight_dtypes),
+        constant_elements=facts.constant_elements, constant_bytes=facts.constant_bytes,
+        serialized_bytes=model.size_bytes, tensors=tuple(model.tensors()), ops=tuple(model.ops()))
