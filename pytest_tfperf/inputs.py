@@ -52,6 +52,7 @@ _PASS_THROUGH = frozenset({
     "Identity", "Cast", "Reshape", "ExpandDims", "Squeeze", "StopGradient", "Snapshot",
     "Transpose", "StridedSlice", "Slice", "Tile", "Enter", "Switch", "Merge", "IdentityN",
 })
+_SELECTS = frozenset({"Select", "SelectV2"})  # values pass on ports 1 and 2 (Keras' negative-id wrap)
 _GATHERS = frozenset({"Gather", "GatherV2", "ResourceGather", "GatherNd", "ResourceGatherNd"})
 _SPLITS = frozenset({"StringSplit", "StringSplitV2", "StringNGrams", "RegexSplitWithOffsets",
                      "WhitespaceTokenizeWithOffsets", "UnicodeScript"})
@@ -176,8 +177,8 @@ def synthetic_array(shape: Sequence[int], dtype: str = "float32", *, rng: np.ran
 
     Args:
         shape: concrete dims (use `choose_shape` for a spec with unknown dims).
-        dtype: numpy dtype name ("float32", "int64", "bool", "string"...); bfloat16 and other
-            names numpy does not know give float32.
+        dtype: numpy dtype name ("float32", "int64", "bool", "string"...); bfloat16 gives
+            float32 (numpy has none); resource/variant are an `InputError`.
         rng: random generator; None = `default_rng(DEFAULT_SEED)` (the same array every call).
         domain: the graph's value domain for this input (`value_domain`), if known.
         low, high: a value range that overrides the default (floats [low, high), ints
@@ -192,9 +193,10 @@ def synthetic_array(shape: Sequence[int], dtype: str = "float32", *, rng: np.ran
     if dtype in ("string", "object") or str(dtype).startswith(("<U", "|S", "<S")):
         return _strings(dims, rng, domain)
     try:
-        np_dtype = np.dtype(dtype)
+        np_dtype = np.dtype("float32" if dtype in ("bfloat16", "half") else dtype)
     except TypeError:
-        np_dtype = np.dtype("float32")
+        raise InputError(f"input {name!r} has dtype {dtype}; no synthetic value can be made for it. "
+                         "Pass inputs=... (an array per input).") from None
     kind = np_dtype.kind
     if kind == "b":
         return rng.random(dims) < 0.5
@@ -282,7 +284,7 @@ def value_domain(graph_def, input_name: str) -> ValueDomain:
             node = nodes[reader]
             ports = [k for k, i in enumerate(node.input)
                      if not i.startswith("^") and graphs.node_name(i) == cur]
-            if node.op in _PASS_THROUGH and 0 in ports:
+            if (node.op in _PASS_THROUGH and 0 in ports) or (node.op in _SELECTS and {1, 2} & set(ports)):
                 stack.append(reader)
             elif node.op in _GATHERS and 1 in ports:
                 rows = _gather_rows(node, nodes)

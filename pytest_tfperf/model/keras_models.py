@@ -79,7 +79,7 @@ def _load_keras_model(model, inputs, outputs, input_shapes, *, source, kind) -> 
         raise ModelLoadError(f"cannot trace Keras model {display}: {type(exc).__name__}: "
                              f"{_keras_reason(exc)}") from None
     fg = _load_concrete(concrete, inputs, graph_outputs, None, source=source, kind=kind, name=display,
-                        output_names=None if graph_outputs else out_names,
+                        output_names=out_names,
                         known_names=_known_names(model))
     fg.keras_model = model
     fg.trainable_params = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))

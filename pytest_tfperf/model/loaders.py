@@ -238,11 +238,13 @@ def _load_saved_model(path, inputs, outputs, input_shapes, signature) -> FrozenG
     fg = _load_concrete(signatures[wanted], inputs, outputs, input_shapes, source=path,
                         kind="saved_model", name=os.path.basename(os.path.normpath(path)))
     fg._identity = f"{os.path.realpath(path)}#{wanted}"
-    trainable = sum(int(np.prod(v.shape)) for v in getattr(loaded, "trainable_variables", []) or [])
-    if trainable:
-        fg.trainable_params = trainable
-        total = sum(int(np.prod(v.shape)) for v in getattr(loaded, "variables", []) or [])
-        fg.non_trainable_params = total - trainable
+    # the object's variables (Keras exports keep them); a restored tf.Module has none listed, so
+    # then the variables the signature itself captures
+    variables = list(getattr(loaded, "variables", None) or []) or list(signatures[wanted].variables)
+    total = sum(int(np.prod(v.shape)) for v in variables)
+    if total:
+        fg.trainable_params = sum(int(np.prod(v.shape)) for v in variables if v.trainable)
+        fg.non_trainable_params = total - fg.trainable_params
     return fg
 
 

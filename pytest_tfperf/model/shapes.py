@@ -42,7 +42,7 @@ def check_pinnable(name: str, fixed, shape, where: str, input_shapes) -> None:
     fixed = list(fixed)
     if len(fixed) != len(shape) or any(o is not None and o != s for o, s in zip(fixed, shape)):
         raise InputError(f"{where}: input_shapes {list(shape)} does not fit input {name} of shape "
-                         f"{['?' if d is None else d for d in fixed]}; only unknown (?) dims can be "
+                         f"[{','.join('?' if d is None else str(d) for d in fixed)}]; only unknown (?) dims can be "
                          f"pinned: feed that shape, or rebuild the model with unknown dims there. "
                          f"Received: input_shapes={input_shapes!r}")
 

@@ -58,14 +58,16 @@ def freeze_tables(graph_def, concrete, source: str):
     added = []
     for hole in holes:
         users = _users(hole.name, nodes, readers)
+        if not users:
+            continue  # read by nothing: harmless, and never an input (resource dtype)
         bad = sorted({op for op in users.values() if op not in _TABLE_USERS})
         handle = handles.get(hole.name)
-        if bad or handle is None or not users:
+        if bad or handle is None:
             raise ModelLoadError(
                 f"cannot freeze {source}: it captures resource {hole.name!r} "
-                f"(used by {', '.join(bad or sorted(set(users.values())) or ['nothing'])}), which is "
+                f"(used by {', '.join(bad or sorted(set(users.values())))}), which is "
                 "neither a variable nor a lookup table, so it cannot become a constant. Export a "
-                "signature that does not use it, or measure the model in its own runtime.")
+                "signature that does not use it, or time the function itself: tfperf.measure(fn, inputs).")
         key_dtype, value_dtype = _dtypes(users, nodes)
         keys, values = _export(handle, key_dtype, value_dtype, hole.name, source)
         writes = any(op in _WRITERS for op in users.values())
