@@ -174,6 +174,30 @@ def descendants(graph_def, names: Iterable[str]) -> set[str]:
     return seen
 
 
+def walk_readers(start: str, follow, nodes: dict, readers: dict):
+    """Yield `(node, ports)` for each node reading `start`, and on through the readers that
+    `follow(node, ports)` accepts; `ports` are the data-input positions where it reads the node
+    before it. Each node is followed once.
+
+    Args:
+        start: a node name.
+        follow: `(NodeDef, list[int]) -> bool`, e.g. "an Identity reading port 0".
+        nodes, readers: `node_map(graph_def)` and `consumers(graph_def)`.
+    """
+    seen, stack = set(), [node_name(start)]
+    while stack:
+        cur = stack.pop()
+        if cur in seen:
+            continue
+        seen.add(cur)
+        for reader in readers.get(cur, ()):
+            node = nodes[reader]
+            ports = [k for k, i in enumerate(node.input) if not i.startswith("^") and node_name(i) == cur]
+            yield node, ports
+            if follow(node, ports):
+                stack.append(reader)
+
+
 def require_node(graph_def, name: str, what: str = "node", where: str = "the graph") -> str:
     """The node name of `name` if the graph has it, else `NodeNotFoundError` with close matches."""
     nodes = node_map(graph_def)

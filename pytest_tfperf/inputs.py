@@ -274,28 +274,21 @@ def value_domain(graph_def, input_name: str) -> ValueDomain:
     start = graphs.node_name(input_name)
     highs: list[tuple[int, str]] = []
     keys: list = []
-    seen, stack = set(), [start]
-    while stack:  # follow the input's value through pass-through ops (data edges only)
-        cur = stack.pop()
-        if cur in seen:
-            continue
-        seen.add(cur)
-        for reader in readers.get(cur, ()):
-            node = nodes[reader]
-            ports = [k for k, i in enumerate(node.input)
-                     if not i.startswith("^") and graphs.node_name(i) == cur]
-            if (node.op in _PASS_THROUGH and 0 in ports) or (node.op in _SELECTS and {1, 2} & set(ports)):
-                stack.append(reader)
-            elif node.op in _GATHERS and 1 in ports:
-                rows = _gather_rows(node, nodes)
-                if rows is not None:
-                    highs.append(rows)
-            elif node.op == "OneHot" and 0 in ports:
-                depth = _const(nodes, node.input[1])
-                if depth is not None and depth.size == 1:
-                    highs.append((int(depth), f"OneHot {node.name} depth {int(depth)}"))
-            elif node.op in ("LookupTableFindV2", "LookupTableFind") and 1 in ports:
-                keys += list(table_keys(graph_def, node.input[0], nodes=nodes, readers=readers))
+
+    def passes(node, ports) -> bool:  # the input's value flows on unchanged (data edges only)
+        return (node.op in _PASS_THROUGH and 0 in ports) or (node.op in _SELECTS and bool({1, 2} & set(ports)))
+
+    for node, ports in graphs.walk_readers(start, passes, nodes, readers):
+        if node.op in _GATHERS and 1 in ports:
+            rows = _gather_rows(node, nodes)
+            if rows is not None:
+                highs.append(rows)
+        elif node.op == "OneHot" and 0 in ports:
+            depth = _const(nodes, node.input[1])
+            if depth is not None and depth.size == 1:
+                highs.append((int(depth), f"OneHot {node.name} depth {int(depth)}"))
+        elif node.op in ("LookupTableFindV2", "LookupTableFind") and 1 in ports:
+            keys += list(table_keys(graph_def, node.input[0], nodes=nodes, readers=readers))
     if keys and all(isinstance(k, bytes) for k in keys):
         return ValueDomain(vocabulary=tuple(sorted({k.decode("utf-8", "replace") for k in keys})),
                            why="lookup table keys")

@@ -77,7 +77,8 @@ OPTIONS: tuple[Option, ...] = (
            ini="tfperf_inputs", kind="names"),
     Option("outputs", "comma-separated output tensor names (default: detected)", ini="tfperf_outputs",
            kind="names"),
-    Option("input_shape", "pin unknown input dims: '1,224,224,3' (';' between inputs, optional 'name=')",
+    Option("input_shape", "pin unknown input dims: '1,224,224,3' or '1x224x224x3' (';' between inputs, "
+           "optional 'name=')",
            ini="tfperf_input_shape", kind="shape"),
     Option("sample_image", "image file for the sample_image fixture (jpeg/png/bmp/gif)",
            ini="tfperf_sample_image"),

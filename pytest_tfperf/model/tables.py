@@ -78,20 +78,11 @@ def freeze_tables(graph_def, concrete, source: str):
 
 def _users(name: str, nodes: dict, readers: dict) -> dict[str, str]:
     """{node name: op} of the ops that take the handle `name` as input 0, through Identity ops."""
-    found: dict[str, str] = {}
-    stack, seen = [name], set()
-    while stack:
-        cur = stack.pop()
-        if cur in seen:
-            continue
-        seen.add(cur)
-        for reader in readers.get(cur, ()):
-            node = nodes[reader]
-            if node.op == "Identity":
-                stack.append(reader)
-            else:
-                found[reader] = node.op
-    return found
+    def identity(node, _ports):
+        return node.op == "Identity"
+
+    return {node.name: node.op for node, ports in graphs.walk_readers(name, identity, nodes, readers)
+            if not identity(node, ports)}
 
 
 def _dtypes(users: dict[str, str], nodes: dict) -> tuple[str | None, str | None]:
