@@ -192,7 +192,8 @@ class FrozenGraph:
             except (KeyError, ValueError):
                 nodes = [node.name for node in self.graph_def.node]
                 raise NodeNotFoundError(
-                    unknown_name_message("tensor", n, nodes, f"model {self.name}")) from None
+                    unknown_name_message("tensor", n, nodes, f"model {self.name}",
+                                         preferred=[s.node for s in self.outputs])) from None
         return out
 
     def new_session(self):

@@ -202,7 +202,8 @@ def _spec_for(text: str) -> _Spec:
     name, args = m.group(1), m.group(2)
     if name not in _OWN and name not in tx.TF_TRANSFORMS:
         raise OptimizeError(unknown_name_message("transform", name, transform_names(),
-                                                 "the transforms tfperf optimize knows")
+                                                 "the transforms tfperf optimize knows",
+                                                 limit=len(transform_names()))  # a short, closed list
                             + ". Run them by name, e.g. --transforms fold_constants,fold_batch_norms")
     if name in _OWN:
         kwargs = _parse_kwargs(args, text)
