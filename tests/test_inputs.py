@@ -211,3 +211,20 @@ def test_a_captured_resource_that_is_no_table_is_a_clear_error():
     with pytest.raises(ModelLoadError, match=r"captures resource .*QueueSizeV2.*neither a variable "
                                              r"nor a lookup table.*tfperf.measure\(fn, inputs\)"):
         pytest_tfperf.load(scaled)
+
+
+def test_a_dense_hash_table_is_a_clear_error_and_a_mutable_one_freezes():
+    import tensorflow as tf
+
+    dense = tf.lookup.experimental.DenseHashTable(tf.int64, tf.float32, default_value=-1.0,
+                                                  empty_key=-1, deleted_key=-2)
+    dense.insert(tf.constant([3, 5], tf.int64), tf.constant([0.5, 1.5]))
+    mutable = tf.lookup.experimental.MutableHashTable(tf.int64, tf.float32, default_value=-1.0)
+    mutable.insert(tf.constant([3, 5], tf.int64), tf.constant([0.5, 1.5]))
+    spec = [tf.TensorSpec([None], tf.int64, name="k")]
+    with pytest.raises(ModelLoadError, match=r"is a dense hash table .*StaticHashTable or MutableHashTable"):
+        pytest_tfperf.load(tf.function(dense.lookup, input_signature=spec))
+    fg = pytest_tfperf.load(tf.function(mutable.lookup, input_signature=spec))
+    keys = inputs.sample_inputs(fg)["k:0"]
+    assert set(keys.tolist()) <= {3, 5}  # the table's own keys
+    assert fg.run({"k": np.asarray([5, 3, 9])})[0].tolist() == [1.5, 0.5, -1.0]

@@ -70,6 +70,13 @@ def freeze_tables(graph_def, concrete, source: str):
                 "signature that does not use it, or time the function itself: tfperf.measure(fn, inputs).")
         key_dtype, value_dtype = _dtypes(users, nodes)
         keys, values = _export(handle, key_dtype, value_dtype, hole.name, source)
+        if keys.ndim != 1:  # a DenseHashTable exports every bucket, empty and deleted markers too
+            raise ModelLoadError(
+                f"cannot freeze {source}: lookup table {hole.name!r} is a dense hash table "
+                f"(tf.lookup.experimental.DenseHashTable; its export has shape {list(keys.shape)}), "
+                "whose empty/deleted markers cannot be told from keys here. Use a StaticHashTable or "
+                "MutableHashTable in the exported function, or time the function itself: "
+                "tfperf.measure(fn, inputs).")
         writes = any(op in _WRITERS for op in users.values())
         added += _table_nodes(hole, keys, values, mutable=writes)
     graph_def.node.extend(added)
