@@ -2,7 +2,8 @@
 
 Public API (TensorFlow is imported only when a function first needs it):
 `load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`,
-`optimize`, `count_flops`, `profile`, `Model`, `as_model`, and the error hierarchy rooted at `TfperfError`.
+`optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, and the error hierarchy
+rooted at `TfperfError`.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ _LAZY = {
     "NotEquivalentError": "errors",
     "optimize": "optimization", "optimize_with_report": "optimization",
     "count_flops": "profiling", "profile": "profiling",
-    "sample_image_for": "images",
+    "sample_image_for": "images", "sample_inputs": "inputs",
     "to_tflite": "edge", "variants": "edge", "VariantTable": "edge",
 }
 

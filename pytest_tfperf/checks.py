@@ -47,10 +47,16 @@ def run_budget_checks(session, item, recorder) -> list:
     latency = parsed.get("latency_budget")
     funcargs = getattr(item, "funcargs", {})
     fixture_fg = funcargs.get("frozen_graph")
+    generated = None  # the declarative measurement's inputs, when the input policy made some
     if latency is not None:
         if recorder is not None and not recorder.measurements and fixture_fg is not None \
                 and not uses_benchmark(item):
-            recorder.measure(fixture_fg, funcargs.get("sample_image"))
+            # one input: the test's sample_image (a conftest may override it); several: the sample
+            # image for the image input, the input policy's arrays for the others (said below)
+            single = len(getattr(fixture_fg, "inputs", ())) == 1
+            recorder.measure(fixture_fg, funcargs.get("sample_image") if single else None)
+            fed = recorder.last_inputs.get(id(fixture_fg))
+            generated = fed if "synthetic" in getattr(fed, "sources", {}).values() else None
         bench = benchmark_stats_of(item)
         if bench is not None:
             verdicts.append(_tag(budgets.check_latency(
@@ -64,9 +70,12 @@ def run_budget_checks(session, item, recorder) -> list:
                 "tfperf.measure(...) call, does not use the frozen_graph fixture, and did not use "
                 "pytest-benchmark's benchmark fixture.")
         for stats, model in (recorder.measurements if recorder else []):
-            verdicts.append(_tag(budgets.check_latency(
+            verdict = _tag(budgets.check_latency(
                 latency, stats, scale=settings.budget_scale,
-                model=model.name if model is not None else stats.model), model))
+                model=model.name if model is not None else stats.model), model)
+            if generated is not None and model is fixture_fg:
+                verdict = dataclasses.replace(verdict, message=verdict.message + _generated_note(generated))
+            verdicts.append(verdict)
     if settings.disabled:
         return []
     models = models_of(item, recorder)
@@ -79,6 +88,15 @@ def run_budget_checks(session, item, recorder) -> list:
         for name, budget in static.items():
             verdicts.append(_tag(_check_static(session, item, recorder, name, budget, model), model))
     return verdicts
+
+
+def _generated_note(feed) -> str:
+    """"; timed on image [1,96,96,3] float32 (sample image), scale [1] float32 (synthetic) ..."""
+    from .inputs import describe
+
+    return (f"; timed on {describe(feed)}: the inputs that are not the sample image were made by "
+            "tfperf's input policy; to choose them, call tfperf.measure(frozen_graph, {name: array, "
+            "...}) in the test")
 
 
 def _tag(verdict, model):

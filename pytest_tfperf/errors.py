@@ -67,14 +67,32 @@ def close_matches(name: str, candidates: Iterable[str], n: int = 5) -> list[str]
     return found
 
 
-def unknown_name_message(what: str, name: str, candidates: Iterable[str], where: str) -> str:
-    """'<what> 'x' not found in <where>; did you mean: a, b? Available: ...' (bounded)."""
+def unknown_name_message(what: str, name: str, candidates: Iterable[str], where: str, *,
+                         preferred: Iterable[str] = (), preferred_label: str | None = None,
+                         limit: int = 10) -> str:
+    """'<what> 'x' not found in <where>. Did you mean: a, b? Available: ...' (bounded).
+
+    `preferred`: the names a person means (a model's real outputs, Keras layer names), matched
+    and listed before the rest under `preferred_label` (default "The model's <what>s"); at most
+    `limit` names are listed.
+    """
     candidates = sorted(set(candidates))
-    matches = close_matches(name, candidates)
+    preferred = list(dict.fromkeys(preferred))
+    matches = close_matches(name, preferred) if preferred else []
+    matches = matches or close_matches(name, candidates)
     msg = f"{what} {name!r} not found in {where}."
     if matches:
         msg += " Did you mean: " + ", ".join(repr(m) for m in matches) + "?"
-    shown = candidates[:20]
+    if preferred:
+        shown = preferred[:limit]
+        more = f" (+{len(preferred) - len(shown)} more)" if len(preferred) > len(shown) else ""
+        label = preferred_label or f"The model's {what}s"
+        msg += f" {label}: " + ", ".join(shown) + more
+        rest = len(set(candidates) - set(preferred))
+        if rest:
+            msg += f"; any of its {rest} other node names also works"
+        return msg
+    shown = candidates[:limit]
     more = f" (+{len(candidates) - len(shown)} more)" if len(candidates) > len(shown) else ""
     msg += " Available: " + ", ".join(shown) + more
     return msg

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from . import graphs
-from .errors import InputError, ModelLoadError
+from .errors import ModelLoadError
 from .flops_ops import (  # noqa: F401  (the op tables are public here too)
     ELEMENTWISE_OPS,
     FUSED_OPS,
@@ -50,6 +50,8 @@ from .flops_ops import (  # noqa: F401  (the op tables are public here too)
     classify,
     node_flops,
 )
+from .inputs import choose_shape, describe_guesses, sample_inputs
+from .model import initialize_tables
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +69,8 @@ class FlopsReport:
         batch: the batch size the FLOPs are for (leading dim of the first input).
         input_shapes: input tensor name -> the shape the FLOPs were computed with.
         shapes_from: "static" (shape inference) or "run" (step_stats of one traced run).
+        input_notes: dims the input policy chose (`inputs.choose_shape`), e.g.
+            "x:0: dynamic H/W: pinned to 224"; empty when the caller gave the inputs.
     """
 
     total: int
@@ -79,6 +83,7 @@ class FlopsReport:
     batch: int
     input_shapes: dict
     shapes_from: str = "static"
+    input_notes: tuple = ()
 
     def to_dict(self) -> dict:
         return {
@@ -90,6 +95,7 @@ class FlopsReport:
             "batch": int(self.batch),
             "input_shapes": {k: [int(d) for d in v] for k, v in self.input_shapes.items()},
             "shapes_from": self.shapes_from,
+            "input_notes": list(self.input_notes),
         }
 
 
@@ -103,39 +109,6 @@ def _as_frozen_graph(model):
     from .model import load
 
     return load(model)
-
-
-def synthetic_inputs(frozen_graph, seed: int = 0) -> dict:
-    """Seeded random feeds for every required input; unknown batch dims are 1.
-
-    Floats are uniform in [0, 1), integers and bools zero. Unknown non-batch dims raise
-    `InputError` (there is no sensible default for them).
-    """
-    rng = np.random.default_rng(seed)
-    feeds = {}
-    for spec in frozen_graph.inputs:
-        shape = _pinned_shape(spec, frozen_graph)
-        dtype = np.dtype(spec.dtype) if spec.dtype not in ("bfloat16", "string") else np.float32
-        if np.issubdtype(dtype, np.floating):
-            feeds[spec.name] = rng.random(shape).astype(dtype)
-        else:
-            feeds[spec.name] = np.zeros(shape, dtype=dtype)
-    return feeds
-
-
-def _pinned_shape(spec, frozen_graph) -> list[int]:
-    model = getattr(frozen_graph, "name", "the model")
-    if spec.shape is None:
-        raise InputError(f"input {spec.name} of model {model} has unknown rank: pass inputs=... or "
-                         "load the model with input_shapes=[[1, H, W, C]].")
-    unknown = [i for i, d in enumerate(spec.shape) if d is None and i > 0]
-    if unknown:
-        raise InputError(
-            f"input {spec.name} of model {model} has unknown dims "
-            f"[{','.join('?' if d is None else str(d) for d in spec.shape)}] besides the batch: "
-            "pass inputs=... or load the model with input_shapes=[[1, H, W, C]]. "
-            f"Received: shape={list(spec.shape)}")
-    return [1 if d is None else int(d) for d in spec.shape]
 
 
 def _pin_graph_def(graph_def, shapes: dict):
@@ -191,6 +164,7 @@ def traced_run_metadata(graph, feeds: dict, fetches: Sequence[str], *, optimize:
     options = v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE)
     metadata = v1.RunMetadata()
     with v1.Session(graph=graph, config=config) as sess:
+        initialize_tables(sess)
         sess.run(list(fetches), feed_dict=feeds, options=options, run_metadata=metadata)
     return metadata
 
@@ -230,12 +204,12 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
         frozen_graph: a `FrozenGraph` (or anything `pytest_tfperf.load` accepts: a GraphDef,
             a `.pb` path, a keras.Model...).
         inputs: optional feeds (array, list, or dict by name) fixing the input shapes; by
-            default an unknown batch dimension is pinned to 1 (FLOPs at batch 1), and other
-            unknown dimensions are an `InputError` asking for inputs or `input_shapes`.
+            default the input policy's shapes (`inputs.choose_shape`: batch 1, unknown H/W
+            224, other unknown dims 16; each guess listed in `FlopsReport.input_notes`).
     Returns:
         `FlopsReport` (see the module docstring for what each op type counts).
     Raises:
-        InputError: input shapes that cannot be pinned; ModelLoadError: a graph that cannot be
+        InputError: an input of unknown rank; ModelLoadError: a graph that cannot be
             imported or run.
 
     Example:
@@ -247,9 +221,14 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
         feeds = fg.feed_dict(inputs)
         shapes_in = {name: list(np.shape(value)) for name, value in feeds.items()
                      if name in {s.name for s in fg.inputs}}
+        notes = []
     else:
         feeds = None
-        shapes_in = {spec.name: _pinned_shape(spec, fg) for spec in fg.inputs}
+        shapes_in, notes = {}, []
+        for spec in fg.inputs:  # the input policy's shapes: batch 1, other unknown dims guessed
+            shape, guessed = choose_shape(spec.shape, name=spec.name, model=fg.name)
+            shapes_in[spec.name] = list(shape)
+            notes += [f"{spec.name}: {n}" for n in describe_guesses(guessed)]
     graph_def = _pin_graph_def(fg.graph_def, shapes_in)
     outputs = [s.name for s in fg.outputs]
     wanted = graphs.ancestors(graph_def, outputs, control=False)
@@ -262,7 +241,7 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
     switches = [n.name for n in nodes if n.op in ("Switch", "RefSwitch")]
     if unresolved_nodes or switches:
         if feeds is None:
-            feeds = synthetic_inputs(fg)
+            feeds = sample_inputs(fg)
         try:
             metadata = traced_run_metadata(graph, feeds, outputs)
         except Exception as exc:
@@ -300,7 +279,8 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
         matmul_conv_flops=totals["matmul_conv"], elementwise_flops=totals["elementwise"],
         other_flops=totals["other"], uncounted=dict(sorted(uncounted.items())),
         unresolved=dict(sorted(unresolved.items())), batch=batch,
-        input_shapes={k: list(v) for k, v in shapes_in.items()}, shapes_from=shapes_from)
+        input_shapes={k: list(v) for k, v in shapes_in.items()}, shapes_from=shapes_from,
+        input_notes=tuple(notes))
 
 
 def _count(nodes, shapes: dict):

@@ -25,11 +25,23 @@ TRAINING_LEFTOVER_OPS = frozenset({
 })
 _DATASET_RE = re.compile(r"Dataset(V\d+)?$")
 
+# Lookup tables kept in a frozen graph: the ops that create one, and the ops that fill one. A
+# session over such a graph must run the fill ops once before the model (`table_initializers`).
+TABLE_OPS = frozenset({
+    "HashTableV2", "HashTable", "MutableHashTableV2", "MutableHashTable",
+    "MutableHashTableOfTensorsV2", "MutableHashTableOfTensors", "MutableDenseHashTableV2",
+    "MutableDenseHashTable",
+})
+TABLE_INIT_OPS = frozenset({
+    "InitializeTableV2", "InitializeTable", "LookupTableImportV2", "LookupTableImport",
+    "InitializeTableFromTextFileV2", "InitializeTableFromTextFile", "InitializeTableFromDataset",
+})
+
 # Nodes that are never model outputs even when nothing consumes them.
 _NON_OUTPUT_OPS = frozenset({
     "Const", "NoOp", "Assign", "AssignVariableOp", "Placeholder", "PlaceholderWithDefault",
     "VariableV2", "VarHandleOp", "SaveV2", "RestoreV2", "Identity_n_unused",
-})
+}) | TABLE_INIT_OPS
 
 _INPUT_SUFFIX = re.compile(r"(.*):\d+$")
 
@@ -75,6 +87,25 @@ def detect_inputs(graph_def) -> list[str]:
 def detect_defaults(graph_def) -> list[str]:
     """PlaceholderWithDefault flags (e.g. `training`): optional feeds that keep their default."""
     return [f"{n.name}:0" for n in graph_def.node if n.op == "PlaceholderWithDefault"]
+
+
+def table_initializers(graph_def) -> list[str]:
+    """Node names of the ops that fill the graph's lookup tables (run once per new session).
+
+    A fill op counts when the table it writes is created in the graph (a `TABLE_OPS` node, maybe
+    through Identity) and nothing the model computes reads its (absent) outputs.
+    """
+    nodes = node_map(graph_def)
+    found = []
+    for n in graph_def.node:
+        if n.op not in TABLE_INIT_OPS or not n.input:
+            continue
+        table = nodes.get(node_name(n.input[0]))
+        while table is not None and table.op == "Identity" and table.input:
+            table = nodes.get(node_name(table.input[0]))
+        if table is not None and table.op in TABLE_OPS:
+            found.append(n.name)
+    return found
 
 
 def detect_outputs(graph_def) -> list[str]:
@@ -141,6 +172,30 @@ def descendants(graph_def, names: Iterable[str]) -> set[str]:
         seen.add(cur)
         stack.extend(used.get(cur, ()))
     return seen
+
+
+def walk_readers(start: str, follow, nodes: dict, readers: dict):
+    """Yield `(node, ports)` for each node reading `start`, and on through the readers that
+    `follow(node, ports)` accepts; `ports` are the data-input positions where it reads the node
+    before it. Each node is followed once.
+
+    Args:
+        start: a node name.
+        follow: `(NodeDef, list[int]) -> bool`, e.g. "an Identity reading port 0".
+        nodes, readers: `node_map(graph_def)` and `consumers(graph_def)`.
+    """
+    seen, stack = set(), [node_name(start)]
+    while stack:
+        cur = stack.pop()
+        if cur in seen:
+            continue
+        seen.add(cur)
+        for reader in readers.get(cur, ()):
+            node = nodes[reader]
+            ports = [k for k, i in enumerate(node.input) if not i.startswith("^") and node_name(i) == cur]
+            yield node, ports
+            if follow(node, ports):
+                stack.append(reader)
 
 
 def require_node(graph_def, name: str, what: str = "node", where: str = "the graph") -> str:

@@ -3,7 +3,9 @@
 Seed 000 read a photo with OpenCV, resized it to the input size and added a batch dimension;
 seed 001 preprocessed with `(x - 127.5) * 0.0078125`. Here TensorFlow decodes (jpeg/png/bmp/gif,
 no OpenCV), `fit_image` resizes and matches channels and dtype, and `preprocess` applies one of
-the `tfperf_preprocess` presets. Without a path, `synthetic_image` gives the same bytes every run.
+the `tfperf_preprocess` presets. Without a path, `synthetic_image` (inputs.py) gives the same
+bytes every run. `sample_feed` feeds a whole model: the sample image to its image input, the input
+policy's arrays (`inputs.sample_inputs`) to the others.
 
 Example:
     x = sample_image_for(frozen_graph, "images/astronaut.jpg", preprocess="tf")  # [1,H,W,3] float32
@@ -17,9 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import ConfigError, ImageError
+from .inputs import DEFAULT_CHANNELS, DEFAULT_IMAGE_SIZE, choose_shape, sample_inputs, synthetic_image
 from .presets import PRESETS, Preprocess, parse_preprocess  # noqa: F401  (re-exported)
 
-DEFAULT_SIZE = 224  # H/W used when the model input leaves them unknown
+DEFAULT_SIZE = DEFAULT_IMAGE_SIZE  # H/W used when the model input leaves them unknown (inputs.py)
 CAFFE_BGR_MEANS = (103.939, 116.779, 123.68)
 TORCH_MEAN = (0.485, 0.456, 0.406)
 TORCH_STD = (0.229, 0.224, 0.225)
@@ -103,7 +106,7 @@ def _target_hwc(shape: Sequence | None) -> tuple[int, int, int]:
         raise ImageError(f"cannot fit an image to input shape {list(shape)}: expected [N, H, W, C] "
                          "(channels last).")
     h, w, c = ((int(d) if d is not None and int(d) > 0 else None) for d in dims)
-    return h or DEFAULT_SIZE, w or DEFAULT_SIZE, c or 3
+    return h or DEFAULT_IMAGE_SIZE, w or DEFAULT_IMAGE_SIZE, c or DEFAULT_CHANNELS
 
 
 def _match_channels(x: np.ndarray, channels: int) -> np.ndarray:
@@ -156,30 +159,6 @@ def fit_image(image: np.ndarray, shape: Sequence | None, dtype: str = "float32")
         info = np.iinfo(out_dtype)
         x = np.clip(np.rint(x), max(info.min, 0), min(info.max, 255))
     return np.ascontiguousarray(x[None], dtype=out_dtype)
-
-
-def synthetic_image(height: int, width: int, channels: int = 3, seed: int = 0) -> np.ndarray:
-    """A deterministic image-like uint8 array [H, W, C]: smooth gradients plus mild noise.
-
-    Args:
-        height, width, channels: the size.
-        seed: `numpy.random.default_rng` seed; the same seed gives the same bytes every run.
-    Returns:
-        a uint8 array [height, width, channels].
-    """
-    if height <= 0 or width <= 0 or channels <= 0:
-        raise ImageError(f"synthetic image size must be positive; received {height}x{width}x{channels}.")
-    rng = np.random.default_rng(seed)
-    yy, xx = np.meshgrid(np.linspace(0.0, 1.0, height), np.linspace(0.0, 1.0, width), indexing="ij")
-    planes = []
-    for _ in range(channels):
-        fy, fx = rng.uniform(0.5, 2.5, size=2)
-        phase = rng.uniform(0.0, 2 * np.pi)
-        tilt = rng.uniform(-60.0, 60.0)
-        plane = 127.5 + 70.0 * np.sin(2 * np.pi * (fy * yy + fx * xx) + phase) + tilt * (xx - yy)
-        planes.append(plane)
-    image = np.stack(planes, axis=-1) + rng.normal(0.0, 8.0, size=(height, width, channels))
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 def image_input(frozen_graph, input_name: str | None = None):
@@ -268,3 +247,30 @@ def _batch(x: np.ndarray, shape) -> np.ndarray:
 
 def _text(prep: Preprocess) -> str:
     return prep.name if prep.name != "scale" else f"scale={prep.scale:g},offset={prep.offset:g}"
+
+
+def sample_feed(model, path: str | os.PathLike | None = None, preprocess: str | Preprocess = "none",
+                *, image: np.ndarray | None = None, seed: int = 0):
+    """Inputs for a model nobody gave inputs for: the sample image for its image input (`image`,
+    else `sample_image_for(model, path, preprocess)`), the input policy's arrays for every other
+    input (`inputs.sample_inputs`); a model with no image input gets the policy's arrays only.
+
+    Returns:
+        `inputs.SampleInputs` ({tensor name: array}; `sources` says "sample image" / "synthetic",
+        `guessed` which dims were chosen, e.g. unknown H/W pinned to 224).
+    Raises:
+        ImageError: `path` or `image` given for a model without an image input, or a bad file.
+    """
+    try:
+        spec = image_input(model)
+    except ImageError:
+        if path is not None or image is not None:
+            raise
+        return sample_inputs(model, seed=seed)
+    if image is None:
+        image = sample_image_for(model, path=path, preprocess=preprocess, input_name=spec.name, seed=seed)
+    feed = sample_inputs(model, seed=seed, given={spec.name: image}, given_source="sample image")
+    _shape, guessed = choose_shape(spec.shape, name=spec.name)
+    if guessed:
+        feed.guessed[spec.name] = guessed
+    return feed

@@ -8,6 +8,7 @@ defaults, budget scale), the option wins. Importing this module does not import 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -27,7 +28,8 @@ class Option:
 
     `kind`: "flag" (store_true), "text", "names" (comma list), "shape", "int", "float",
     "append" (repeatable option), "threads" (0 -> TensorFlow's choice), "bool" (ini
-    true/false). `default`: the value when neither the flag nor the ini key is given.
+    true/false). `default`: the value when neither the flag nor the ini key is given. Numbers
+    must be finite and >= `minimum` (> `minimum` when `exclusive`).
     """
 
     field: str
@@ -41,6 +43,7 @@ class Option:
     nargs: str | None = None
     const: Any = None
     default: Any = None
+    exclusive: bool = False   # the value must be > minimum, not >= minimum
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -57,7 +60,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("compare_fail", "fail tests that regressed, e.g. median:10%% or p90:5ms (repeatable)",
            flag="--tfperf-compare-fail", metavar="EXPR", kind="append"),
     Option("budget_scale", "multiply latency budgets by X (slower CI runners)", flag="--tfperf-budget-scale",
-           ini="tfperf_budget_scale", kind="float", metavar="X",
+           ini="tfperf_budget_scale", kind="float", metavar="X", minimum=0, exclusive=True,
            ini_help="multiply latency budgets by this factor (slower CI runners)"),
     Option("disabled", "run each measurement once and do not enforce budgets (fast smoke mode)",
            flag="--tfperf-disable", kind="flag"),
@@ -65,8 +68,9 @@ OPTIONS: tuple[Option, ...] = (
            kind="int", metavar="N", minimum=0),
     Option("min_time", "minimum seconds of timing", flag="--tfperf-min-time", ini="tfperf_min_time",
            kind="float", metavar="S", minimum=0, ini_help="minimum seconds of timed runs"),
-    Option("max_time", "maximum seconds of timing", flag="--tfperf-max-time", ini="tfperf_max_time",
-           kind="float", metavar="S", minimum=0, ini_help="maximum seconds of timed runs"),
+    Option("max_time", "maximum seconds of timing (> 0, at least the min time)", flag="--tfperf-max-time",
+           ini="tfperf_max_time", kind="float", metavar="S", minimum=0, exclusive=True,
+           ini_help="maximum seconds of timed runs (> 0, at least the min time)"),
     Option("min_runs", "minimum timed runs", flag="--tfperf-min-runs", ini="tfperf_min_runs",
            kind="int", metavar="N", minimum=1),
     Option("model", "model reference for the frozen_graph fixture (.pb, .pbtxt, SavedModel dir, .keras, "
@@ -75,7 +79,8 @@ OPTIONS: tuple[Option, ...] = (
            ini="tfperf_inputs", kind="names"),
     Option("outputs", "comma-separated output tensor names (default: detected)", ini="tfperf_outputs",
            kind="names"),
-    Option("input_shape", "pin unknown input dims: '1,224,224,3' (';' between inputs, optional 'name=')",
+    Option("input_shape", "pin unknown input dims: '1,224,224,3' or '1x224x224x3' (';' between inputs, "
+           "optional 'name=')",
            ini="tfperf_input_shape", kind="shape"),
     Option("sample_image", "image file for the sample_image fixture (jpeg/png/bmp/gif)",
            ini="tfperf_sample_image"),
@@ -192,7 +197,16 @@ def _ini(config, name: str) -> str | None:
     return value or None
 
 
-def _number(text: str | None, name: str, kind, *, minimum: float | None = None, source="ini"):
+_WHY = {  # what a bad value would do, for the error message
+    "budget_scale": "a factor on every latency budget, e.g. 2 for a runner twice as slow: inf would "
+                    "pass every gate, nan fail every gate",
+    "max_time": "the cap on each measurement's timed runs: 0 stops after one call, so a latency "
+                "gate would rest on a single sample",
+}
+
+
+def _number(text: str | None, name: str, kind, *, minimum: float | None = None, source="ini",
+            exclusive: bool = False, field: str = ""):
     if text is None:
         return None
     try:
@@ -200,8 +214,12 @@ def _number(text: str | None, name: str, kind, *, minimum: float | None = None, 
     except (TypeError, ValueError):
         raise ConfigError(f"{source} {name} must be a{'n integer' if kind is int else ' number'}. "
                           f"Received: {name}={text!r}") from None
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{source} {name} must be >= {minimum}. Received: {name}={text!r}")
+    why = f" ({_WHY[field]})" if field in _WHY else ""
+    if not math.isfinite(value):
+        raise ConfigError(f"{source} {name} must be a finite number{why}. Received: {name}={text!r}")
+    if minimum is not None and (value <= minimum if exclusive else value < minimum):
+        raise ConfigError(f"{source} {name} must be {'>' if exclusive else '>='} {minimum:g}{why}. "
+                          f"Received: {name}={text!r}")
     return value
 
 
@@ -228,12 +246,7 @@ def parse_shape_items(items, source: str):
     named, positional = {}, []
     for item in items:
         name, _, dims = item.strip().rpartition("=")
-        try:
-            shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
-        except ValueError:
-            raise ConfigError(f"{source} {item.strip()!r} is not a shape: use e.g. 1,224,224,3 or "
-                              f"input_node=1,224,224,3 (';' between inputs in the ini key). "
-                              f"Received: {item!r}") from None
+        shape = _dims(dims, item, source)
         if name:
             named[name.strip()] = shape
         else:
@@ -241,6 +254,25 @@ def parse_shape_items(items, source: str):
     if named and positional:
         raise ConfigError(f"{source}: give all shapes with names or all without. Received: {list(items)!r}")
     return named or positional
+
+
+def _dims(text: str, item: str, source: str) -> list[int]:
+    """'1,224,224,3' or '1x224x224x3' -> [1, 224, 224, 3]; one separator kind, every part a
+    positive integer ('1,x,28,1' is an error, not [1, 28, 1])."""
+    text = text.strip()
+    sep = "," if "," in text or "x" not in text else "x"
+    parts = [p.strip() for p in text.split(sep)]
+    if sep == "," and parts and parts[-1] == "":
+        parts = parts[:-1]  # a trailing comma is harmless
+    bad = [p for p in parts if not p.isdigit() or int(p) < 1]
+    if not parts or bad:
+        what = (f"{bad[0]!r} is not a dimension" if bad and bad[0] else "it has an empty dimension") \
+            if parts else "it is empty"
+        raise ConfigError(f"{source} {item.strip()!r} is not a shape: {what}. Give positive integers "
+                          "separated by ',' (or all by 'x'), e.g. 1,224,224,3 or 1x224x224x3, with "
+                          f"'name=' before it to pick an input (';' between inputs in the ini key). "
+                          f"Received: {item!r}")
+    return [int(p) for p in parts]
 
 
 _THREAD_DEFAULTS = {"intra_op_threads": 1, "inter_op_threads": None}
@@ -255,8 +287,9 @@ def _read(config, o: Option) -> Any:
         if o.kind == "append":
             return tuple(value or ())
         if value is not None:
-            if o.field == "budget_scale":  # a number already: only the sign is checked below
-                return _number(str(value), o.flag, float, source="option")
+            if o.kind in ("int", "float"):  # a number already: its range is checked here
+                return _number(str(value), o.flag, int if o.kind == "int" else float, source="option",
+                               minimum=o.minimum, exclusive=o.exclusive, field=o.field)
             return value
     if not o.ini:
         return None
@@ -269,7 +302,8 @@ def _read(config, o: Option) -> Any:
         value = _number(text, o.ini, int, minimum=0)
         return _THREAD_DEFAULTS[o.field] if value is None else (value or None)
     if o.kind in ("int", "float"):
-        return _number(text, o.ini, int if o.kind == "int" else float, minimum=o.minimum)
+        return _number(text, o.ini, int if o.kind == "int" else float, minimum=o.minimum,
+                       exclusive=o.exclusive, field=o.field)
     if o.kind == "bool":
         return _boolean(text, o.ini)
     return text
@@ -297,22 +331,13 @@ def settings_from_config(config) -> Settings:
     values = {o.field: _read(config, o) for o in OPTIONS}
     values.update({o.field: o.default for o in OPTIONS
                    if o.default is not None and values[o.field] is None})
-    scale = values["budget_scale"]
-    if scale is not None and scale <= 0:
-        where = "--tfperf-budget-scale" if config.getoption("tfperf_budget_scale") is not None \
-            else "ini tfperf_budget_scale"
-        raise ConfigError(f"{where} must be > 0 (a factor on every latency budget, e.g. 2 for a "
-                          f"runner twice as slow). Received: {scale!r}")
+    scale = values["budget_scale"]  # finite and > 0: checked by _read
     values["budget_scale"] = scale if scale is not None else 1.0
     values["preprocess"] = values["preprocess"] or PREPROCESS_DEFAULT
     from .presets import parse_preprocess
 
     parse_preprocess(values["preprocess"])  # raises ConfigError naming tfperf_preprocess
     settings = Settings(**values, rootdir=str(config.rootpath), inidir=inidir)
-    for name, value in (("--tfperf-warmup", settings.warmup), ("--tfperf-min-runs", settings.min_runs),
-                        ("--tfperf-min-time", settings.min_time), ("--tfperf-max-time", settings.max_time)):
-        if value is not None and value < 0:
-            raise ConfigError(f"{name} must be >= 0. Received: {value!r}")
     for option, path in (("--tfperf-json", settings.json_path), ("--tfperf-markdown", settings.markdown_path),
                          ("--tfperf-html", settings.html_path)):
         check_output_path(option, path)
@@ -322,16 +347,30 @@ def settings_from_config(config) -> Settings:
         _slug(settings.save)  # a bad name is a usage error now, not a crash after the whole run
         check_output_path("--tfperf-save", os.path.join(settings.rootdir, DEFAULT_ROOT, machine_id(),
                                                         f"NNNN_{settings.save}.json"), received=settings.save)
-    if settings.max_time is not None and settings.min_time is not None and settings.max_time < settings.min_time:
-        raise ConfigError(f"max time {settings.max_time} s (--tfperf-max-time or ini tfperf_max_time) is "
-                          f"below min time {settings.min_time} s (--tfperf-min-time or ini "
-                          "tfperf_min_time); raise max-time or lower min-time.")
+    _check_time_window(settings)
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:  # xdist worker: serialise timing sections across workers
         uid = workerinput.get("testrunuid", "run")
         settings = dataclasses.replace(
             settings, lock_path=os.path.join(tempfile.gettempdir(), f"tfperf-timing-{uid}.lock"))
     return settings
+
+
+def _check_time_window(settings: Settings) -> None:
+    """max time >= min time, counting the engine's defaults for the one that is not set: a cap
+    below the minimum would silently win over it (sampling stops on max time)."""
+    from .timing import TimingSettings
+
+    defaults = TimingSettings()
+    low = settings.min_time if settings.min_time is not None else defaults.min_time
+    high = settings.max_time if settings.max_time is not None else defaults.max_time
+    if high < low:
+        def said(value, default):
+            return f"{value} s" if value is not None else f"{default} s (the default)"
+        raise ConfigError(f"max time {said(settings.max_time, defaults.max_time)} (--tfperf-max-time or "
+                          f"ini tfperf_max_time) is below min time {said(settings.min_time, defaults.min_time)} "
+                          "(--tfperf-min-time or ini tfperf_min_time): sampling would stop before its "
+                          "minimum. Raise max-time or lower min-time.")
 
 
 def check_output_path(option: str, path: str | None, received: str | None = None) -> None:

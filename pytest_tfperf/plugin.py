@@ -63,10 +63,9 @@ def frozen_graph(request):
 
 @pytest.fixture
 def tf_session(request, frozen_graph):
-    """A `tf.compat.v1.Session` over `frozen_graph`'s graph (name prefix ""), ini thread settings."""
-    import tensorflow as tf
-
-    sess = tf.compat.v1.Session(graph=frozen_graph.graph, config=frozen_graph.session_config())
+    """A `tf.compat.v1.Session` over `frozen_graph`'s graph (name prefix ""), ini thread settings,
+    lookup tables filled."""
+    sess = frozen_graph.new_session()
     yield sess
     sess.close()
 

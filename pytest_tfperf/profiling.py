@@ -23,14 +23,14 @@ from collections.abc import Sequence
 from typing import Any
 
 
-from .errors import ConfigError, ImageError, ModelLoadError, TfperfError
+from .errors import ConfigError, ModelLoadError, TfperfError
 from .flops import (  # noqa: F401  (count_flops / FlopsReport are public here too)
     FlopsReport,
     _as_frozen_graph,
     canonical_op_type,
     count_flops,
-    synthetic_inputs,
 )
+from .inputs import sample_inputs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,7 +303,7 @@ def _run_options():
 
 
 def _feeds(fg, inputs):
-    return fg.feed_dict(inputs if inputs is not None else synthetic_inputs(fg))
+    return fg.feed_dict(inputs if inputs is not None else sample_inputs(fg))
 
 
 def _traced_run(fg, feeds: dict, fetches: list):
@@ -335,7 +335,7 @@ def peak_memory_bytes(frozen_graph, inputs: Any = None) -> int:
 
     Args:
         frozen_graph: a `FrozenGraph` or anything `pytest_tfperf.load` accepts.
-        inputs: feeds (array, list or dict); default seeded random inputs with batch 1.
+        inputs: feeds (array, list or dict); default the input policy's (`inputs.sample_inputs`).
     Returns:
         bytes, an int.
     """
@@ -365,7 +365,7 @@ def profile(frozen_graph, inputs: Any = None, *, runs: int = 50, top: int = 10,
 
     Args:
         frozen_graph: a `FrozenGraph` or anything `pytest_tfperf.load` accepts.
-        inputs: feeds (array, list or dict); default seeded random inputs with batch 1.
+        inputs: feeds (array, list or dict); default the input policy's (`inputs.sample_inputs`).
         runs: untraced timed runs, then as many traced runs (benchmark_model's --num_runs).
         top: how many of the slowest nodes to list.
         warmup_runs: untimed runs first (the first run initialises lazily).
@@ -439,25 +439,8 @@ def profile(frozen_graph, inputs: Any = None, *, runs: int = 50, top: int = 10,
 
 
 def bench_inputs(fg, image_path: str | None = None) -> dict:
-    """Feeds for `tfperf bench`: the sample image for the image input, seeded random elsewhere."""
-    from . import images
+    """Feeds for `tfperf bench`: the sample image for the image input, the input policy's arrays
+    elsewhere (`images.sample_feed`)."""
+    from .images import sample_feed
 
-    try:
-        spec = images.image_input(fg)
-    except ImageError:
-        if image_path is not None:
-            raise
-        return synthetic_inputs(fg)
-    feeds = {spec.name: images.sample_image_for(fg, path=image_path)}
-    others = [s for s in fg.inputs if s.name != spec.name]
-    if others:
-        feeds.update(synthetic_inputs(_Only(fg, others)))
-    return feeds
-
-
-class _Only:
-    """A view of a model restricted to some inputs (for `synthetic_inputs`)."""
-
-    def __init__(self, fg, inputs) -> None:
-        self.name = fg.name
-        self.inputs = tuple(inputs)
+    return sample_feed(fg, path=image_path)

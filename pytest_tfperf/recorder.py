@@ -54,7 +54,8 @@ class TfperfRecorder:
 
         Warm-up, adaptive sampling until the statistic is precise enough or clearly on one side
         of this test's `latency_budget`; ini/option timing defaults apply unless overridden here.
-        A Model measured with no `inputs` runs on its sample image.
+        A Model measured with no `inputs` runs on its sample image, and inputs that are not
+        images on the input policy's arrays (`default_inputs`).
 
         Returns:
             LatencyStats (median_ms, p90_ms, fps, 95% CIs, raw samples...).
@@ -181,8 +182,14 @@ class TfperfRecorder:
         return table
 
     def default_inputs(self, fg):
-        """The sample image for `fg` (marker/ini image and preprocessing; decoded once per session)."""
-        return self._session.sample_image_for_item(self._item, fg)
+        """What `fg` runs on when the test gave no inputs: its sample image (marker/ini image and
+        preprocessing; decoded once per session) for a single-input image model, else
+        `inputs.SampleInputs`: the sample image for the image input and the input policy's
+        arrays for the others (`images.sample_feed`)."""
+        feed = self._session.sample_feed_for_item(self._item, fg)
+        if len(feed) == 1 and set(feed.sources.values()) == {"sample image"}:
+            return next(iter(feed.values()))
+        return feed
 
     def inputs_for(self, fg):
         """What the test last measured `fg` on, else its sample image (profiles, memory budget)."""
@@ -209,7 +216,7 @@ class TfperfRecorder:
                 "representative=[...] (a list or dict of arrays per sample). "
                 "Received: representative=None")
         try:
-            image = self.default_inputs(fg)
+            image = self._session.sample_image_for_item(self._item, fg)
         except TfperfError as exc:
             raise InputError(
                 f"tfperf.to_tflite(quantize='int8'): model {fg.name} has no sample image to "

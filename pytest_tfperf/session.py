@@ -129,6 +129,19 @@ class TfperfSession:
             per_model[key] = sample_image_for(model, path=path, preprocess=self.settings.preprocess)
         return per_model[key].copy()  # decoded and resized once per model and image; callers get copies
 
+    def sample_feed_for_item(self, item, model):
+        """Inputs for `model` when the test gave none (`images.sample_feed`): its sample image
+        (as `sample_image_for_item`) for the image input, the input policy's arrays
+        (`inputs.sample_inputs`) for every other input, or for all of them without an image input."""
+        from .errors import ImageError
+        from .images import image_input, sample_feed
+
+        try:
+            image_input(model)
+        except ImageError:
+            return sample_feed(model)
+        return sample_feed(model, image=self.sample_image_for_item(item, model))
+
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare_compare(self) -> None:
         """Configure time: load the baseline to compare with and parse the thresholds.

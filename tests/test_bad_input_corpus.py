@@ -72,7 +72,7 @@ CLI_CASES = [
     ("input_shapes_mixed", ["summarize", "small.pb", "--input-shape", "1,2", "--input-shape", "x=1"],
      ("all shapes with names or all without",)),
     ("output_name_typo", ["summarize", "small.pb", "--outputs", "logits_layer/BiasAd"],
-     ("output 'logits_layer/BiasAd:0' not found", "Did you mean: 'logits_layer/BiasAdd'")),
+     ("output 'logits_layer/BiasAd' not found", "Did you mean: 'logits_layer/BiasAdd'")),
     ("output_index_out_of_range", ["summarize", "small.pb", "--outputs", "logits_layer/BiasAdd:3"],
      ("'logits_layer/BiasAdd:3' does not exist", "only has 1 outputs")),
     ("bench_image_zero_bytes", ["bench", "small.pb", "--image", "zero.png", "--runs", "1"],

@@ -160,7 +160,7 @@ CASES = [
     # node names, shapes and dtypes
     Case("input_name_typo",
          '@pytest.mark.tfperf_model("models/small.pb", inputs=["input_nod"])\ndef test_bad(frozen_graph): pass',
-         "errors", ("input 'input_nod:0' not found", "Did you mean: 'input_node'")),
+         "errors", ("input 'input_nod' not found", "Did you mean: 'input_node'")),
     Case("output_index_out_of_range",
          '@pytest.mark.tfperf_model("models/small.pb", outputs=["logits_layer/BiasAdd:7"])\n'
          'def test_bad(frozen_graph): pass',

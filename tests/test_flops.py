@@ -9,7 +9,6 @@ import pytest
 
 import pytest_tfperf
 from pytest_tfperf import zoo
-from pytest_tfperf.errors import InputError
 from pytest_tfperf.flops import canonical_op_type, classify, count_flops
 
 
@@ -215,7 +214,8 @@ def test_data_dependent_shapes_are_read_from_one_traced_run():
     assert two.by_op_type["MatMul"] == 2 * _dense(8, 4)
 
 
-def test_unknown_spatial_dims_need_inputs():
+def test_unknown_spatial_dims_follow_the_input_policy_and_say_so():
+    """Dynamic H/W are pinned to the input policy's 224 (inputs.py), and the report says so."""
     import tensorflow as tf
 
     graph = tf.Graph()
@@ -223,10 +223,12 @@ def test_unknown_spatial_dims_need_inputs():
         x = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3], name="x")
         tf.nn.conv2d(x, tf.ones([3, 3, 3, 4]), strides=1, padding="SAME", name="out")
     fg = pytest_tfperf.load(graph, outputs=["out"])
-    with pytest.raises(InputError, match=r"x:0.*unknown dims \[\?,\?,\?,3\].*input_shapes"):
-        count_flops(fg)
+    guessed = count_flops(fg)
+    assert guessed.input_shapes == {"x:0": [1, 224, 224, 3]}
+    assert guessed.input_notes == ("x:0: dynamic H/W: pinned to 224",)
+    assert guessed.by_op_type["Conv2D"] == _conv(224, 224, 4, 3, 3)
     report = count_flops(fg, np.zeros((1, 10, 12, 3), np.float32))
-    assert report.by_op_type["Conv2D"] == _conv(10, 12, 4, 3, 3)
+    assert report.by_op_type["Conv2D"] == _conv(10, 12, 4, 3, 3) and report.input_notes == ()
 
 
 def test_einsum_with_ellipsis_broadcast_and_single_operand():

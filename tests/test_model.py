@@ -238,7 +238,7 @@ def test_unknown_signature_lists_available(keras_cnn, tmp_path):
 def test_wrong_output_name_lists_close_matches(small_pb):
     with pytest.raises(NodeNotFoundError, match="Did you mean: 'logits_layer/BiasAdd'"):
         load(small_pb, outputs=["logits_layer/BiasAd"])
-    with pytest.raises(NodeNotFoundError, match="input 'input:0' not found.*input_node"):
+    with pytest.raises(NodeNotFoundError, match="input 'input' not found.*input_node"):
         load(small_pb, inputs=["input"])
 
 

@@ -64,6 +64,10 @@ def run(args) -> int:
     optimization.write_graph_def(optimized.graph_def, out_path)
 
     values = [feed[s.name] for s in frozen.inputs]
+    if any(v.dtype == object for v in values):  # Keras' numpy adapter takes no strings; tensors it does
+        import tensorflow as tf
+
+        values = [tf.constant(v) if v.dtype == object else v for v in values]
     variants: list[tuple[str, Any, Any]] = []
     if frozen.keras_model is not None:
         keras_model = frozen.keras_model

@@ -152,18 +152,14 @@ def _graph_size(fg) -> int:
 
 
 def _default_inputs(fg, inputs):
-    """(inputs, label): the given ones, the synthetic sample image for image models, else
-    the equivalence module's synthetic input."""
+    """(inputs, label): the given ones, else `images.sample_feed` (the synthetic sample image for
+    the image input, the input policy's arrays for the others)."""
     if inputs is not None:
         return inputs, "given"
-    from ..images import sample_image_for
+    from ..images import sample_feed
 
-    try:
-        return sample_image_for(fg), "synthetic sample image"
-    except Exception:  # noqa: BLE001 - not an image model: one synthetic array per input
-        from ..equivalence import make_input_sets
-
-        return make_input_sets(fg, None)[0][1], "synthetic"
+    feed = sample_feed(fg)
+    return feed, "synthetic sample image" if "sample image" in feed.sources.values() else "synthetic"
 
 
 def _as_list(out) -> list[np.ndarray]:
@@ -324,8 +320,8 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
 
     Args:
         model: a `FrozenGraph` or anything `pytest_tfperf.load` accepts.
-        inputs: what every row runs on (array, list or dict); None: a synthetic sample image
-            for image models, else a synthetic input per spec.
+        inputs: what every row runs on (array, list or dict); None: `images.sample_feed` (a
+            synthetic sample image for the image input, the input policy's arrays elsewhere).
         rows: a subset of `ROWS` (default all that apply to the model).
         representative: int8 calibration data; default `image_variants(inputs)` for a
             single-input model.
@@ -367,7 +363,7 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
     x, label = _default_inputs(fg, inputs)
     label = input_label or label
     feed = fg.feed_dict(x)
-    if representative is None and len(fg.inputs) == 1:
+    if representative is None and len(fg.inputs) == 1 and feed[fg.inputs[0].name].dtype.kind == "f":
         representative = image_variants(feed[fg.inputs[0].name])
     notes = []
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from ..errors import NotEquivalentError
 from .compare import (MODES, EquivalenceReport, OutputComparison, assert_equivalent, compare_arrays,
                       compare_models)
-from .pairing import make_input_sets, synthetic_input
+from .pairing import make_input_sets
 
 __all__ = ["MODES", "EquivalenceReport", "NotEquivalentError", "OutputComparison",
-           "assert_equivalent", "compare_arrays", "compare_models", "make_input_sets",
-           "synthetic_input"]
+           "assert_equivalent", "compare_arrays", "compare_models", "make_input_sets"]

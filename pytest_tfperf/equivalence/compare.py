@@ -433,8 +433,9 @@ def assert_equivalent(reference: Any, candidate: Any, inputs: Any = None, *, ato
     Args:
         reference: a `FrozenGraph`, or anything `pytest_tfperf.load` accepts.
         candidate: the same, typically the optimized model.
-        inputs: an array, list or dict as `FrozenGraph.feed_dict` accepts; None makes a
-            deterministic synthetic input per input spec (unknown dims = 1, floats in [0, 1)).
+        inputs: an array, list or dict as `FrozenGraph.feed_dict` accepts; None feeds the
+            input policy's deterministic arrays (`inputs.sample_inputs`: batch 1, floats in
+            [0, 1), valid token ids and vocabulary words read from the graph).
         atol, rtol: tolerances. In "elemwise" mode an element fails only when
             ``|cand - ref| > atol and |cand - ref| > rtol * |ref|``.
         mode: "elemwise"; "max" (max abs error <= atol or max rel error <= rtol); "mean"

@@ -1,14 +1,14 @@
-"""Inputs and pairing for equivalence: synthetic inputs, input sets, which reference input /
-output goes with which candidate one, and per-output tolerances."""
+"""Inputs and pairing for equivalence: input sets (made by the input policy, `inputs.py`),
+which reference input / output goes with which candidate one, and per-output tolerances."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, InputError, NodeNotFoundError, unknown_name_message
+from ..inputs import sample_inputs, synthetic_array, value_domain
 
 _TOLERANCE_KEYS = ("atol", "rtol", "mode", "quantile")
 
@@ -33,54 +33,13 @@ def _require(name: str, names: Sequence[str], what: str, where: str) -> str:
     return found
 
 
-def synthetic_input(shape: Sequence[int | None] | None, dtype: str = "float32", *,
-                    rng: np.random.Generator | None = None, low: float | None = None,
-                    high: float | None = None, name: str = "input") -> np.ndarray:
-    """A deterministic (or `rng`-drawn) array for one input spec; unknown dims become 1.
-
-    Floats are uniform in [low, high) (default [0, 1)); integers are uniform in [low, high]
-    (default [0, 9]); bools are fair coin flips.
-
-    Args:
-        shape: the spec's shape (None entries = unknown dims); None (unknown rank) is an error.
-        dtype: numpy dtype name; unknown names (e.g. bfloat16) fall back to float32.
-        rng: random generator; None gives the same array every call.
-        low, high: value range.
-        name: the input's name, for the error message.
-    Returns:
-        a numpy array.
-    """
-    if shape is None:
-        raise InputError(f"input {name!r} has unknown rank, so no synthetic input can be made; "
-                         "pass inputs=... (an array per input) to assert_equivalent.")
-    dims = tuple(1 if d is None or d < 0 else int(d) for d in shape)
-    try:
-        np_dtype = np.dtype(dtype)
-    except TypeError:
-        np_dtype = np.dtype("float32")
-    rng = rng if rng is not None else np.random.default_rng(20231)
-    if np_dtype.kind == "b":
-        return rng.random(dims) < 0.5
-    if np_dtype.kind in "iu":
-        lo = 0 if low is None else math.floor(low)
-        hi = 9 if high is None else math.ceil(high)
-        info = np.iinfo(np_dtype)
-        lo, hi = max(lo, info.min), min(max(hi, lo), info.max)
-        return rng.integers(lo, hi, size=dims, endpoint=True).astype(np_dtype)
-    if np_dtype.kind in "fc":
-        lo = 0.0 if low is None else float(low)
-        hi = 1.0 if high is None else float(high)
-        return (lo + (hi - lo) * rng.random(dims)).astype(np_dtype)
-    raise InputError(f"input {name!r} has dtype {dtype}; no synthetic value can be made for it. "
-                     "Pass inputs=... to assert_equivalent.")
-
-
 def make_input_sets(model: Any, inputs: Any = None, *, n_random: int = 0,
                     seed: int = 0) -> list[tuple[str, dict[str, np.ndarray]]]:
     """The input sets an equivalence check runs: the given (or synthetic) one, then `n_random`.
 
-    Random sets keep each given input's shape and draw values within its [min, max] range
-    (floats [0, 1) when no input was given); `seed` makes them reproducible. Optional feeds
+    The synthetic set is `inputs.sample_inputs(model)`. Random sets keep each input's shape and
+    draw values within each given input's [min, max] range, else by the input policy (valid
+    token ids, vocabulary words...); `seed` makes them reproducible. Optional feeds
     (PlaceholderWithDefault flags) given by the caller are kept as they are in every set.
 
     Args:
@@ -95,18 +54,19 @@ def make_input_sets(model: Any, inputs: Any = None, *, n_random: int = 0,
         raise ConfigError(f"n_random must be an int >= 0. Received: n_random={n_random!r}")
     specs = list(model.inputs)
     if inputs is None:
-        base = {s.name: synthetic_input(s.shape, s.dtype, name=s.name) for s in specs}
+        base = dict(sample_inputs(model))
         label = "synthetic"
     else:
         base = {k: np.asarray(v) for k, v in model.feed_dict(inputs).items()}
         label = "given"
     sets = [(label, base)]
-    required = {s.name for s in specs}
+    required = [s.name for s in specs]
+    graph_def = getattr(model, "graph_def", None)
     rng = np.random.default_rng(seed)
     for i in range(n_random):
         feed = {}
         for key, value in base.items():
-            if _resolve(key, list(required)) is None or value.size == 0:
+            if _resolve(key, required) is None or value.size == 0:
                 feed[key] = value  # an optional flag (e.g. training=False): keep it
                 continue
             low = high = None
@@ -116,8 +76,8 @@ def make_input_sets(model: Any, inputs: Any = None, *, n_random: int = 0,
                     low, high = float(finite.min()), float(finite.max())
                     if low == high and value.dtype.kind == "f":
                         high = low + 1.0  # a constant input has no range: widen by one
-            feed[key] = synthetic_input(value.shape, str(value.dtype), rng=rng, low=low,
-                                        high=high, name=key)
+            feed[key] = synthetic_array(value.shape, str(value.dtype), rng=rng, low=low, high=high,
+                                        domain=value_domain(graph_def, key), name=key)
         sets.append((f"random[{i}]", feed))
     return sets
 

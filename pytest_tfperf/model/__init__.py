@@ -8,5 +8,7 @@ from .frozen import FrozenGraph, save_graph_def
 from .loaders import as_model, load
 from .protocol import Model, is_model
 from .specs import TensorSpec
+from .tables import initialize_tables
 
-__all__ = ["FrozenGraph", "Model", "TensorSpec", "as_model", "is_model", "load", "save_graph_def"]
+__all__ = ["FrozenGraph", "Model", "TensorSpec", "as_model", "initialize_tables", "is_model", "load",
+           "save_graph_def"]

@@ -19,6 +19,7 @@ from .. import graphs
 from ..errors import InputError, ModelLoadError, NodeNotFoundError, TfperfError, unknown_name_message
 from .shapes import _coerce, _display_name, _first_line, _import_graph_def, _is_array_like
 from .specs import TensorSpec
+from .tables import initialize_tables
 
 
 GRAPPLER_LIMIT_BYTES = 64 * 1024 * 1024  # graphs above this skip grappler (see session_config)
@@ -116,7 +117,9 @@ class FrozenGraph:
         if self._session is None:
             import tensorflow as tf
 
-            self._session = tf.compat.v1.Session(graph=self.graph, config=self.session_config())
+            session = tf.compat.v1.Session(graph=self.graph, config=self.session_config())
+            initialize_tables(session)
+            self._session = session
         return self._session
 
     def close(self) -> None:
@@ -189,15 +192,18 @@ class FrozenGraph:
             except (KeyError, ValueError):
                 nodes = [node.name for node in self.graph_def.node]
                 raise NodeNotFoundError(
-                    unknown_name_message("tensor", n, nodes, f"model {self.name}")) from None
+                    unknown_name_message("tensor", n, nodes, f"model {self.name}",
+                                         preferred=[s.node for s in self.outputs])) from None
         return out
 
     def new_session(self):
-        """A private `tf.compat.v1.Session` over this graph (same thread settings); the caller
-        closes it. The timing engine re-times a failing gate in fresh sessions this way."""
+        """A private `tf.compat.v1.Session` over this graph (same thread settings, lookup tables
+        filled); the caller closes it. The timing engine re-times a failing gate in fresh sessions this way."""
         import tensorflow as tf
 
-        return tf.compat.v1.Session(graph=self.graph, config=self.session_config())
+        session = tf.compat.v1.Session(graph=self.graph, config=self.session_config())
+        initialize_tables(session)
+        return session
 
     def make_callable(self, inputs, fetches: Sequence[str] | None = None, *,
                       session=None) -> Callable[[], list]:

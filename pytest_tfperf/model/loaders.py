@@ -11,12 +11,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import graphs
 from ..errors import ModelLoadError, unknown_name_message
+from .freeze import _finish, _freeze_session, _load_concrete
 from .frozen import FrozenGraph
+from .keras_models import _load_keras_file, _load_keras_model
 from .protocol import is_model
-from .shapes import (_as_list, _clean, _first_line, _import_graph_def, _is_session, _object_kind,
-                     _pin_shapes, _shape_list, _short_repr, _spec)
+from .shapes import _as_list, _first_line, _is_session, _object_kind, _shape_list, _short_repr
 
 
 def as_model(ref, **load_kwargs):
@@ -57,11 +57,29 @@ def load(ref, inputs: Sequence[str] | str | None = None, outputs: Sequence[str] 
     """
     inputs = _as_list(inputs)
     outputs = _as_list(outputs)
+    if signature is not None:
+        _check_signature_applies(ref, signature)
     if isinstance(ref, FrozenGraph) and inputs is None and outputs is None and input_shapes is None:
         return ref
     fg = _load_ref(ref, inputs, outputs, input_shapes, signature, safe_mode)
     fg._identity = _identity(ref, fg, explicit_outputs=bool(outputs))
     return fg
+
+
+def _check_signature_applies(ref, signature) -> None:
+    """`signature=` picks a SavedModel signature: anywhere else it would be silently ignored."""
+    if not isinstance(signature, str) or not signature:
+        raise ModelLoadError(f"signature must be a SavedModel signature name (a non-empty string), "
+                             f"e.g. signature='serving_default'. Received: signature={signature!r}")
+    path = os.fspath(ref) if isinstance(ref, (str, os.PathLike)) else None
+    if path is not None and os.path.isdir(path) and any(
+            os.path.exists(os.path.join(path, f)) for f in ("saved_model.pb", "saved_model.pbtxt")):
+        return
+    what = (f"{path!r} is not a SavedModel directory" if path is not None
+            else f"a {type(ref).__name__} is not a SavedModel")
+    raise ModelLoadError(f"signature={signature!r} only applies to SavedModel directories, but {what}; "
+                         "remove signature=... (marker: tfperf_model(ref, signature=...)) or point at "
+                         f"the SavedModel directory. Received: signature={signature!r}")
 
 
 def _identity(ref, fg: FrozenGraph, *, explicit_outputs: bool) -> str:
@@ -220,62 +238,13 @@ def _load_saved_model(path, inputs, outputs, input_shapes, signature) -> FrozenG
     fg = _load_concrete(signatures[wanted], inputs, outputs, input_shapes, source=path,
                         kind="saved_model", name=os.path.basename(os.path.normpath(path)))
     fg._identity = f"{os.path.realpath(path)}#{wanted}"
-    trainable = sum(int(np.prod(v.shape)) for v in getattr(loaded, "trainable_variables", []) or [])
-    if trainable:
-        fg.trainable_params = trainable
-        total = sum(int(np.prod(v.shape)) for v in getattr(loaded, "variables", []) or [])
-        fg.non_trainable_params = total - trainable
-    return fg
-
-
-def _load_keras_file(path, inputs, outputs, input_shapes, safe_mode) -> FrozenGraph:
-    import zipfile
-
-    if path.lower().endswith(".keras") and not zipfile.is_zipfile(path):
-        # Keras would say "File not found" about a file that exists but is not its zip archive
-        raise ModelLoadError(f"Keras file {path!r} ({os.path.getsize(path)} bytes) is not a .keras "
-                             "zip archive: it is truncated or corrupt, or another format renamed. "
-                             "Save it again with model.save('model.keras').")
-    import keras
-
-    try:
-        model = keras.models.load_model(path, compile=False, safe_mode=safe_mode)
-    except Exception as exc:
-        text = _first_line(exc)
-        if "safe_mode" in str(exc) or "Lambda" in str(exc):
-            raise ModelLoadError(
-                f"Keras file {path!r} was refused under safe mode: {text}. It contains code (e.g. a "
-                "Lambda layer) that runs when loaded. If you trust the file, opt in explicitly: "
-                "load(path, safe_mode=False), @pytest.mark.tfperf_model(path, safe_mode=False), or the CLI's --unsafe-keras.") from None
-        raise ModelLoadError(f"cannot load Keras file {path!r}: {type(exc).__name__}: {text}") from None
-    return _load_keras_model(model, inputs, outputs, input_shapes, source=path, kind="keras")
-
-
-def _load_keras_model(model, inputs, outputs, input_shapes, *, source, kind) -> FrozenGraph:
-    import tensorflow as tf
-
-    model_inputs = list(getattr(model, "inputs", None) or [])
-    if not model_inputs:
-        raise ModelLoadError(f"Keras model {model.name!r} has no defined inputs (a subclassed model "
-                             "never called?): build it with keras.Input or call it once on data.")
-    shapes = _shape_list(input_shapes, [getattr(t, "name", f"input_{i}") for i, t in enumerate(model_inputs)])
-    specs = []
-    for i, t in enumerate(model_inputs):
-        shape = shapes[i] if shapes and shapes[i] is not None else tuple(t.shape)
-        specs.append(tf.TensorSpec(shape, tf.as_dtype(t.dtype), name=_clean(getattr(t, "name", f"input_{i}"))))
-    single = len(specs) == 1
-
-    @tf.function(input_signature=specs)
-    def serve(*args):
-        return model(args[0] if single else list(args), training=False)
-
-    fg = _load_concrete(serve.get_concrete_function(), inputs, outputs, None, source=source, kind=kind,
-                        name=os.path.basename(source) if kind == "keras" else model.name,
-                        output_names=None if outputs else list(getattr(model, "output_names", None) or []))
-    fg.keras_model = model
-    fg.trainable_params = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
-    fg.non_trainable_params = int(sum(int(np.prod(w.shape)) for w in model.non_trainable_weights))
-    fg.input_shapes = input_shapes
+    # the object's variables (Keras exports keep them); a restored tf.Module has none listed, so
+    # then the variables the signature itself captures
+    variables = list(getattr(loaded, "variables", None) or []) or list(signatures[wanted].variables)
+    total = sum(int(np.prod(v.shape)) for v in variables)
+    if total:
+        fg.trainable_params = sum(int(np.prod(v.shape)) for v in variables if v.trainable)
+        fg.non_trainable_params = total - fg.trainable_params
     return fg
 
 
@@ -299,48 +268,6 @@ def _load_function(fn, inputs, outputs, input_shapes) -> FrozenGraph:
     name = name.decode() if isinstance(name, bytes) else str(name)
     return _load_concrete(concrete, inputs, outputs, input_shapes, source=f"<tf.function {name}>",
                           kind="function", name=name)
-
-
-def _load_concrete(concrete, inputs, outputs, input_shapes, *, source, kind, name,
-                   output_names=None) -> FrozenGraph:
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    try:
-        frozen = convert_variables_to_constants_v2(concrete)
-    except Exception as exc:
-        raise ModelLoadError(f"cannot freeze {source}: {type(exc).__name__}: {_first_line(exc)}") from None
-    graph_def = frozen.graph.as_graph_def()
-    default_inputs = [t.name for t in frozen.inputs if t.dtype.name != "resource"]
-    default_outputs = [t.name for t in frozen.outputs]
-    if output_names and len(output_names) == len(default_outputs):
-        default_outputs = _rename_outputs(graph_def, default_outputs, output_names)
-    return _finish(graph_def, inputs or default_inputs, outputs or default_outputs, input_shapes,
-                   source=source, kind=kind, name=name)
-
-
-def _rename_outputs(graph_def, outputs: list[str], names: list[str]) -> list[str]:
-    """Give a frozen function's `Identity` output nodes the model's output names (in place).
-
-    `tf.function` names every output `Identity`, `Identity_1`...; Keras knows them as e.g.
-    `predictions`. An output is renamed only when it is an unconsumed Identity node and the new
-    name is free, so the graph stays valid.
-    """
-    taken = {n.name for n in graph_def.node}
-    used = graphs.consumers(graph_def)
-    nodes = {n.name: n for n in graph_def.node}
-    renamed = []
-    for out, new in zip(outputs, names):
-        node = nodes.get(graphs.node_name(out))
-        new = _clean(new)
-        if node is None or node.op != "Identity" or node.name in used or new in taken \
-                or not out.endswith(":0"):
-            renamed.append(out)
-            continue
-        taken.discard(node.name)
-        node.name = new
-        taken.add(new)
-        renamed.append(f"{new}:0")
-    return renamed
 
 
 def _load_checkpoint(prefix, inputs, outputs, input_shapes) -> FrozenGraph:
@@ -381,84 +308,4 @@ def _load_session(sess, inputs, outputs, input_shapes) -> FrozenGraph:
     return _freeze_session(sess, inputs, outputs, input_shapes, source="<Session>", kind="session",
                            name="session")
 
-
-def _freeze_session(sess, inputs, outputs, input_shapes, *, source, kind, name=None) -> FrozenGraph:
-    """Seed 001's freeze: convert_variables_to_constants from the outputs back to the inputs."""
-    import tensorflow as tf
-
-    graph = sess.graph
-    graph_def = graph.as_graph_def()
-    if not outputs:
-        candidates = graphs.detect_outputs(graph_def)
-        if len(candidates) != 1:
-            raise ModelLoadError(
-                f"{source}: cannot tell the output among {len(candidates)} candidates "
-                f"({', '.join(candidates[:10])}); name it: outputs=['logits_layer/BiasAdd'].")
-        outputs = candidates
-    out_nodes = [graphs.require_node(graph_def, o, "output", source) for o in outputs]
-    trainable, non_trainable = _variable_counts(graph)
-    from tensorflow.python.util import deprecation
-
-    try:  # seed 001's API: deprecated for TF2 code, still the right tool for TF1 graphs
-        with graph.as_default(), deprecation.silence():
-            frozen = tf.compat.v1.graph_util.convert_variables_to_constants(sess, graph_def, out_nodes)
-    except Exception as exc:
-        raise ModelLoadError(f"cannot freeze {source}: {type(exc).__name__}: {_first_line(exc)}. "
-                             "Initialise or restore every variable the outputs need.") from None
-    return _finish(frozen, inputs, outputs, input_shapes, source=source, kind=kind, name=name,
-                   trainable=trainable, non_trainable=non_trainable)
-
-
-def _variable_counts(graph) -> tuple[int | None, int | None]:
-    import tensorflow as tf
-
-    keys = tf.compat.v1.GraphKeys
-    trainable = graph.get_collection(keys.TRAINABLE_VARIABLES)
-    every = graph.get_collection(keys.GLOBAL_VARIABLES)
-    if not every:
-        return None, None
-
-    def count(vs):
-        return sum(int(np.prod(v.shape.as_list())) for v in vs if v.shape.is_fully_defined())
-
-    t = count(trainable)
-    return t, count(every) - t
-
-
-def _finish(graph_def, inputs, outputs, input_shapes, *, source, kind, name=None, trainable=None,
-            non_trainable=None, keras_model=None) -> FrozenGraph:
-    """Detect/validate I/O, pin shapes, build specs: the common tail of every loader."""
-    where = f"model {source}"
-    for n in graph_def.node:
-        if n.op in ("VariableV2", "VarHandleOp", "Variable"):
-            raise ModelLoadError(
-                f"{where} still has variable {n.name!r} ({n.op}): it is not frozen. Load the "
-                "checkpoint prefix, SavedModel or Session instead so tfperf can freeze it.")
-    given_inputs = bool(inputs)
-    inputs = [graphs.tensor_name(i) for i in (inputs or graphs.detect_inputs(graph_def))]
-    outputs = [graphs.tensor_name(o) for o in (outputs or graphs.detect_outputs(graph_def))]
-    for name_ in inputs:
-        graphs.require_node(graph_def, name_, "input", where)
-    for name_ in outputs:
-        graphs.require_node(graph_def, name_, "output", where)
-    if not outputs:
-        raise ModelLoadError(f"{where}: found no output (every node is consumed or a constant); "
-                             "name them: outputs=[...].")
-    if not given_inputs:  # detected placeholders the outputs do not use are not inputs
-        used = graphs.ancestors(graph_def, outputs, control=False)
-        inputs = [i for i in inputs if graphs.node_name(i) in used]
-    graphs.validate(graph_def, inputs, outputs, where=where)
-    if input_shapes is not None:
-        graph_def = _pin_shapes(graph_def, inputs, input_shapes, where)
-    graph = _import_graph_def(graph_def, source)
-    in_specs = [_spec(graph, i) for i in inputs]
-    out_specs = [_spec(graph, o) for o in outputs]
-    needed = graphs.ancestors(graph_def, outputs)
-    defaults = [_spec(graph, d) for d in graphs.detect_defaults(graph_def)
-                if d not in inputs and graphs.node_name(d) in needed]
-    fg = FrozenGraph(graph_def, in_specs, out_specs, source=source, kind=kind, name=name,
-                     defaults=defaults, trainable_params=trainable, non_trainable_params=non_trainable,
-                     keras_model=keras_model, input_shapes=input_shapes)
-    fg._graph = graph
-    return fg
 

@@ -29,15 +29,22 @@ def _pin_shapes(graph_def, inputs, input_shapes, where):
         node = nodes[graphs.node_name(name)]
         old = node.attr["shape"].shape if "shape" in node.attr else None
         if old is not None and not old.unknown_rank:
-            old_dims = [d.size for d in old.dim]
-            if len(old_dims) != len(shape) or any(o >= 0 and o != s for o, s in zip(old_dims, shape)):
-                raise InputError(f"{where}: input_shapes {list(shape)} does not fit input {name} of shape "
-                                 f"{['?' if d < 0 else d for d in old_dims]}; only unknown (?) dims can be "
-                                 f"pinned. Received: input_shapes={input_shapes!r}")
+            check_pinnable(name, [None if d.size < 0 else d.size for d in old.dim], shape, where,
+                           input_shapes)
         proto = tensor_shape_pb2.TensorShapeProto(
             dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=int(s)) for s in shape])
         node.attr["shape"].shape.CopyFrom(proto)
     return pinned
+
+
+def check_pinnable(name: str, fixed, shape, where: str, input_shapes) -> None:
+    """`InputError` unless `shape` only fills the unknown (None) dims of `fixed` (same rank)."""
+    fixed = list(fixed)
+    if len(fixed) != len(shape) or any(o is not None and o != s for o, s in zip(fixed, shape)):
+        raise InputError(f"{where}: input_shapes {list(shape)} does not fit input {name} of shape "
+                         f"[{','.join('?' if d is None else str(d) for d in fixed)}]; only unknown (?) dims can be "
+                         f"pinned: feed that shape, or rebuild the model with unknown dims there. "
+                         f"Received: input_shapes={input_shapes!r}")
 
 
 def _shape_list(input_shapes, names):

@@ -23,7 +23,7 @@ from typing import Any
 from .. import graphs
 from . import batchnorm as bn
 from . import transforms as tx
-from ..errors import OptimizeError, TfperfError, unknown_name_message
+from ..errors import ImageError, OptimizeError, TfperfError, unknown_name_message
 
 DEFAULT_TRANSFORMS: tuple[str, ...] = (
     "strip_unused_nodes", "remove_training_nodes", "fold_constants", "fold_batch_norms", "merge_biases",
@@ -202,7 +202,8 @@ def _spec_for(text: str) -> _Spec:
     name, args = m.group(1), m.group(2)
     if name not in _OWN and name not in tx.TF_TRANSFORMS:
         raise OptimizeError(unknown_name_message("transform", name, transform_names(),
-                                                 "the transforms tfperf optimize knows")
+                                                 "the transforms tfperf optimize knows",
+                                                 limit=len(transform_names()))  # a short, closed list
                             + ". Run them by name, e.g. --transforms fold_constants,fold_batch_norms")
     if name in _OWN:
         kwargs = _parse_kwargs(args, text)
@@ -317,7 +318,7 @@ def optimize_with_report(model, transforms: Any = None, *, inputs=None, outputs=
         t0 = time.perf_counter()
         err, reason, new_gd = None, None, None
         try:
-            new_gd = spec.run(graph_def, in_names, out_names)
+            new_gd = _keep_table_fills(graph_def, spec.run(graph_def, in_names, out_names))
             _check_structure(new_gd, frozen, spec.label)
             err, reason = max_error(new_gd)
         except TfperfError as exc:
@@ -351,6 +352,19 @@ def _short(text: str, limit: int = 400) -> str:
     """One line of at most `limit` characters (TensorFlow errors span many lines)."""
     text = " ".join(line.strip() for line in text.splitlines() if line.strip())
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _keep_table_fills(before, after):
+    """`after` plus the lookup-table fill ops of `before` (and their constants) that a transform
+    dropped: they feed no output, so output-driven transforms strip them, yet every session needs
+    them (`model.initialize_tables`)."""
+    fills = [n for n in graphs.table_initializers(before) if n not in graphs.node_map(after)]
+    if not fills:
+        return after
+    have = graphs.node_map(after)
+    need = graphs.ancestors(before, fills)
+    after.node.extend(n for n in before.node if n.name in need and n.name not in have)
+    return after
 
 
 def _check_structure(graph_def, frozen, label: str) -> None:
@@ -395,22 +409,20 @@ def write_graph_def(graph_def, path: str) -> str:
 
 
 def sample_feed(frozen, image_path: str | None) -> tuple[dict, str]:
-    """A feed for the equivalence proof and the timings: the sample image, else a synthetic input."""
-    from ..equivalence import make_input_sets
-    from ..images import sample_image_for
+    """A feed for the equivalence proof and the timings, and what it is: `images.sample_feed`
+    (the sample image for the image input, the input policy's arrays elsewhere)."""
+    from ..images import sample_feed as feed_for
+    from ..inputs import describe
 
-    if len(frozen.inputs) == 1:
-        try:
-            image = sample_image_for(frozen, path=image_path)
-            return frozen.feed_dict(image), (image_path or "synthetic image")
-        except TfperfError:
-            if image_path:
-                raise
     try:
-        return make_input_sets(frozen, None)[0][1], "synthetic input"
+        feed = feed_for(frozen, path=image_path)
+    except ImageError:
+        raise
     except TfperfError as exc:
         raise OptimizeError(f"cannot make an input for model {frozen.name}: {exc}. Pin the input "
                             "shapes with --input-shape, e.g. --input-shape 1,224,224,3") from exc
+    what = image_path or ("synthetic image" if "sample image" in feed.sources.values() else "synthetic input")
+    return frozen.feed_dict(feed), f"{what} {describe(feed)}"
 
 
 __all__ = [
