@@ -192,6 +192,25 @@ def _static_shapes(graph) -> dict[str, list]:
     return shapes
 
 
+def _loop_shapes(graph_def, shapes: dict, where: str) -> dict:
+    """`shapes` completed inside loops whose variables keep their shapes (checked, not assumed).
+
+    Shape inference stops at a loop's Merge (it cannot see around the back edge); this infers
+    the graph again with every loop variable assumed to keep its entry shape, drops the
+    assumption for the variables that come back with another shape, and repeats until it holds.
+    """
+    merges = flops_control.loop_merges(graph_def)
+    variant: set[str] = set()
+    while merges and len(variant) < len(merges):
+        trial = _static_shapes(_import(flops_control.assume_invariant(graph_def, merges, variant), where))
+        changed = {m for m, (_, nxt) in merges.items() if m not in variant
+                   and _input_shape(trial, nxt) != _input_shape(trial, m)}
+        if not changed:
+            return trial
+        variant |= changed
+    return shapes
+
+
 def traced_run_metadata(graph, feeds: dict, fetches: Sequence[str], *, optimize: bool = False):
     """One run of `graph` with FULL_TRACE; returns its `RunMetadata`.
 
@@ -267,7 +286,7 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
     wanted = graphs.ancestors(graph_def, outputs, control=False)
     nodes = [n for n in graph_def.node if n.name in wanted]
     graph = _import(graph_def, f"model {fg.name}")
-    shapes = _static_shapes(graph)
+    shapes = _loop_shapes(graph_def, _static_shapes(graph), f"model {fg.name}")
     control = flops_control.ControlFlow(graph_def, shapes)
 
     counted = [n for n in nodes if classify(n.op) == "counted"]
@@ -323,7 +342,12 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else ""
+    """The line of an error that says what went wrong (TensorFlow's start with boilerplate)."""
+    for line in str(exc).splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Graph execution error", "Detected at node", "Node:")):
+            return line[:300]
+    return ""
 
 
 class _Tally:

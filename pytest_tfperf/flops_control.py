@@ -89,6 +89,49 @@ def lower_function_calls(graph_def, keep):
 
 
 # ---------------------------------------------------------------------------------------------
+# shapes inside loops
+
+
+def loop_merges(graph_def) -> dict[str, tuple[str, str]]:
+    """loop Merge name -> (its Enter-side input, its NextIteration-side input)."""
+    ops = {n.name: n.op for n in graph_def.node}
+    out = {}
+    for node in graph_def.node:
+        if node.op not in MERGE_OPS:
+            continue
+        data = [i for i in node.input if not i.startswith("^")]
+        nexts = [i for i in data if ops.get(graphs.node_name(i)) in NEXT_OPS]
+        if len(nexts) == 1 and len(data) == 2:
+            out[node.name] = (next(i for i in data if i not in nexts), nexts[0])
+    return out
+
+
+def assume_invariant(graph_def, merges: dict, keep_variant: set):
+    """A copy of `graph_def` (for shape inference only) whose loop Merges take the value entering
+    the loop on both inputs instead of the NextIteration back edge, except those in `keep_variant`.
+
+    Shape inference cannot see around a back edge, so a loop variable's shape is unknown at the
+    Merge; assuming each keeps its entry shape gives the body's shapes, and the caller checks the
+    assumption (the NextIteration input must come back with that shape).
+    """
+    from tensorflow.core.framework import graph_pb2
+
+    trial = graph_pb2.GraphDef()
+    trial.CopyFrom(graph_def)
+    nodes = {n.name: n for n in trial.node}
+    for node in trial.node:
+        if node.name in merges and node.name not in keep_variant:
+            enter, _ = merges[node.name]
+            source = nodes.get(graphs.node_name(enter))
+            if source is not None and source.op in ENTER_OPS:  # a loop variable's Enter has no shape
+                enter = source.input[0]
+            data = [i for i in node.input if not i.startswith("^")]
+            del node.input[:]
+            node.input.extend([enter] * len(data))
+    return trial
+
+
+# ---------------------------------------------------------------------------------------------
 # static analysis of TF1 control flow
 
 
@@ -113,6 +156,10 @@ def _consumers(nodes: dict) -> dict[str, list[tuple[str, str]]]:
         for i in node.input:
             out[graphs.node_name(i)].append((node.name, i))
     return out
+
+
+def _is_constant_enter(node) -> bool:
+    return "is_constant" in node.attr and node.attr["is_constant"].b
 
 
 def _port(tensor: str) -> int:
@@ -278,7 +325,7 @@ class ControlFlow:
     def entries(self, frame: str) -> tuple[int | None, str]:
         """(how many times the loop is entered in one inference, "") or (None, why not)."""
         loop = self.loops[frame]
-        enters = [e for e in loop.enters if not self.nodes[e].attr["is_constant"].b] or loop.enters
+        enters = [e for e in loop.enters if not _is_constant_enter(self.nodes[e])] or loop.enters
         counts = [self.static_count(e) for e in enters]
         for count, why in counts:
             if count is None:
@@ -361,7 +408,7 @@ class ControlFlow:
         static_iterations = trips * entries if trips is not None and entries is not None else None
         seen_iterations = seen_entries = None
         if traced is not None and loop.loop_cond is not None:
-            enters = [e for e in loop.enters if not self.nodes[e].attr["is_constant"].b] or loop.enters
+            enters = [e for e in loop.enters if not _is_constant_enter(self.nodes[e])] or loop.enters
             seen_entries = max(traced.get(e, 0) for e in enters)
             seen_iterations = traced.get(loop.loop_cond, 0) - seen_entries
         entry = {"kind": "while", "name": frame, "trip_count": trips, "entries": entries,

@@ -133,7 +133,8 @@ class StaticEvaluator:
         shape = outs[slot] if slot < len(outs) else None
         if shape is None or any(d is None for d in shape):
             raise NotStatic(f"it reads the shape of {name}, which is not known statically")
-        dtype = np.int64 if node.attr["out_type"].type == 9 else np.int32  # 9: DT_INT64
+        wide = "out_type" in node.attr and node.attr["out_type"].type == 9  # 9: DT_INT64
+        dtype = np.int64 if wide else np.int32
         if node.op == "Shape":
             return np.array(shape, dtype=dtype)
         if node.op == "Size":
@@ -141,16 +142,20 @@ class StaticEvaluator:
         return np.array(len(shape), dtype=np.int32)
 
 
+def _mask(node, key: str) -> int:
+    return int(node.attr[key].i) if key in node.attr else 0  # reading a missing key would add it
+
+
 def _strided_slice(node, value, begin, end, strides) -> np.ndarray:
-    if node.attr["ellipsis_mask"].i or node.attr["new_axis_mask"].i:
+    if _mask(node, "ellipsis_mask") or _mask(node, "new_axis_mask"):
         raise NotStatic(f"{node.name} (StridedSlice) uses ellipsis/new-axis masks")
     index = []
     for axis, (b, e, s) in enumerate(zip(begin.tolist(), end.tolist(), strides.tolist())):
-        if node.attr["shrink_axis_mask"].i >> axis & 1:
+        if _mask(node, "shrink_axis_mask") >> axis & 1:
             index.append(int(b))
             continue
-        b = None if node.attr["begin_mask"].i >> axis & 1 else int(b)
-        e = None if node.attr["end_mask"].i >> axis & 1 else int(e)
+        b = None if _mask(node, "begin_mask") >> axis & 1 else int(b)
+        e = None if _mask(node, "end_mask") >> axis & 1 else int(e)
         index.append(slice(b, e, int(s)))
     return np.asarray(value[tuple(index)])
 
