@@ -1,18 +1,27 @@
 """FLOPs of one inference from real tensor shapes (benchmark_model's estimate, wider).
 
 `count_flops(model)` pins the input shapes (an unknown batch dimension becomes 1), imports the
-graph and lets TensorFlow's shape inference resolve every tensor shape. Where a shape stays
-unknown (data-dependent shapes) or the graph has control flow, it runs the graph once with
-`RunOptions(trace_level=FULL_TRACE)` and grappler disabled, and reads the actual output shapes
-of every executed node from `RunMetadata.step_stats` (nodes of a v1 `tf.cond` branch that did
-not run are then dropped: the untaken branch costs nothing).
+graph and lets TensorFlow's shape inference resolve every tensor shape (inside loops too, for loop
+variables that keep their shape). Where a shape stays unknown (data-dependent shapes) or the graph
+has control flow, it runs the graph once with `RunOptions(trace_level=FULL_TRACE)` and grappler
+disabled, and reads every execution of every node, with its output shapes, from
+`RunMetadata.step_stats`.
+
+Each node counts its FLOPs once per execution (`flops_control`): once outside control flow; in a
+loop, N times in the body and N + 1 times in the condition per entry into the loop, with N the
+static trip count when the graph fixes it (nested loops multiply), else the count of the traced
+run; in a cond branch, as often as the branch was taken (a branch that did not run costs
+nothing). Functional control flow (`While`, `If`, `Case`, function calls) is lowered and inlined
+first, so its bodies are counted like the rest. `FlopsReport.control_flow` says how each loop and
+cond was resolved.
 
 What is counted (a FLOP is one multiply or one add; a multiply-accumulate is 2):
 - matmul/conv (`matmul_conv_flops`), 2 x MACs: `Conv2D`, `Conv3D`, `DepthwiseConv2dNative`,
   `Conv2DBackpropInput` (transposed convolution), `MatMul`, `BatchMatMul`/`V2`/`V3`, two-operand
-  `Einsum`, and grappler's fused `_FusedConv2D`, `_FusedConv3D`, `_FusedMatMul`,
-  `_FusedDepthwiseConv2dNative`, `_FusedBatchMatMulV2` (their fused epilogue - `BiasAdd`, `Relu`,
-  ... - counts as element-wise, one FLOP per output element per fused op).
+  `Einsum` (2 x the product of all index sizes when an index is contracted: attention's
+  `BTNH,BSNH->BNTS` is 2*B*T*S*N*H), and grappler's fused `_FusedConv2D`, `_FusedConv3D`,
+  `_FusedMatMul`, `_FusedDepthwiseConv2dNative`, `_FusedBatchMatMulV2` (their fused epilogue -
+  `BiasAdd`, `Relu`, ... - counts as element-wise, one FLOP per output element per fused op).
 - element-wise (`elementwise_flops`): one FLOP per output element, whatever the op's arithmetic
   (an `Exp` or a batch norm is "one operation per element", as `tf.profiler` counts them); see
   `ELEMENTWISE_OPS` (arithmetic, comparisons, activations, `BiasAdd`, `FusedBatchNorm*`,
@@ -21,10 +30,13 @@ What is counted (a FLOP is one multiply or one add; a multiply-accumulate is 2):
   output element, `LRN` its window depth per output element, reductions (`Mean`, `Sum`, `Max`,
   `ArgMax`, ...) one per input element; see `WINDOW_OPS`, `REDUCTION_OPS`.
 - data movement and bookkeeping (`Const`, `Identity`, `Reshape`, `Transpose`, `ConcatV2`, `Pad`,
-  `Cast`, `Switch`, ... see `NO_ARITHMETIC_OPS`) and training leftovers are 0 FLOPs by nature.
-Every other op type is reported in `FlopsReport.uncounted` with its node count, and a counted op
-whose shapes could not be resolved in `FlopsReport.unresolved`: never a silent 0. Ops that call
-functions (`If`, `While`, `PartitionedCall`, ...) are uncounted: their bodies are not walked.
+  `Cast`, `Gather` (an embedding lookup), `Switch`, ... see `NO_ARITHMETIC_OPS`) and training
+  leftovers are 0 FLOPs by nature.
+Every other op type is reported in `FlopsReport.uncounted` with its node count. A counted op
+whose FLOPs could not be established - shapes unknown, or a loop trip count / branch that is
+neither static nor seen in a traced run (e.g. the run failed), or a function call that could not
+be inlined - is in `FlopsReport.unresolved`, with the reason per node in `unresolved_reasons`,
+and left out of the total: never a silent 0 or a silent single count.
 
 oneDNN kernel names (`_MklNativeConv2D`, `_MklFusedMatMul`, ...) are read as the op they
 implement (`canonical_op_type`).
@@ -37,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from . import flops_control, graphs
+from . import flops_control, flops_lower, graphs
 from .errors import InputError, ModelLoadError
 from .flops_ops import (  # noqa: F401  (the op tables are public here too)
     ELEMENTWISE_OPS,
@@ -199,10 +211,10 @@ def _loop_shapes(graph_def, shapes: dict, where: str) -> dict:
     the graph again with every loop variable assumed to keep its entry shape, drops the
     assumption for the variables that come back with another shape, and repeats until it holds.
     """
-    merges = flops_control.loop_merges(graph_def)
+    merges = flops_lower.loop_merges(graph_def)
     variant: set[str] = set()
     while merges and len(variant) < len(merges):
-        trial = _static_shapes(_import(flops_control.assume_invariant(graph_def, merges, variant), where))
+        trial = _static_shapes(_import(flops_lower.assume_invariant(graph_def, merges, variant), where))
         changed = {m for m, (_, nxt) in merges.items() if m not in variant
                    and _input_shape(trial, nxt) != _input_shape(trial, m)}
         if not changed:
@@ -277,9 +289,9 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
     graph_def = _pin_graph_def(fg.graph_def, shapes_in)
     outputs = [s.name for s in fg.outputs]
     lowering_error = None
-    if flops_control.function_calls(graph_def):
+    if flops_lower.function_calls(graph_def):
         try:
-            graph_def = flops_control.lower_function_calls(
+            graph_def = flops_lower.lower_function_calls(
                 graph_def, [s.name for s in fg.inputs] + outputs)
         except Exception as exc:  # noqa: BLE001 - the calls are then reported unresolved
             lowering_error = f"{type(exc).__name__}: {_first_line(exc)}"
@@ -308,7 +320,7 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
     library = {f.signature.name for f in graph_def.library.function}
     for node in nodes:
         op = canonical_op_type(node.op)
-        if node.op in flops_control.FUNCTION_CALL_OPS or node.op in library:
+        if node.op in flops_lower.FUNCTION_CALL_OPS or node.op in library:
             tally.unresolve(node, "it calls a function whose body could not be inlined to count it"
                             + (f" ({lowering_error})" if lowering_error else ""))
             continue

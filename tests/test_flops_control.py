@@ -283,6 +283,33 @@ def test_a_tf1_graph_with_control_flow_v2_while_if_case_and_a_function_call():
     assert kinds == [("cond", "traced"), ("cond", "traced"), ("while", "static")]
 
 
+def test_a_legacy_tf1_graph_with_control_flow_v1_loops_and_a_cond():
+    """TF1-era frozen graphs: v1 loops (constant Enters, loop invariants), a v1 cond."""
+    tf.compat.v1.disable_control_flow_v2()
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            x = tf.compat.v1.placeholder(tf.float32, [1, 3], name="x")
+            w = tf.constant(W3)
+            _, y = tf.while_loop(lambda i, y: i < 4, lambda i, y: (i + 1, tf.matmul(y, w)), [0, x])
+            y = tf.cond(tf.reduce_sum(y) > 0, lambda: y * 2.0, lambda: tf.matmul(y, w))
+            n = tf.cast(tf.reduce_sum(x) * 10, tf.int32)  # a data-dependent trip count
+            # tf.matmul(x, w) reads only loop invariants: it still runs once per iteration
+            _, z = tf.while_loop(lambda i, z: i < n,
+                                 lambda i, z: (i + 1, tf.matmul(z, w) + tf.matmul(x, w)), [0, y])
+            tf.identity(z, name="out")
+    finally:
+        tf.compat.v1.enable_control_flow_v2()
+    assert "StatelessWhile" not in {n.op for n in graph.as_graph_def().node}
+    report = count_flops(pytest_tfperf.load(graph, outputs=["out"]), np.full((1, 3), 0.2, np.float32))
+    trips = 6  # int(0.6 * 10)
+    assert report.by_op_type["MatMul"] == (4 + 2 * trips) * _mm(1, 3, 3)
+    assert report.by_op_type["Mul"] == 3 + 1  # the true branch, and the * 10
+    assert report.unresolved == {}
+    resolved = sorted((e["kind"], e["resolved"], e.get("iterations")) for e in report.control_flow)
+    assert resolved == [("cond", "traced", None), ("while", "static", 4), ("while", "traced", trips)]
+
+
 def _asserting(data_dependent: bool):
     """A model whose run fails on the synthetic input (an assert on the input's sum)."""
     @tf.function(input_signature=_spec())
