@@ -214,7 +214,11 @@ def _loop_shapes(graph_def, shapes: dict, where: str) -> dict:
     merges = flops_lower.loop_merges(graph_def)
     variant: set[str] = set()
     while merges and len(variant) < len(merges):
-        trial = _static_shapes(_import(flops_lower.assume_invariant(graph_def, merges, variant), where))
+        try:
+            trial = _static_shapes(_import(flops_lower.assume_invariant(graph_def, merges, variant),
+                                           where))
+        except ModelLoadError:  # the rewritten copy does not import: keep what inference gave
+            return shapes
         changed = {m for m, (_, nxt) in merges.items() if m not in variant
                    and _input_shape(trial, nxt) != _input_shape(trial, m)}
         if not changed:

@@ -4,8 +4,8 @@ A loop's trip count and a cond's branch are static when the tensors that decide 
 `LoopCond` predicate and the loop variables it reads, a `Switch` predicate) are computed from
 constants only. `StaticEvaluator` interprets that arithmetic with numpy, op by op, over the
 GraphDef: `Const`, pass-throughs (`Identity`, `Enter`, `Switch`, ...), integer/boolean arithmetic
-and comparisons, `Cast`, `Shape`/`Size`/`Rank` of statically known shapes, `Pack` and simple
-`StridedSlice`. Anything else (a model input, a `Sum`, a random op) raises `NotStatic` with the
+and comparisons, reductions, `Cast`, `Shape`/`Size`/`Rank` of statically known shapes, `Pack` and
+simple `StridedSlice`. Anything else (a model input, a `Sum`, a random op) raises `NotStatic` with the
 reason, and the caller falls back to a traced run.
 
 `trip_count` simulates a loop: the loop variables the predicate needs start from their `Enter`
@@ -33,9 +33,12 @@ _BINARY: dict[str, Callable] = {
     "LogicalAnd": np.logical_and, "LogicalOr": np.logical_or,
 }
 _UNARY: dict[str, Callable] = {"LogicalNot": np.logical_not, "Neg": np.negative, "Abs": np.abs}
-_EVALUATED = _PASS_THROUGH | set(_BINARY) | set(_UNARY) | {
-    "IdentityN", "Div", "RealDiv", "TruncateDiv", "Cast", "Pack", "StridedSlice", "Shape", "Size",
-    "Rank"}
+_REDUCE: dict[str, Callable] = {
+    "Max": np.max, "Min": np.min, "Sum": np.sum, "Prod": np.prod, "All": np.all, "Any": np.any,
+}
+_EVALUATED = _PASS_THROUGH | set(_BINARY) | set(_UNARY) | set(_REDUCE) | {
+    "IdentityN", "Div", "RealDiv", "TruncateDiv", "Cast", "Pack", "StridedSlice", "Range", "Shape",
+    "Size", "Rank"}
 _MAX_ELEMENTS = 4096  # steering tensors are scalars or short shape vectors
 
 
@@ -112,6 +115,11 @@ class StaticEvaluator:
             return _BINARY[op](values[0], values[1]), reads_env
         if op in _UNARY and len(values) == 1:
             return _UNARY[op](values[0]), reads_env
+        if op in _REDUCE and len(values) == 2:
+            keep = "keep_dims" in node.attr and node.attr["keep_dims"].b
+            axes = tuple(int(a) for a in np.asarray(values[1]).reshape(-1))
+            reduced = _REDUCE[op](values[0], axis=axes, keepdims=keep)
+            return np.asarray(reduced, dtype=values[0].dtype), reads_env
         if op in ("Div", "RealDiv", "TruncateDiv"):
             a, b = values
             quotient = np.true_divide(a, b)
@@ -120,6 +128,11 @@ class StaticEvaluator:
             from tensorflow.python.framework import dtypes
 
             return values[0].astype(dtypes.as_dtype(node.attr["DstT"].type).as_numpy_dtype), reads_env
+        if op == "Range" and len(values) == 3:
+            start, limit, delta = (v.reshape(()) for v in values)
+            if abs((limit - start) / delta) > _MAX_ELEMENTS:
+                raise NotStatic(f"{node.name} (Range) is a long range, not a loop counter")
+            return np.arange(start, limit, delta, dtype=start.dtype), reads_env
         if op == "Pack":
             return np.stack(values, axis=int(node.attr["axis"].i)), reads_env
         if op == "StridedSlice":

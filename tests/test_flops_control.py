@@ -245,6 +245,20 @@ def test_a_keras_model_with_a_loop_layer_and_a_saved_model(tmp_path):
     assert saved.total == ISSUE_LOOP_FLOPS and _loop(saved)["resolved"] == "static"
 
 
+def test_keras_recurrent_layers_count_every_time_step():
+    import keras
+
+    steps, features, units = 7, 5, 4
+    for layer, gates in ((keras.layers.LSTM(units), 4), (keras.layers.GRU(units), 3)):
+        inp = keras.Input((steps, features))
+        report = count_flops(pytest_tfperf.load(keras.Model(inp, layer(inp))))
+        per_step = _mm(1, features, gates * units) + _mm(1, units, gates * units)  # input + recurrent
+        assert report.by_op_type["MatMul"] == steps * per_step, type(layer).__name__
+        loop = _loop(report)
+        assert (loop["resolved"], loop["trip_count"]) == ("static", steps)  # from the input's shape
+        assert report.uncounted == {} and report.unresolved == {}  # TensorList ops move data: 0
+
+
 def test_functional_while_kept_by_the_freezer_is_lowered_and_counted():
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
