@@ -11,7 +11,7 @@ import pytest
 
 import pytest_tfperf
 from pytest_tfperf import cli
-from pytest_tfperf.flops import count_flops, synthetic_inputs
+from pytest_tfperf.flops import FlopsReport, count_flops, synthetic_inputs
 
 tf = pytest.importorskip("tensorflow")
 
@@ -68,6 +68,7 @@ def test_a_five_iteration_loop_counts_its_matmul_five_times(issue_model):
     assert (loop["resolved"], loop["trip_count"], loop["entries"], loop["iterations"]) == \
         ("static", 5, 1, 5)
     assert "static trip count 5; a traced run agrees" in loop["detail"]
+    assert FlopsReport.from_dict(json.loads(json.dumps(report.to_dict()))).total == report.total
 
 
 def test_bench_times_called_and_flops_agree_with_count_flops(issue_model, tmp_path, capsys):
@@ -351,6 +352,27 @@ def test_a_static_loop_needs_no_run():
     assert _loop(report)["resolved"] == "static" and report.shapes_from == "static"
 
 
+def test_a_cond_is_static_or_traced_or_unresolved_never_the_larger_branch():
+    def checked_cond(predicate_is_constant: bool):
+        @tf.function(input_signature=_spec())
+        def checked(x):
+            tf.debugging.assert_greater(tf.reduce_sum(x), 100.0)  # the run fails
+            pred = tf.constant(False) if predicate_is_constant else tf.reduce_sum(x) > 1.0
+            return tf.cond(pred, lambda: tf.matmul(x, W3), lambda: x * 2.0)
+        return pytest_tfperf.load(checked)
+
+    static = count_flops(checked_cond(True))
+    assert static.by_op_type == {"Mul": 3} and static.unresolved == {}  # the assert is not data
+    assert static.control_flow[0]["resolved"] == "static"
+    assert static.control_flow[0]["detail"] == "static predicate: the false branch"
+    unknown = count_flops(checked_cond(False))
+    assert unknown.unresolved == {"MatMul": 1, "Mul": 1}  # not max(18, 3), not 18 + 3
+    assert "MatMul" not in unknown.by_op_type and unknown.total == 3 + 1  # the predicate
+    assert unknown.control_flow[0]["resolved"] == "unresolved"
+    assert all("the branch of the cond on Greater:0 is not static" in r
+               for r in unknown.unresolved_reasons.values())
+
+
 def test_a_flops_budget_on_an_unresolved_model_is_an_error(pytester, issue_model):
     (pytester.path / "models").mkdir()
     issue_model.save(pytester.path / "models" / "loop5.pb")
@@ -371,13 +393,22 @@ def test_a_flops_budget_on_an_unresolved_model_is_an_error(pytester, issue_model
             pass
 
         @pytest.mark.tfperf_model("models/unresolved.pb")
+        def test_unresolved_in_the_report(frozen_graph, tfperf):
+            pass
+
+        @pytest.mark.tfperf_model("models/unresolved.pb")
         @pytest.mark.flops_budget(max="1G")
         def test_unresolved_loop(frozen_graph):
             pass
     """))
-    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--tfperf-report",
+                                "--tfperf-json=out.json")
+    result.assert_outcomes(passed=2, failed=1, errors=1)
     out = result.stdout.str()
+    models = json.loads((pytester.path / "out.json").read_text())["tfperf"]["models"]
+    flops = {(m["model"], m["flops"]) for m in models}
+    assert ("loop5.pb", ISSUE_LOOP_FLOPS) in flops
+    assert ("unresolved.pb", None) in flops  # the report shows no partial total
     assert "INTERNALERROR" not in out
     assert "test_unresolved_loop" in out and "could not be counted (unresolved: AddV2 x1, Less x1, " \
         "MatMul x1: the trip count of loop 'while' is not static" in out
