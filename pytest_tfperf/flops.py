@@ -295,8 +295,8 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
     lowering_error = None
     if flops_lower.function_calls(graph_def):
         try:
-            graph_def = flops_lower.lower_function_calls(
-                graph_def, [s.name for s in fg.inputs] + outputs)
+            graph_def, outputs = flops_lower.lower_function_calls(
+                graph_def, [s.name for s in fg.inputs], {s.name: s.dtype for s in fg.outputs})
         except Exception as exc:  # noqa: BLE001 - the calls are then reported unresolved
             lowering_error = f"{type(exc).__name__}: {_first_line(exc)}"
     wanted = graphs.ancestors(graph_def, outputs, control=False)
@@ -323,27 +323,11 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
     tally = _Tally()
     library = {f.signature.name for f in graph_def.library.function}
     for node in nodes:
-        op = canonical_op_type(node.op)
         if node.op in flops_lower.FUNCTION_CALL_OPS or node.op in library:
             tally.unresolve(node, "it calls a function whose body could not be inlined to count it"
                             + (f" ({lowering_error})" if lowering_error else ""))
-            continue
-        kind = classify(op)
-        if kind == "free":
-            continue
-        count, why = _executions(node.name, control, traced, run_error)
-        if count == 0:
-            continue  # an untaken branch or a loop that did not iterate
-        if kind == "uncounted":
-            tally.uncounted[op] = tally.uncounted.get(op, 0) + 1
-        elif count is None:
-            tally.unresolve(node, why)
         else:
-            result, why = _node_total(node, count, shapes, execs)
-            if result is None:
-                tally.unresolve(node, why + (f"; the traced run failed: {run_error}" if run_error else ""))
-            else:
-                tally.add(op, result)
+            _count_node(tally, node, control, shapes, execs, traced, run_error)
     first = next(iter(shapes_in.values()), None)
     wanted_cf = [s for s in control.summaries(traced) if _summary_nodes(s, control) & wanted]
     return FlopsReport(
@@ -385,6 +369,27 @@ class _Tally:
         op = canonical_op_type(node.op)
         self.unresolved[op] = self.unresolved.get(op, 0) + 1
         self.reasons[node.name] = why
+
+
+def _count_node(tally: _Tally, node, control, shapes: dict, execs, traced, run_error) -> None:
+    """Add one node's FLOPs over all its executions to `tally` (or why they are unknown)."""
+    op = canonical_op_type(node.op)
+    kind = classify(op)
+    if kind == "free":
+        return
+    count, why = _executions(node.name, control, traced, run_error)
+    if count == 0:
+        return  # an untaken branch or a loop that did not iterate
+    if kind == "uncounted":
+        tally.uncounted[op] = tally.uncounted.get(op, 0) + 1
+    elif count is None:
+        tally.unresolve(node, why)
+    else:
+        result, why = _node_total(node, count, shapes, execs)
+        if result is None:
+            tally.unresolve(node, why + (f"; the traced run failed: {run_error}" if run_error else ""))
+        else:
+            tally.add(op, result)
 
 
 def _summary_nodes(summary: dict, control) -> set[str]:

@@ -34,16 +34,19 @@ def function_calls(graph_def) -> list[str]:
     return [n.name for n in graph_def.node if n.op in FUNCTION_CALL_OPS or n.op in library]
 
 
-def lower_function_calls(graph_def, keep):
+def lower_function_calls(graph_def, inputs, outputs: dict):
     """`graph_def` with function calls inlined and `While`/`If`/`Case` lowered to Switch/Merge.
 
     Args:
         graph_def: a GraphDef whose nodes may call functions of its library.
-        keep: tensor names that must survive (inputs and outputs).
+        inputs: input tensor names (kept as they are).
+        outputs: output tensor name -> its dtype name ("float32").
     Returns:
-        A new GraphDef (grappler's function optimizer, as `convert_variables_to_constants_v2`
-        runs it); node names outside the functions are unchanged, inlined ones are prefixed with
-        the calling node's name (`while/body/_1/MatMul`).
+        (GraphDef, output tensor names in it): grappler's function optimizer, as
+        `convert_variables_to_constants_v2` runs it. Node names outside the functions are
+        unchanged, inlined ones are prefixed with the calling node's name
+        (`while/body/_1/MatMul`); each output is read through an added `Identity`, because a
+        lowered `While`/`If` node no longer produces the tensors it did.
     Raises:
         Whatever grappler raises for a graph it cannot optimize.
     """
@@ -61,16 +64,32 @@ def lower_function_calls(graph_def, keep):
     for function in lowered.library.function:  # a secondary implementation would block inlining
         if "api_implements" in function.attr:
             del function.attr["api_implements"]
+    import tensorflow as tf
+
+    taken = {n.name for n in lowered.node}
+    fetches = []
+    for k, (tensor, dtype) in enumerate(outputs.items()):
+        name = f"tfperf_flops_output_{k}"
+        while name in taken:
+            name += "_"
+        node = lowered.node.add(name=name, op="Identity", input=[tensor])
+        node.attr["T"].type = tf.as_dtype(dtype).as_datatype_enum
+        fetches.append(f"{name}:0")
     meta = meta_graph_pb2.MetaGraphDef()
     meta.graph_def.CopyFrom(lowered)
     fetch = meta_graph_pb2.CollectionDef()
-    fetch.node_list.value.extend(graphs.tensor_name(t) for t in keep)
+    fetch.node_list.value.extend([graphs.tensor_name(t) for t in inputs] + fetches)
     meta.collection_def["train_op"].CopyFrom(fetch)
     config = config_pb2.ConfigProto()
     rewrite = config.graph_options.rewrite_options
     rewrite.min_graph_nodes = -1  # small graphs too
     rewrite.optimizers.append("function")
-    return tf_optimizer.OptimizeGraph(config, meta)
+    result = tf_optimizer.OptimizeGraph(config, meta)
+    kept = {n.name for n in result.node}
+    lost = [t for t in list(inputs) + fetches if graphs.node_name(t) not in kept]
+    if lost:
+        raise ValueError(f"inlining dropped {lost}")
+    return result, fetches
 
 
 # ---------------------------------------------------------------------------------------------

@@ -273,6 +273,18 @@ def test_functional_while_kept_by_the_freezer_is_lowered_and_counted():
     assert [e["iterations"] for e in report.control_flow] == [4, 12]
 
 
+def test_an_output_read_straight_from_a_functional_while():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [1, 3], name="x")
+        tf.while_loop(lambda i, y: i < 4, lambda i, y: (i + 1, tf.matmul(y, W3)), [0, x])
+    graph_def = graph.as_graph_def()
+    loop = next(n.name for n in graph_def.node if n.op == "StatelessWhile")
+    # the lowered While node is gone: its output must still be counted, not come out as 0
+    report = count_flops(pytest_tfperf.load(graph_def, inputs=["x:0"], outputs=[f"{loop}:3"]))
+    assert report.by_op_type["MatMul"] == 4 * _mm(1, 3, 3)
+
+
 def test_a_tf1_graph_with_control_flow_v2_while_if_case_and_a_function_call():
     @tf.function
     def project(x):
