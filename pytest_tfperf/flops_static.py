@@ -95,7 +95,10 @@ class StaticEvaluator:
                 if isinstance(env[node.name], NotStatic):
                     raise env[node.name]
                 return env[node.name], True
-            raise NotStatic(f"it reads the loop variable {node.name} of an enclosing or other loop")
+            entering = self._passed_through(node)
+            if entering is None:
+                raise NotStatic(f"it reads the loop variable {node.name} of an enclosing or other loop")
+            return self._value(entering, env, memo)
         if op in ("Const", "HostConst"):
             return tensor_util.MakeNdarray(node.attr["value"].tensor), False
         if op in ("Placeholder", "PlaceholderWithDefault"):
@@ -138,6 +141,24 @@ class StaticEvaluator:
         if op == "StridedSlice":
             return _strided_slice(node, *values), reads_env
         raise NotStatic(f"{node.name} ({op}) has inputs this evaluator does not handle")
+
+    def _passed_through(self, merge) -> str | None:
+        """The tensor entering a loop variable that every iteration passes on unchanged (what
+        while_v2 does with a captured tensor), else None."""
+        pair = _loop_merges(self, [merge.name]).get(merge.name)
+        tensor = pair[1] if pair else None
+        for _ in range(64):  # a short chain of Identity nodes back to the variable's Switch
+            node = self.nodes.get(graphs.node_name(tensor)) if tensor else None
+            data = [i for i in node.input if not i.startswith("^")] if node is not None else []
+            if node is None or not data:
+                return None
+            if node.op in ("Switch", "RefSwitch"):
+                same = graphs.node_name(data[0]) == merge.name
+                return pair[0] if same and graphs.tensor_name(tensor).endswith(":1") else None
+            if node.op not in ("Identity", "NextIteration", "RefNextIteration", "Snapshot"):
+                return None
+            tensor = data[0]
+        return None
 
     def _shape_fact(self, node, tensor: str) -> np.ndarray:
         name = graphs.node_name(tensor)

@@ -118,8 +118,10 @@ def test_a_data_dependent_trip_count_is_counted_from_one_traced_run(value):
 def _nested(inner_limit_is_outer_counter: bool):
     @tf.function(input_signature=_spec())
     def nested(x):
+        three = tf.shape(x)[1]  # captured by both loops: a loop variable passed on unchanged
+
         def outer(i, y):
-            limit = i if inner_limit_is_outer_counter else 3
+            limit = i if inner_limit_is_outer_counter else three
             _, y = tf.while_loop(lambda j, y: j < limit, lambda j, y: (j + 1, tf.matmul(y, W3)),
                                  [0, y])
             return i + 1, y
@@ -167,13 +169,19 @@ def _static_loops():
     def counting_down(x):
         return tf.while_loop(lambda i, y: i > 0, lambda i, y: (i - 2, tf.matmul(y, w)), [6, x])[1]
 
+    @tf.function(input_signature=[tf.TensorSpec([2, 3], tf.float32)])
+    def shape_bound(x):  # 2 rows + 1
+        n = tf.shape(x)[0] + 1
+        return tf.while_loop(lambda i, y: i < n, lambda i, y: (i + 1, tf.matmul(y[:1], w)), [0, x[:1]])[1]
+
     @tf.function(input_signature=_spec())
     def autograph_range(x):
         for _ in tf.range(4):
             x = tf.matmul(x, w)
         return x
 
-    return [(maximum_iterations, 7), (step_two, 5), (counting_down, 3), (autograph_range, 4)]
+    return [(maximum_iterations, 7), (step_two, 5), (counting_down, 3), (shape_bound, 3),
+            (autograph_range, 4)]
 
 
 def test_static_trip_counts_written_in_different_ways():
