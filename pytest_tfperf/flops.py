@@ -211,7 +211,7 @@ def _loop_shapes(graph_def, shapes: dict, where: str) -> dict:
     the graph again with every loop variable assumed to keep its entry shape, drops the
     assumption for the variables that come back with another shape, and repeats until it holds.
     """
-    merges = flops_lower.loop_merges(graph_def)
+    merges = flops_lower.loop_merges(graph_def.node)
     variant: set[str] = set()
     while merges and len(variant) < len(merges):
         try:

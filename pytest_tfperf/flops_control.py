@@ -149,8 +149,7 @@ class ControlFlow:
                 continue
             if node.op == "LoopCond":
                 loop.loop_cond = name
-            elif node.op in MERGE_OPS and any(self.nodes[graphs.node_name(i)].op in NEXT_OPS
-                                              for i in node.input if graphs.node_name(i) in self.nodes):
+            elif name in self.evaluator.loop_vars:
                 loop.merges.append(name)
             elif self._is_loop_switch(name):
                 loop.switches.append(name)

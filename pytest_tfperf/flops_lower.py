@@ -96,11 +96,13 @@ def lower_function_calls(graph_def, inputs, outputs: dict):
 # shapes inside loops
 
 
-def loop_merges(graph_def) -> dict[str, tuple[str, str]]:
-    """loop Merge name -> (its Enter-side input, its NextIteration-side input)."""
-    ops = {n.name: n.op for n in graph_def.node}
+def loop_merges(nodes) -> dict[str, tuple[str, str]]:
+    """loop Merge name -> (its Enter-side input, its NextIteration-side input), over NodeDefs
+    (`graph_def.node`)."""
+    nodes = list(nodes)
+    ops = {n.name: n.op for n in nodes}
     out = {}
-    for node in graph_def.node:
+    for node in nodes:
         if node.op not in MERGE_OPS:
             continue
         data = [i for i in node.input if not i.startswith("^")]

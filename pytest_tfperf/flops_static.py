@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import graphs
+from .flops_lower import loop_merges
 
 MAX_SIMULATED_ITERATIONS = 100_000
 
@@ -58,6 +59,7 @@ class StaticEvaluator:
         self.nodes = nodes
         self.shapes = shapes
         self._constants: dict[str, np.ndarray] = {}  # values that read no loop variable
+        self.loop_vars = loop_merges(nodes.values())  # Merge -> (entering, NextIteration input)
 
     def value(self, tensor: str, env: dict | None = None) -> np.ndarray:
         """The value of `tensor` ("node:slot"), loop variables (`Merge` nodes) read from `env`."""
@@ -145,7 +147,7 @@ class StaticEvaluator:
     def _passed_through(self, merge) -> str | None:
         """The tensor entering a loop variable that every iteration passes on unchanged (what
         while_v2 does with a captured tensor), else None."""
-        pair = _loop_merges(self, [merge.name]).get(merge.name)
+        pair = self.loop_vars.get(merge.name)
         tensor = pair[1] if pair else None
         for _ in range(64):  # a short chain of Identity nodes back to the variable's Switch
             node = self.nodes.get(graphs.node_name(tensor)) if tensor else None
@@ -194,20 +196,6 @@ def _strided_slice(node, value, begin, end, strides) -> np.ndarray:
     return np.asarray(value[tuple(index)])
 
 
-def _loop_merges(evaluator: StaticEvaluator, merges: list[str]) -> dict[str, tuple[str, str]]:
-    """loop Merge -> (its Enter-side input, its NextIteration-side input)."""
-    out = {}
-    for name in merges:
-        node = evaluator.nodes[name]
-        data = [i for i in node.input if not i.startswith("^")]
-        nexts = [i for i in data if evaluator.nodes.get(graphs.node_name(i)) is not None
-                 and evaluator.nodes[graphs.node_name(i)].op in ("NextIteration", "RefNextIteration")]
-        enters = [i for i in data if i not in nexts]
-        if len(nexts) == 1 and len(enters) == 1:
-            out[name] = (enters[0], nexts[0])
-    return out
-
-
 def _merges_read(evaluator: StaticEvaluator, tensor: str) -> set[str]:
     """The Merge nodes whose values `tensor` is computed from (a walk over data inputs)."""
     found: set[str] = set()
@@ -242,7 +230,7 @@ def trip_count(evaluator: StaticEvaluator, predicate: str, merges: list[str],
         NotStatic: the predicate depends on anything but constants and the loop's own
             constant-started variables, or the loop runs more than `limit` iterations.
     """
-    loop_vars = _loop_merges(evaluator, merges)
+    loop_vars = {m: evaluator.loop_vars[m] for m in merges if m in evaluator.loop_vars}
     needed = _merges_read(evaluator, predicate) & set(loop_vars)
     pending = list(needed)
     while pending:  # the variables the needed ones are updated from
