@@ -116,10 +116,16 @@ class FlopsReport:
 
     @classmethod
     def from_dict(cls, data: dict) -> FlopsReport:
-        """The report `to_dict` wrote (JSON turns a cond's branch ports into strings)."""
+        """The report `to_dict` wrote (also after JSON, which turns branch ports into strings)."""
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in fields}
-        values["control_flow"] = tuple(dict(e) for e in values.get("control_flow", ()))
+        entries = []
+        for entry in values.get("control_flow", ()):
+            entry = dict(entry)
+            if isinstance(entry.get("branches"), dict):
+                entry["branches"] = {int(k): v for k, v in entry["branches"].items()}
+            entries.append(entry)
+        values["control_flow"] = tuple(entries)
         return cls(**values)
 
 

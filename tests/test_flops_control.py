@@ -207,6 +207,7 @@ def test_a_cond_counts_the_branch_it_takes():
     false = count_flops(fg, np.zeros((1, 3), np.float32))   # the Mul
     assert true.total == 3 + 1 + _mm(1, 3, 3) and "Mul" not in true.by_op_type
     assert false.total == 3 + 1 + 3 and "MatMul" not in false.by_op_type
+    assert FlopsReport.from_dict(json.loads(json.dumps(true.to_dict()))) == true
     (cond_true,), (cond_false,) = true.control_flow, false.control_flow
     assert cond_true["kind"] == "cond" and cond_true["resolved"] == "traced"
     assert cond_true["branches"] == {1: 1} and cond_false["branches"] == {0: 1}
