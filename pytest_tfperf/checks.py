@@ -17,7 +17,7 @@ from .markers import parsed_budgets
 from .records import model_identity
 
 __all__ = ["is_graph", "model_facts", "model_flops", "model_summary", "models_of", "per_image_flops",
-           "run_budget_checks"]
+           "run_budget_checks", "unresolved_flops_note"]
 
 _SUMMARIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> summary dict
 _FLOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()      # model -> (report, why not)
@@ -141,10 +141,17 @@ def _check_static(session, item, recorder, name, budget, model):
             raise _unavailable(item, name, model, "the FLOPs")
         report, error = model_flops(session, model)
         if report is None or report.get("unresolved"):
-            why = error or f"shapes unresolved for {report['unresolved']}"
+            why = error or unresolved_flops_note(report)
+            fixes = []
+            if error or "shapes are unknown" in why:
+                fixes.append("pin input shapes: tfperf_model(ref, input_shapes=[[1, H, W, C]])")
+            if "not static" in why or "traced run" in why:
+                fixes.append("its loops/branches are counted by one run on synthetic inputs: "
+                             "make that run succeed, make the trip counts static, or drop the budget")
             raise MarkerUsageError(
                 f"{item.nodeid}: @pytest.mark.flops_budget: the FLOPs of model {model.name} could not be "
-                f"counted ({why}); pin input shapes: tfperf_model(ref, input_shapes=[[1, H, W, C]]).")
+                f"counted ({why}); {' or '.join(fixes) or 'see the reasons above'} "
+                f"(`tfperf bench {model.name}` shows what is unresolved).")
         verdict = budgets.check_flops(budget, per_image_flops(report), model.name)
         if report.get("uncounted"):
             note = ", ".join(f"{op} x{n}" for op, n in sorted(report["uncounted"].items()))
@@ -176,6 +183,14 @@ def model_size(session, model) -> int | None:
         return size
     summary = model_summary(session, model)
     return summary["serialized_bytes"] if summary else None
+
+
+def unresolved_flops_note(report: dict) -> str:
+    """'unresolved: MatMul x1, Less x1: <the distinct reasons>' for a FlopsReport dict."""
+    ops = ", ".join(f"{op} x{n}" for op, n in sorted(report.get("unresolved", {}).items()))
+    reasons = list(dict.fromkeys((report.get("unresolved_reasons") or {}).values()))
+    more = f" (+{len(reasons) - 2} more reasons)" if len(reasons) > 2 else ""
+    return f"unresolved: {ops}" + (f": {'; '.join(reasons[:2])}{more}" if reasons else "")
 
 
 def per_image_flops(report: dict) -> int:
@@ -229,4 +244,4 @@ def model_facts(session, model, *, flops: bool) -> dict:
     return {"model": model.name, "model_id": model_identity(model),
             "model_kind": getattr(model, "kind", None), "runtime": getattr(model, "runtime", None),
             "size_bytes": model_size(session, model), "summary": summary,
-            "flops": per_image_flops(report) if report else None}
+            "flops": per_image_flops(report) if report and not report.get("unresolved") else None}

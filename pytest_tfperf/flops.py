@@ -1,18 +1,27 @@
 """FLOPs of one inference from real tensor shapes (benchmark_model's estimate, wider).
 
 `count_flops(model)` pins the input shapes (an unknown batch dimension becomes 1), imports the
-graph and lets TensorFlow's shape inference resolve every tensor shape. Where a shape stays
-unknown (data-dependent shapes) or the graph has control flow, it runs the graph once with
-`RunOptions(trace_level=FULL_TRACE)` and grappler disabled, and reads the actual output shapes
-of every executed node from `RunMetadata.step_stats` (nodes of a v1 `tf.cond` branch that did
-not run are then dropped: the untaken branch costs nothing).
+graph and lets TensorFlow's shape inference resolve every tensor shape (inside loops too, for loop
+variables that keep their shape). Where a shape stays unknown (data-dependent shapes) or the graph
+has control flow, it runs the graph once with `RunOptions(trace_level=FULL_TRACE)` and grappler
+disabled, and reads every execution of every node, with its output shapes, from
+`RunMetadata.step_stats`.
+
+Each node counts its FLOPs once per execution (`flops_control`): once outside control flow; in a
+loop, N times in the body and N + 1 times in the condition per entry into the loop, with N the
+static trip count when the graph fixes it (nested loops multiply), else the count of the traced
+run; in a cond branch, as often as the branch was taken (a branch that did not run costs
+nothing). Functional control flow (`While`, `If`, `Case`, function calls) is lowered and inlined
+first, so its bodies are counted like the rest. `FlopsReport.control_flow` says how each loop and
+cond was resolved.
 
 What is counted (a FLOP is one multiply or one add; a multiply-accumulate is 2):
 - matmul/conv (`matmul_conv_flops`), 2 x MACs: `Conv2D`, `Conv3D`, `DepthwiseConv2dNative`,
   `Conv2DBackpropInput` (transposed convolution), `MatMul`, `BatchMatMul`/`V2`/`V3`, two-operand
-  `Einsum`, and grappler's fused `_FusedConv2D`, `_FusedConv3D`, `_FusedMatMul`,
-  `_FusedDepthwiseConv2dNative`, `_FusedBatchMatMulV2` (their fused epilogue - `BiasAdd`, `Relu`,
-  ... - counts as element-wise, one FLOP per output element per fused op).
+  `Einsum` (2 x the product of all index sizes when an index is contracted: attention's
+  `BTNH,BSNH->BNTS` is 2*B*T*S*N*H), and grappler's fused `_FusedConv2D`, `_FusedConv3D`,
+  `_FusedMatMul`, `_FusedDepthwiseConv2dNative`, `_FusedBatchMatMulV2` (their fused epilogue -
+  `BiasAdd`, `Relu`, ... - counts as element-wise, one FLOP per output element per fused op).
 - element-wise (`elementwise_flops`): one FLOP per output element, whatever the op's arithmetic
   (an `Exp` or a batch norm is "one operation per element", as `tf.profiler` counts them); see
   `ELEMENTWISE_OPS` (arithmetic, comparisons, activations, `BiasAdd`, `FusedBatchNorm*`,
@@ -21,10 +30,13 @@ What is counted (a FLOP is one multiply or one add; a multiply-accumulate is 2):
   output element, `LRN` its window depth per output element, reductions (`Mean`, `Sum`, `Max`,
   `ArgMax`, ...) one per input element; see `WINDOW_OPS`, `REDUCTION_OPS`.
 - data movement and bookkeeping (`Const`, `Identity`, `Reshape`, `Transpose`, `ConcatV2`, `Pad`,
-  `Cast`, `Switch`, ... see `NO_ARITHMETIC_OPS`) and training leftovers are 0 FLOPs by nature.
-Every other op type is reported in `FlopsReport.uncounted` with its node count, and a counted op
-whose shapes could not be resolved in `FlopsReport.unresolved`: never a silent 0. Ops that call
-functions (`If`, `While`, `PartitionedCall`, ...) are uncounted: their bodies are not walked.
+  `Cast`, `Gather` (an embedding lookup), `Switch`, ... see `NO_ARITHMETIC_OPS`) and training
+  leftovers are 0 FLOPs by nature.
+Every other op type is reported in `FlopsReport.uncounted` with its node count. A counted op
+whose FLOPs could not be established - shapes unknown, or a loop trip count / branch that is
+neither static nor seen in a traced run (e.g. the run failed), or a function call that could not
+be inlined - is in `FlopsReport.unresolved`, with the reason per node in `unresolved_reasons`,
+and left out of the total: never a silent 0 or a silent single count.
 
 oneDNN kernel names (`_MklNativeConv2D`, `_MklFusedMatMul`, ...) are read as the op they
 implement (`canonical_op_type`).
@@ -37,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from . import graphs
+from . import flops_control, flops_lower, graphs
 from .errors import ModelLoadError
 from .flops_ops import (  # noqa: F401  (the op tables are public here too)
     ELEMENTWISE_OPS,
@@ -71,6 +83,12 @@ class FlopsReport:
         shapes_from: "static" (shape inference) or "run" (step_stats of one traced run).
         input_notes: dims the input policy chose (`inputs.choose_shape`), e.g.
             "x:0: dynamic H/W: pinned to 224"; empty when the caller gave the inputs.
+        control_flow: one dict per loop and per cond of the model, saying how its executions
+            were established: {"kind": "while", "name": frame, "resolved": "static" | "traced"
+            | "unresolved", "trip_count": per entry, "entries", "iterations": in all, "detail"}
+            or {"kind": "cond", "name": predicate tensor, "resolved", "branches": {port:
+            executions}, "detail"}.
+        unresolved_reasons: node name -> why its FLOPs could not be established.
     """
 
     total: int
@@ -84,6 +102,8 @@ class FlopsReport:
     input_shapes: dict
     shapes_from: str = "static"
     input_notes: tuple = ()
+    control_flow: tuple = ()
+    unresolved_reasons: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -96,7 +116,24 @@ class FlopsReport:
             "input_shapes": {k: [int(d) for d in v] for k, v in self.input_shapes.items()},
             "shapes_from": self.shapes_from,
             "input_notes": list(self.input_notes),
+            "control_flow": [dict(entry) for entry in self.control_flow],
+            "unresolved_reasons": dict(self.unresolved_reasons),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FlopsReport:
+        """The report `to_dict` wrote (also after JSON, which turns branch ports into strings)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in fields}
+        entries = []
+        for entry in values.get("control_flow", ()):
+            entry = dict(entry)
+            if isinstance(entry.get("branches"), dict):
+                entry["branches"] = {int(k): v for k, v in entry["branches"].items()}
+            entries.append(entry)
+        values["control_flow"] = tuple(entries)
+        values["input_notes"] = tuple(values.get("input_notes", ()))
+        return cls(**values)
 
 
 
@@ -147,6 +184,29 @@ def _static_shapes(graph) -> dict[str, list]:
     return shapes
 
 
+def _loop_shapes(graph_def, shapes: dict, where: str) -> dict:
+    """`shapes` completed inside loops whose variables keep their shapes (checked, not assumed).
+
+    Shape inference stops at a loop's Merge (it cannot see around the back edge); this infers
+    the graph again with every loop variable assumed to keep its entry shape, drops the
+    assumption for the variables that come back with another shape, and repeats until it holds.
+    """
+    merges = flops_lower.loop_merges(graph_def.node)
+    variant: set[str] = set()
+    while merges and len(variant) < len(merges):
+        try:
+            trial = _static_shapes(_import(flops_lower.assume_invariant(graph_def, merges, variant),
+                                           where))
+        except ModelLoadError:  # the rewritten copy does not import: keep what inference gave
+            return shapes
+        changed = {m for m, (_, nxt) in merges.items() if m not in variant
+                   and _input_shape(trial, nxt) != _input_shape(trial, m)}
+        if not changed:
+            return trial
+        variant |= changed
+    return shapes
+
+
 def traced_run_metadata(graph, feeds: dict, fetches: Sequence[str], *, optimize: bool = False):
     """One run of `graph` with FULL_TRACE; returns its `RunMetadata`.
 
@@ -169,21 +229,6 @@ def traced_run_metadata(graph, feeds: dict, fetches: Sequence[str], *, optimize:
     return metadata
 
 
-def _run_shapes(step_stats) -> dict[str, list]:
-    """node name -> output shapes read from a traced run's step_stats (executed nodes only)."""
-    shapes: dict[str, list] = {}
-    for dev in step_stats.dev_stats:
-        for ns in dev.node_stats:
-            outs: list = [None] * len(ns.output)
-            for out in ns.output:
-                if 0 <= out.slot < len(outs):
-                    td = out.tensor_description
-                    outs[out.slot] = [int(d.size) for d in td.shape.dim]
-            if ns.node_name not in shapes or any(s is not None for s in outs):
-                shapes[ns.node_name] = outs
-    return shapes
-
-
 def _input_shape(shapes: dict, tensor: str):
     name = graphs.node_name(tensor)
     slot = int(tensor.rsplit(":", 1)[1]) if ":" in tensor else 0
@@ -198,7 +243,7 @@ def _input_shape(shapes: dict, tensor: str):
 
 
 def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
-    """FLOPs of one inference of a model, from the real tensor shapes.
+    """FLOPs of one inference of a model, from the real tensor shapes, per execution.
 
     Args:
         frozen_graph: a `FrozenGraph` (or anything `pytest_tfperf.load` accepts: a GraphDef,
@@ -207,7 +252,9 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
             default the input policy's shapes (`inputs.choose_shape`: batch 1, unknown H/W
             224, other unknown dims 16; each guess listed in `FlopsReport.input_notes`).
     Returns:
-        `FlopsReport` (see the module docstring for what each op type counts).
+        `FlopsReport` (see the module docstring for what each op type counts and how loops and
+        conds are counted). Ops whose FLOPs could not be established are in `unresolved`, with
+        the reason per node in `unresolved_reasons`; the total then leaves them out.
     Raises:
         InputError: an input of unknown rank; ModelLoadError: a graph that cannot be
             imported or run.
@@ -231,67 +278,158 @@ def count_flops(frozen_graph, inputs: Any = None) -> FlopsReport:
             notes += [f"{spec.name}: {n}" for n in describe_guesses(guessed)]
     graph_def = _pin_graph_def(fg.graph_def, shapes_in)
     outputs = [s.name for s in fg.outputs]
+    lowering_error = None
+    if flops_lower.function_calls(graph_def):
+        try:
+            graph_def, outputs = flops_lower.lower_function_calls(
+                graph_def, [s.name for s in fg.inputs], {s.name: s.dtype for s in fg.outputs})
+        except Exception as exc:  # noqa: BLE001 - the calls are then reported unresolved
+            lowering_error = f"{type(exc).__name__}: {_first_line(exc)}"
     wanted = graphs.ancestors(graph_def, outputs, control=False)
     nodes = [n for n in graph_def.node if n.name in wanted]
-
     graph = _import(graph_def, f"model {fg.name}")
-    shapes = _static_shapes(graph)
-    counts, unresolved_nodes = _count(nodes, shapes)
-    shapes_from = "static"
-    switches = [n.name for n in nodes if n.op in ("Switch", "RefSwitch")]
-    if unresolved_nodes or switches:
+    shapes = _loop_shapes(graph_def, _static_shapes(graph), f"model {fg.name}")
+    control = flops_control.ControlFlow(graph_def, shapes)
+
+    counted = [n for n in nodes if classify(n.op) == "counted"]
+    needs_run = any(control.in_control_flow(n.name) for n in counted) or not all(
+        node_flops(n, [_input_shape(shapes, i) for i in n.input if not i.startswith("^")],
+                   shapes.get(n.name) or [])[1] for n in counted)
+    execs = traced = run_error = None
+    if needs_run:
         if feeds is None:
             feeds = sample_inputs(fg)
         try:
             metadata = traced_run_metadata(graph, feeds, outputs)
-        except Exception as exc:
-            raise ModelLoadError(f"model {fg.name} failed while running once to read tensor "
-                                 f"shapes for FLOP counting: {type(exc).__name__}: "
-                                 f"{str(exc).splitlines()[0]}") from exc
-        run_shapes = _run_shapes(metadata.step_stats)
-        merged = dict(shapes)
-        merged.update({k: v for k, v in run_shapes.items() if any(s is not None for s in v)})
-        # a tf.cond branch that did not run costs nothing: drop its nodes (v1 control flow)
-        dead = graphs.descendants(graph_def, switches) - set(run_shapes) if switches else set()
-        counts, unresolved_nodes = _count([n for n in nodes if n.name not in dead], merged)
-        shapes_from = "run"
+            execs = flops_control.executions(metadata.step_stats)
+            traced = flops_control.traced_counts(execs, control)
+        except Exception as exc:  # noqa: BLE001 - what needed the run is reported unresolved
+            run_error = f"{type(exc).__name__}: {_first_line(exc)}"
 
-    by_type: dict[str, int] = {}
-    totals = {"matmul_conv": 0, "elementwise": 0, "other": 0}
-    uncounted: dict[str, int] = {}
-    for node, result in counts:
-        op = canonical_op_type(node.op)
-        kind = classify(op)
-        if kind == "uncounted":
-            uncounted[op] = uncounted.get(op, 0) + 1
-        elif kind == "counted":
-            by_type[op] = by_type.get(op, 0) + sum(result.values())
-            for cat, value in result.items():
-                totals[cat] += value
-    unresolved: dict[str, int] = {}
-    for node in unresolved_nodes:
-        op = canonical_op_type(node.op)
-        unresolved[op] = unresolved.get(op, 0) + 1
-    first = next(iter(shapes_in.values()), None)
-    batch = int(first[0]) if first else 1
-    return FlopsReport(
-        total=sum(totals.values()), by_op_type=dict(sorted(by_type.items(), key=lambda kv: -kv[1])),
-        matmul_conv_flops=totals["matmul_conv"], elementwise_flops=totals["elementwise"],
-        other_flops=totals["other"], uncounted=dict(sorted(uncounted.items())),
-        unresolved=dict(sorted(unresolved.items())), batch=batch,
-        input_shapes={k: list(v) for k, v in shapes_in.items()}, shapes_from=shapes_from,
-        input_notes=tuple(notes))
-
-
-def _count(nodes, shapes: dict):
-    """[(node, {category: flops})] for every node, and the nodes whose shapes were missing."""
-    counted, unresolved = [], []
+    tally = _Tally()
+    library = {f.signature.name for f in graph_def.library.function}
     for node in nodes:
-        ins = [_input_shape(shapes, i) for i in node.input if not i.startswith("^")]
-        outs = shapes.get(node.name) or []
-        result, ok = node_flops(node, ins, outs)
-        if ok:
-            counted.append((node, result))
+        if node.op in flops_lower.FUNCTION_CALL_OPS or node.op in library:
+            tally.unresolve(node, "it calls a function whose body could not be inlined to count it"
+                            + (f" ({lowering_error})" if lowering_error else ""))
         else:
-            unresolved.append(node)
-    return counted, unresolved
+            _count_node(tally, node, control, shapes, execs, traced, run_error)
+    first = next(iter(shapes_in.values()), None)
+    wanted_cf = [s for s in control.summaries(traced) if _summary_nodes(s, control) & wanted]
+    return FlopsReport(
+        total=sum(tally.totals.values()),
+        by_op_type=dict(sorted(tally.by_type.items(), key=lambda kv: -kv[1])),
+        matmul_conv_flops=tally.totals["matmul_conv"], elementwise_flops=tally.totals["elementwise"],
+        other_flops=tally.totals["other"], uncounted=dict(sorted(tally.uncounted.items())),
+        unresolved=dict(sorted(tally.unresolved.items())), batch=int(first[0]) if first else 1,
+        input_shapes={k: list(v) for k, v in shapes_in.items()},
+        shapes_from="run" if execs is not None else "static", input_notes=tuple(notes),
+        control_flow=tuple(wanted_cf), unresolved_reasons=dict(tally.reasons))
+
+
+def _first_line(exc: BaseException) -> str:
+    """The line of an error that says what went wrong (TensorFlow's start with boilerplate)."""
+    for line in str(exc).splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Graph execution error", "Detected at node", "Node:")):
+            return line[:300]
+    return ""
+
+
+class _Tally:
+    """FLOPs summed by category and op type, and what could not be counted."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[str, int] = {}
+        self.totals = {"matmul_conv": 0, "elementwise": 0, "other": 0}
+        self.uncounted: dict[str, int] = {}
+        self.unresolved: dict[str, int] = {}
+        self.reasons: dict[str, str] = {}
+
+    def add(self, op: str, result: dict) -> None:
+        self.by_type[op] = self.by_type.get(op, 0) + sum(result.values())
+        for category, value in result.items():
+            self.totals[category] += value
+
+    def unresolve(self, node, why: str) -> None:
+        op = canonical_op_type(node.op)
+        self.unresolved[op] = self.unresolved.get(op, 0) + 1
+        self.reasons[node.name] = why
+
+
+def _count_node(tally: _Tally, node, control, shapes: dict, execs, traced, run_error) -> None:
+    """Add one node's FLOPs over all its executions to `tally` (or why they are unknown)."""
+    op = canonical_op_type(node.op)
+    kind = classify(op)
+    if kind == "free":
+        return
+    count, why = _executions(node.name, control, traced, run_error)
+    if count == 0:
+        return  # an untaken branch or a loop that did not iterate
+    if kind == "uncounted":
+        tally.uncounted[op] = tally.uncounted.get(op, 0) + 1
+    elif count is None:
+        tally.unresolve(node, why)
+    else:
+        result, why = _node_total(node, count, shapes, execs)
+        if result is None:
+            tally.unresolve(node, why + (f"; the traced run failed: {run_error}" if run_error else ""))
+        else:
+            tally.add(op, result)
+
+
+def _summary_nodes(summary: dict, control) -> set[str]:
+    if summary["kind"] == "while":
+        return {control.loops[summary["name"]].loop_cond}
+    return set(control.cond_switches[summary["name"]])
+
+
+def _executions(name: str, control, traced: dict | None, run_error: str | None):
+    """(executions of node `name` in one inference, "") or (None, why not)."""
+    if not control.in_control_flow(name):
+        return 1, ""
+    static, why = control.static_count(name)
+    seen = traced.get(name, 0) if traced is not None else None
+    if static is not None:
+        if seen is not None and seen != static:
+            return None, (f"the graph says it runs {static} times, but a traced run executed it "
+                          f"{seen} times")
+        return static, ""
+    if seen is not None:
+        return seen, ""
+    return None, why + (f"; the traced run failed: {run_error}" if run_error else "")
+
+
+def _shape_runs(tensor: str, shapes: dict, execs: dict | None) -> list:
+    """Shapes of `tensor` in each execution of its node (one entry when it never changes)."""
+    name = graphs.node_name(tensor)
+    slot = int(graphs.tensor_name(tensor).rsplit(":", 1)[1])
+    runs = [r[slot] for r in (execs or {}).get(name, ()) if slot < len(r) and r[slot] is not None]
+    if not runs or all(r == runs[0] for r in runs):
+        return runs[:1] or [_input_shape(shapes, tensor)]
+    return runs
+
+
+def _node_total(node, count: int, shapes: dict, execs: dict | None):
+    """({category: FLOPs} over `count` executions, "") or (None, why not)."""
+    ins = [_shape_runs(i, shapes, execs) for i in node.input if not i.startswith("^")]
+    static_outs = shapes.get(node.name) or []
+    outs = [_shape_runs(f"{node.name}:{k}", shapes, execs) for k in range(len(static_outs))]
+    varying = [len(r) for r in ins + outs if len(r) > 1]
+    if not varying:
+        result, ok = node_flops(node, [r[0] for r in ins], [r[0] for r in outs])
+        if not ok:
+            return None, "its tensor shapes are unknown"
+        return {k: v * count for k, v in result.items()}, ""
+    if any(n != count for n in varying):
+        return None, (f"its shapes change between its {count} executions and the traced run "
+                      "cannot pair them with its inputs'")
+    total: dict[str, int] = {}
+    for i in range(count):
+        result, ok = node_flops(node, [r[i] if len(r) > 1 else r[0] for r in ins],
+                                [r[i] if len(r) > 1 else r[0] for r in outs])
+        if not ok:
+            return None, "its tensor shapes are unknown in some executions"
+        for k, v in result.items():
+            total[k] = total.get(k, 0) + v
+    return total, ""

@@ -45,10 +45,19 @@ NO_ARITHMETIC_OPS = frozenset({
     "ConjugateTranspose", "ConcatV2", "Concat", "Pack", "Unpack", "Slice", "StridedSlice", "Split",
     "SplitV", "Pad", "PadV2", "MirrorPad", "Tile", "Gather", "GatherV2", "GatherNd", "Fill",
     "ZerosLike", "OnesLike", "Range", "Cast", "Bitcast", "StopGradient", "PreventGradient",
-    "Snapshot", "Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "BroadcastTo",
+    "Snapshot", "Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "_SwitchN",
+    "RefSwitch", "RefMerge", "RefEnter", "RefExit", "RefNextIteration", "ControlTrigger", "BroadcastTo",
     "BroadcastArgs", "BroadcastGradientArgs", "DepthToSpace", "SpaceToDepth", "SpaceToBatchND",
     "BatchToSpaceND", "ReverseV2", "OneHot", "ResizeNearestNeighbor", "EnsureShape", "_Arg",
     "_Retval", "_Recv", "_Send", "_HostRecv", "_HostSend", "Empty",
+    # the tensor lists / arrays that loops (Keras RNNs, dynamic_rnn) read and write
+    "TensorListFromTensor", "TensorListGetItem", "TensorListSetItem", "TensorListReserve",
+    "TensorListStack", "TensorListLength", "TensorListElementShape", "TensorListPushBack",
+    "TensorListPopBack", "TensorListConcatV2", "TensorListGather", "TensorListScatter",
+    "TensorListScatterV2", "TensorListScatterIntoExistingList", "TensorListResize",
+    "TensorListSplit", "EmptyTensorList", "TensorArrayV3", "TensorArrayReadV3",
+    "TensorArrayWriteV3", "TensorArrayGatherV3", "TensorArrayScatterV3", "TensorArraySizeV3",
+    "TensorArrayConcatV3", "TensorArraySplitV3",
 })
 
 # ---------------------------------------------------------------------------------------------

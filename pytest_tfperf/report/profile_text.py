@@ -88,16 +88,30 @@ def render_flops(profile: dict) -> list[str]:
     flops = profile.get("flops")
     if flops is None:
         return ["FLOPs estimate: not available (the model's FLOPs could not be counted)"]
-    lines = [f"FLOPs estimate: {human_readable_num(flops)}"]
+    detail = profile.get("flops_report") or {}
+    incomplete = " (incomplete: some ops unresolved, see below)" if detail.get("unresolved") else ""
+    lines = [f"FLOPs estimate: {human_readable_num(flops)}{incomplete}"]
     per_second = profile.get("flops_per_second")
     if per_second is not None:
         lines.append(f"FLOPs/second: {human_readable_num(per_second)}")
-    detail = profile.get("flops_report") or {}
+    lines += [_control_flow_line(entry) for entry in detail.get("control_flow") or ()]
     if detail.get("uncounted"):
         lines.append(f"FLOPs not counted for op types: {_counts(detail['uncounted'])}")
     if detail.get("unresolved"):
-        lines.append(f"FLOPs unresolved (unknown shapes): {_counts(detail['unresolved'])}")
+        lines.append(f"FLOPs unresolved (left out of the estimate): {_counts(detail['unresolved'])}")
+        reasons = list(dict.fromkeys((detail.get("unresolved_reasons") or {}).values()))
+        lines += [f"  because {reason}" for reason in reasons[:3]]
     return lines
+
+
+def _control_flow_line(entry: dict) -> str:
+    """'Loop while: 5 iterations (static: static trip count 5; a traced run agrees)'."""
+    how = f"({entry.get('resolved')}: {entry.get('detail')})"
+    if entry.get("kind") == "while":
+        iterations = entry.get("iterations")
+        count = "? iterations" if iterations is None else f"{iterations} iterations"
+        return f"Loop {entry.get('name')}: {count} {how}"
+    return f"Cond on {entry.get('name')} {how}"
 
 
 def render_profile(profile: dict) -> str:
