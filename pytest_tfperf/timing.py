@@ -75,6 +75,13 @@ class TimingSettings:
         """A copy with the given fields changed; `None` values are ignored."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def to_dict(self) -> dict[str, Any]:
+        """The settings a measurement ran under, for records and reports (no lock path), with
+        the engine's fixed facts: `timer` and `disable_gc` (the collector is off while timing)."""
+        out = dataclasses.asdict(self)
+        out.pop("lock_path", None)
+        return {**out, "timer": "perf_counter_ns", "disable_gc": True}
+
 
 @contextlib.contextmanager
 def timing_lock(path: str | None) -> Iterator[None]:
