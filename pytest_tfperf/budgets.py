@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .errors import MarkerUsageError, close_matches
-from .wording import decimals_for, excess_text, format_ms, plural
+from .wording import decimals_for, excess_text, format_ms, limit_text, plural
 
 if TYPE_CHECKING:  # stats imports numpy: parsing markers at collection time must not
     from .stats import LatencyStats
@@ -406,13 +406,13 @@ def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 
     if passed:
         text = f"{label} {format_ms(value)} ms within {format_ms(limit)} ms ({headroom:.1f}% headroom)"
     else:  # the excess in ms, with the decimals it needs: never "by 0.0%"
-        d = decimals_for(value - limit)
+        d = max(decimals_for(value, sig=3), decimals_for(value - limit))
         text = (f"{label} {format_ms(value, d)} ms exceeds {format_ms(limit, d)} ms by "
-                + excess_text(f"{format_ms(value - limit, d)} ms", value, limit))
+                + excess_text(f"{value - limit:.{d}f} ms", value, limit))
     fps_limit = budget.fps / scale if budget.fps is not None else None
     if fps_limit is not None:  # an FPS budget reads in FPS first
         measured_fps = batch * 1000.0 / value if value > 0 else math.inf
-        text = f"{measured_fps:.1f} FPS {'>=' if passed else '<'} {fps_limit:.4g} FPS, {text}"
+        text = f"{measured_fps:.1f} FPS {'>=' if passed else '<'} {limit_text(fps_limit)} FPS, {text}"
     if scale != 1.0:
         text += f" (budget {format_ms(budget.limit_ms_at(batch))} ms x {scale:g} --tfperf-budget-scale)"
     text += "; " + _sample_text(stats, ci_lo, ci_hi, coverage, q)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["decimals_for", "excess_text", "format_ms", "fps_floor_text", "headroom_text", "over_text",
-           "percent_text", "plural"]
+__all__ = ["decimals_for", "excess_text", "format_ms", "fps_floor_text", "headroom_text", "limit_text",
+           "over_text", "percent_text", "plural", "ratio_text"]
 
 OVER_RATIO = 2.0  # from twice the limit on, an excess reads as a ratio ("33.2x over")
 
@@ -22,7 +22,7 @@ def plural(count: float, noun: str, plural_form: str | None = None) -> str:
     return f"{shown} {word}"
 
 
-def decimals_for(value: float, sig: int = 1, least: int = 1, most: int = 6) -> int:
+def decimals_for(value: float, sig: int = 2, least: int = 1, most: int = 6) -> int:
     """Decimals that show `value` with at least `sig` significant digits (within [least, most])."""
     if not math.isfinite(value) or value == 0:
         return least
@@ -55,8 +55,22 @@ def over_text(value: float, limit: float) -> str:
         return "over"
     ratio = value / limit
     if ratio >= OVER_RATIO:
-        return f"{ratio:.1f}x over"
+        return f"{ratio_text(ratio)} over"
     return f"{percent_text((value - limit) / limit * 100.0)} over"
+
+
+def ratio_text(ratio: float) -> str:
+    """'33.2x'; from 100x on without decimals ('13912x')."""
+    return f"{ratio:.0f}x" if ratio >= 100 else f"{ratio:.1f}x"
+
+
+def limit_text(limit: float) -> str:
+    """A budget limit as a person writes it: 33.333 -> '33.33', 10000 -> '10000', 0.0001 -> '0.0001'."""
+    if not math.isfinite(limit):
+        return str(limit)
+    if abs(limit) >= 1:
+        return f"{limit:.2f}".rstrip("0").rstrip(".")
+    return f"{limit:.4g}"
 
 
 def excess_text(excess: str, value: float, limit: float) -> str:
@@ -66,7 +80,7 @@ def excess_text(excess: str, value: float, limit: float) -> str:
         return excess
     ratio = value / limit
     if ratio >= OVER_RATIO:
-        return f"{excess} ({ratio:.1f}x the limit)"
+        return f"{excess} ({ratio_text(ratio)} the limit)"
     return f"{excess} (+{percent_text((value - limit) / limit * 100.0)})"
 
 
@@ -81,13 +95,13 @@ def headroom_text(passed: bool | None, headroom_pct: float | None) -> str:
     if passed is not False and headroom_pct >= 0:
         return percent_text(headroom_pct)
     if 1.0 - headroom_pct / 100.0 >= OVER_RATIO:
-        return over_text(1.0 - headroom_pct / 100.0, 1.0)
+        return f"{ratio_text(1.0 - headroom_pct / 100.0)} over"
     return f"{percent_text(-headroom_pct)} over"
 
 
 def fps_floor_text(fps: float, percentile: float | None = 50) -> str:
     """`latency_budget(fps=30)` as a person wrote it: '≥30 FPS' ('≥30 FPS at p90' off the median)."""
-    text = f"≥{fps:.4g} FPS"
+    text = f"≥{limit_text(fps)} FPS"
     if percentile is not None and float(percentile) != 50:
         text += f" at p{float(percentile):g}"
     return text

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..records import measurement_label  # noqa: F401  (re-exported for the renderers)
 from ..stats import MIN_TAIL_SAMPLES, percentile_supported
-from ..wording import fps_floor_text, headroom_text
+from ..wording import fps_floor_text, headroom_text, limit_text
 
 MISSING = "-"
 
@@ -109,7 +109,7 @@ def budget_text(verdict: dict | None) -> str:
     sign = "≥" if unit.lower() == "fps" else "≤"
     stat = verdict.get("statistic") or ""
     stat = "" if stat.lower() == "fps" else str(stat)
-    return f"{stat}{sign}{limit:.4g}{unit}"
+    return f"{stat}{sign}{limit_text(limit)}{unit}"
 
 
 def headroom_cell(verdict: dict | None) -> str:

@@ -45,6 +45,7 @@ from . import (
 WIDTH = 100  # the width when the caller has no terminal to ask (pytest passes its own)
 GAP = "  "
 INDENT = "    "
+NBSP = "\u00a0"  # holds a cell's words together while a row's identity is wrapped
 
 
 def common_prefix(labels: Sequence[str]) -> str:
@@ -94,8 +95,8 @@ def _widths(headers: Sequence[str], rows: list[list[str]], cols: Sequence[int]) 
     return [max([len(headers[c])] + [len(r[c]) for r in rows]) for c in cols]
 
 
-def _line(cells: Sequence[str], widths: Sequence[int], left: Sequence[bool]) -> str:
-    return GAP.join(c.ljust(w) if lft else c.rjust(w) for c, w, lft in zip(cells, widths, left)).rstrip()
+def _line(cells: Sequence[str], widths: Sequence[int], left: Sequence[bool], gap: str = GAP) -> str:
+    return gap.join(c.ljust(w) if lft else c.rjust(w) for c, w, lft in zip(cells, widths, left)).rstrip()
 
 
 def _one_line_table(headers, rows, keys: int, width: int) -> list[str] | None:
@@ -119,10 +120,15 @@ def _two_line_table(headers, rows, keys: int, width: int) -> list[str]:
     def key_lines(cells):
         if aligned:
             return [_line(cells, kw, [True] * len(kw))]
-        return wrap_id(GAP.join(c for c in cells if c and c != MISSING) or MISSING, width)
+        # a cell breaks only at '::' or '/' (a test id), never at its own spaces ('... float32')
+        cells = [c.replace(" ", NBSP) for c in cells if c and c != MISSING]
+        return [x.replace(NBSP, " ") for x in wrap_id(GAP.join(cells) or MISSING, width)]
+
+    # the numbers line: two spaces between columns, one where two do not fit
+    gap = GAP if len(INDENT) + sum(vw) + len(GAP) * (len(vw) - 1) <= width else " "
 
     def values(cells):
-        return INDENT + _line(cells, vw, [False] * len(vw))
+        return INDENT + _line(cells, vw, [False] * len(vw), gap)
 
     head = key_lines([headers[c] for c in key_cols]) + [values([headers[c] for c in value_cols])]
     rule = "-" * min(width, max(len(x) for x in head))
