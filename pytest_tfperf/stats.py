@@ -92,17 +92,22 @@ def tail_samples(n: int, q: float) -> float:
 
 
 def percentile_supported(n: int | None, q: float, min_tail: int = MIN_TAIL_SAMPLES) -> bool:
-    """Whether `n` samples support a firm q-th percentile: at least `min_tail` beyond it.
+    """Whether `n` samples support a firm q-th percentile.
 
-    The rule every renderer marks ("~") and budget messages name: p99 needs n >= 1000, p90
-    n >= 100, the median n >= 20 (with the default `min_tail` of 10). Unknown `n` is not marked.
+    A tail percentile needs at least `min_tail` samples beyond it: p99 needs n >= 1000, p90
+    n >= 100, p75 n >= 40 (with the default of 10). The median is the centre, not a tail: its
+    distribution-free CI, which every message prints, already says how precise it is, so it
+    only needs `min_tail` samples in all (the timing engine's default `min_runs`). Unknown `n`
+    is not marked. Every renderer marks an unsupported value "~"; budget messages name it.
 
     Example:
-        >>> percentile_supported(35, 99), percentile_supported(35, 50)
-        (False, True)
+        >>> percentile_supported(35, 99), percentile_supported(35, 90), percentile_supported(10, 50)
+        (False, False, True)
     """
     if n is None:
         return True
+    if q == 50:
+        return n >= min_tail
     return tail_samples(n, q) >= min_tail - 1e-9
 
 
@@ -111,6 +116,8 @@ def rough_percentile_note(n: int | None, q: float, min_tail: int = MIN_TAIL_SAMP
     'p99 is rough: 0.35 of n=35 samples lie beyond it (want >= 10)'."""
     if percentile_supported(n, q, min_tail):
         return ""
+    if q == 50:
+        return f"p50 is rough: n={n} samples (want >= {min_tail})"
     return (f"{percentile_label(q)} is rough: {tail_samples(n, q):.3g} of n={n} samples lie beyond "
             f"it (want >= {min_tail})")
 

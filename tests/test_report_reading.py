@@ -53,7 +53,10 @@ def test_percentile_support_rule_counts_samples_beyond_the_percentile():
     assert not percentile_supported(35, 99) and percentile_supported(35, 50)
     assert percentile_supported(1000, 99) and not percentile_supported(999, 99)
     assert percentile_supported(100, 90) and not percentile_supported(99, 90)
-    assert percentile_supported(20, 50) and not percentile_supported(19, 50)
+    assert percentile_supported(40, 75) and not percentile_supported(39, 75)
+    # the median is the centre, not a tail: it needs 10 samples in all (its CI says the rest)
+    assert percentile_supported(10, 50) and not percentile_supported(9, 50)
+    assert rough_percentile_note(5, 50) == "p50 is rough: n=5 samples (want >= 10)"
     assert percentile_supported(None, 99)  # unknown n is not marked
     assert rough_percentile_note(35, 99) == "p99 is rough: 0.35 of n=35 samples lie beyond it (want >= 10)"
     assert rough_percentile_note(2000, 99) == ""

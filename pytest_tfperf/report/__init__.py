@@ -121,8 +121,8 @@ def headroom_cell(verdict: dict | None) -> str:
 
 ROUGH_MARK = "~"
 ROUGH_LEGEND = (f"{ROUGH_MARK} rough: fewer than {MIN_TAIL_SAMPLES} of the n samples lie beyond that "
-                f"percentile;\n  p90 needs n >= {MIN_TAIL_SAMPLES * 10}, p99 n >= {MIN_TAIL_SAMPLES * 100} "
-                "(raise --tfperf-min-time for more).")
+                f"percentile;\n  p90 needs n >= {MIN_TAIL_SAMPLES * 10}, p99 n >= {MIN_TAIL_SAMPLES * 100}, "
+                f"the median n >= {MIN_TAIL_SAMPLES} (raise --tfperf-min-time for more).")
 
 
 def percentile_cell(stats: Any, q: float, value: Any = None) -> str:
