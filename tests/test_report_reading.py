@@ -175,6 +175,8 @@ def _session(pytester, small_pb, dynamic_keras, monkeypatch, columns: int):
     (pytester.path / "tests").mkdir(exist_ok=True)
     (pytester.path / "tests" / "test_realtime_performance.py").write_text(textwrap.dedent(SOURCE))
     monkeypatch.setenv("COLUMNS", str(columns))
+    # under `pytest -n`, pytest-benchmark would see the outer worker and disable its fixture
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     result = pytester.runpytest(*FAST, "--tfperf-report", "--tfperf-json=out/run.json",
                                 "--tfperf-markdown=out/run.md", "--tfperf-html=out/run.html")
     result.assert_outcomes(passed=3, failed=1)
