@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .errors import MarkerUsageError, close_matches
+from .wording import decimals_for, excess_text, format_ms, limit_text, plural
 
 if TYPE_CHECKING:  # stats imports numpy: parsing markers at collection time must not
     from .stats import LatencyStats
@@ -361,17 +362,10 @@ class BudgetVerdict:
     message: str
     model: str | None = None
     model_id: str | None = None  # the model's identity (records.model_identity): the report key
+    fps_limit: float | None = None  # `latency_budget(fps=...)`'s floor (scaled); None for ms budgets
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def format_ms(ms: float) -> str:
-    """Milliseconds with >= 3 significant digits and >= 1 decimal: 112.4, 1.23, 0.0456."""
-    if not math.isfinite(ms) or ms <= 0:
-        return f"{ms:.1f}"
-    decimals = min(max(1, 2 - math.floor(math.log10(ms))), 6)
-    return f"{ms:.{decimals}f}"
 
 
 def _headroom(value: float, limit: float) -> float:
@@ -391,8 +385,9 @@ def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 
 
     Returns:
         The verdict; its message reads like
-        `latency_budget: p50 112.4 ms exceeds 100.0 ms by 12.4% (8.9 FPS < 10 FPS); n=48 after
-        5 warm-up runs, 95% CI [108.1, 115.0] ms; model alexnet.pb`.
+        `latency_budget: p50 112.4 ms exceeds 100.0 ms by 12.4 ms (+12.4%); n=48 after 5 warm-up
+        runs, 95% CI [108.1, 115.0] ms; model alexnet.pb`, and for an FPS budget in FPS first:
+        `latency_budget: 8.9 FPS < 10 FPS, p50 112.4 ms exceeds 100.0 ms by 12.4 ms (+12.4%); ...`.
     """
     q = budget.percentile
     if stats.gated_percentile == q:
@@ -410,34 +405,41 @@ def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 
 
     if passed:
         text = f"{label} {format_ms(value)} ms within {format_ms(limit)} ms ({headroom:.1f}% headroom)"
-    else:
-        text = f"{label} {format_ms(value)} ms exceeds {format_ms(limit)} ms by {-headroom:.1f}%"
-    if budget.fps is not None:
+    else:  # the excess in ms, with the decimals it needs: never "by 0.0%"
+        d = max(decimals_for(value, sig=3), decimals_for(value - limit))
+        text = (f"{label} {format_ms(value, d)} ms exceeds {format_ms(limit, d)} ms by "
+                + excess_text(f"{value - limit:.{d}f} ms", value, limit))
+    fps_limit = budget.fps / scale if budget.fps is not None else None
+    if fps_limit is not None:  # an FPS budget reads in FPS first
         measured_fps = batch * 1000.0 / value if value > 0 else math.inf
-        text += f" ({measured_fps:.1f} FPS {'>=' if passed else '<'} {budget.fps / scale:g} FPS)"
+        text = f"{measured_fps:.1f} FPS {'>=' if passed else '<'} {limit_text(fps_limit)} FPS, {text}"
     if scale != 1.0:
         text += f" (budget {format_ms(budget.limit_ms_at(batch))} ms x {scale:g} --tfperf-budget-scale)"
-    text += "; " + _sample_text(stats, ci_lo, ci_hi, coverage)
+    text += "; " + _sample_text(stats, ci_lo, ci_hi, coverage, q)
     if model:
         text += f"; model {model}"
     return BudgetVerdict(marker="latency_budget", statistic=label, value=float(value),
                          limit=float(limit), unit="ms", passed=bool(passed),
                          headroom_pct=float(headroom), message=f"latency_budget: {text}",
-                         model=model)
+                         model=model, fps_limit=fps_limit)
 
 
-def _sample_text(stats: LatencyStats, lo: float, hi: float, coverage: float) -> str:
+def _sample_text(stats: LatencyStats, lo: float, hi: float, coverage: float, q: float = 50) -> str:
+    from .stats import rough_percentile_note
+
     if stats.stop_reason == "disabled":
         return "n=1 (timing disabled by --tfperf-disable: one cold call)"
-    runs = "run" if stats.warmup_n == 1 else "runs"
-    text = f"n={stats.n} after {stats.warmup_n} warm-up {runs}, "
+    text = f"n={stats.n} after {plural(stats.warmup_n, 'warm-up run')}"
     if getattr(stats, "discarded_n", 0):
-        text = (f"n={stats.n} after {stats.warmup_n} warm-up {runs} (quietest of several sessions; "
-                f"{stats.discarded_n} calls of noisier ones set aside), ")
+        text += (f" (quietest of several sessions; {plural(stats.discarded_n, 'call')} of noisier "
+                 "ones set aside)")
     if coverage >= CONFIDENCE - 1e-9:
-        return text + f"{CONFIDENCE:.0%} CI [{format_ms(lo)}, {format_ms(hi)}] ms"
-    return text + (f"CI [{format_ms(lo)}, {format_ms(hi)}] ms (min-max: too few runs for "
-                   f"{CONFIDENCE:.0%}, coverage {coverage:.0%})")
+        text += f", {CONFIDENCE:.0%} CI [{format_ms(lo)}, {format_ms(hi)}] ms"
+    else:
+        text += (f", CI [{format_ms(lo)}, {format_ms(hi)}] ms (min-max: too few runs for "
+                 f"{CONFIDENCE:.0%}, coverage {coverage:.0%})")
+    note = rough_percentile_note(stats.n, q)
+    return f"{text}; {note}" if note else text
 
 
 def check_count(marker: str, value: float, limit: float, unit: str,
@@ -452,20 +454,23 @@ def check_count(marker: str, value: float, limit: float, unit: str,
         model: model name for the message.
 
     Returns:
-        The verdict; message like
-        `param_budget: 62,378,344 weights exceed 60,000,000 by 4.0%; model alexnet.pb`.
+        The verdict; message like `param_budget: 62,378,344 weights exceed 60,000,000 by
+        2,378,344 (+4.0%); model alexnet.pb` (the excess in the budget's unit, never "by 0.0%").
     """
     passed = value <= limit
     headroom = _headroom(value, limit)
     is_count = isinstance(value, int) and isinstance(limit, int)
     if is_count:
         shown, shown_limit, verb = f"{value:,} {unit}", f"{limit:,}", "exceed"
+        excess = f"{value - limit:,}"
     else:
-        shown, shown_limit, verb = f"{value:,.1f} {unit}", f"{limit:,.1f} {unit}", "exceeds"
+        d = 1 if passed else decimals_for(value - limit)
+        shown, shown_limit, verb = f"{value:,.{d}f} {unit}", f"{limit:,.{d}f} {unit}", "exceeds"
+        excess = f"{value - limit:,.{d}f} {unit}"
     if passed:
         text = f"{shown} within {shown_limit} ({headroom:.1f}% headroom)"
     else:
-        text = f"{shown} {verb} {shown_limit} by {-headroom:.1f}%"
+        text = f"{shown} {verb} {shown_limit} by {excess_text(excess, value, limit)}"
     if model:
         text += f"; model {model}"
     return BudgetVerdict(marker=marker, statistic=unit, value=value, limit=limit, unit=unit,

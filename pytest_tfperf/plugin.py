@@ -45,6 +45,16 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"pytest-tfperf: {exc}") from None
 
 
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    """tfperf's timing settings, threads and runtime (pytest-benchmark's line is about its fixture)."""
+    tf_session = config.stash.get(_SESSION_KEY, None)
+    if tf_session is None:
+        return None
+    from .outputs import header_lines
+
+    return header_lines(tf_session.settings, pytest_benchmark=config.pluginmanager.hasplugin("benchmark"))
+
+
 def _session(config: pytest.Config):
     return config.stash[_SESSION_KEY]
 

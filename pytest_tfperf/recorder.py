@@ -27,6 +27,8 @@ class TfperfRecorder:
         self.measurements: list[tuple[Any, Any]] = []   # (LatencyStats, the Model measured or None)
         self.models: list[Any] = []                      # Models the test touched
         self.last_inputs: dict[int, Any] = {}            # id(model) -> inputs last measured on
+        # id(LatencyStats) -> {"inputs": described inputs, "timing": settings}: for the record
+        self.details: dict[int, dict] = {}
 
     @property
     def test_id(self) -> str:
@@ -64,12 +66,13 @@ class TfperfRecorder:
         from .timing import measure
 
         fg = target if _is_model(target) else None
+        generated = False
         if fg is not None:
             settings = self._session.settings  # ini thread counts, also for models the test loaded
             if hasattr(fg, "set_threads"):
                 fg.set_threads(settings.intra_op_threads, settings.inter_op_threads)
             if inputs is None:
-                inputs = self.default_inputs(fg)
+                inputs, generated = self.default_inputs(fg), True
         from .timing import infer_batch
 
         budget = latency_budget_of(self._item)
@@ -83,6 +86,8 @@ class TfperfRecorder:
                         percentile=budget.percentile if budget else 50,
                         settings=self._session.settings.timing_settings())
         self.measurements.append((stats, fg))
+        self.details[id(stats)] = self._details(fg, inputs, generated, dict(
+            warmup=warmup, min_time=min_time, max_time=max_time, min_runs=min_runs))
         if fg is not None:
             self.last_inputs[id(fg)] = inputs
         self._note_model(fg)
@@ -112,11 +117,13 @@ class TfperfRecorder:
         from .profiling import profile
 
         fg = self._as_model(model)
+        generated = inputs is None
         if inputs is None:
             inputs = self.default_inputs(fg)
         result = profile(fg, inputs, **kwargs)
         data = result.to_dict()
         data.pop("raw_text", None)  # StatSummarizer's text can be hundreds of KB: not for reports
+        data["inputs"] = list(self._described_inputs(fg, inputs, generated))
         self._session.results.add("profile", ProfileRecord(
             test_id=self.test_id, model=fg.name, model_id=model_identity(fg), profile=data))
         return result
@@ -223,6 +230,28 @@ class TfperfRecorder:
                 f"calibrate on ({exc}); pass representative=[...] (input arrays). "
                 "Received: representative=None") from None
         return image_variants(image)
+
+    def _described_inputs(self, fg, inputs, generated: bool) -> tuple[dict, ...]:
+        """What the call was timed on (`timed_inputs.describe_inputs`); sample images handed
+        out for `fg` count as tfperf's choice of its dynamic dims."""
+        from .timed_inputs import describe_inputs
+
+        samples = []
+        if fg is not None:
+            try:
+                samples = list((self._session.images.get(fg) or {}).values())
+            except TypeError:  # a model that cannot be weakly referenced has no cached images
+                samples = []
+        return describe_inputs(fg, inputs, generated=generated, samples=samples)
+
+    def _details(self, fg, inputs, generated: bool, overrides: dict) -> dict:
+        """The measurement's inputs and the timing settings it ran under (for its record)."""
+        settings = self._session.settings
+        timing = settings.timing_settings().replace(**overrides).to_dict()
+        if fg is not None and hasattr(fg, "set_threads"):  # threads tfperf set on the session
+            timing.update(intra_op_threads=settings.intra_op_threads,
+                          inter_op_threads=settings.inter_op_threads)
+        return {"inputs": self._described_inputs(fg, inputs, generated), "timing": timing}
 
     def _as_model(self, model):
         if _is_model(model):

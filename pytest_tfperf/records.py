@@ -118,9 +118,16 @@ class MeasurementRecord(Record):
     target_kind: str | None = None
     regression: str | None = None
     runtime: str | None = None       # what ran: "tensorflow 2.21.0", "ai_edge_litert 2.3.0 (xnnpack, 1 thread)"
+    # the inputs of the timed call: {"name", "shape", "dtype", "guessed": dims tfperf chose}
+    # (`timed_inputs.describe_inputs`); () when unknown (pytest-benchmark, older files)
+    inputs: tuple[dict, ...] = ()
+    # the timing settings this measurement ran under (`TimingSettings.to_dict()` plus threads),
+    # or pytest-benchmark's own options for its `benchmark` fixture; None when unknown
+    timing: dict | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "verdicts", _tuple_of_dicts(self.verdicts))
+        object.__setattr__(self, "inputs", _tuple_of_dicts(self.inputs))
 
 
 @dataclasses.dataclass(frozen=True)

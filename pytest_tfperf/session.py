@@ -211,19 +211,24 @@ class TfperfSession:
                 key = model_identity(model)
                 mine = [v for v in latency if len(recorder.measurements) == 1
                         or (v.model_id == key if key else v.model == stats.model)]
+                details = recorder.details.get(id(stats), {})
                 added.append(results.add("measurement", MeasurementRecord(
                     test_id=item.nodeid, name=stats.name or f"measure[{i}]",
                     model=model.name if model is not None else stats.model, model_id=key,
                     stats=stats.to_dict(), verdicts=mine, device=_device(),
                     target_kind=getattr(model, "kind", None), regression=regression,
-                    runtime=getattr(stats, "runtime", None) or None)))
+                    runtime=getattr(stats, "runtime", None) or None,
+                    inputs=details.get("inputs", ()), timing=details.get("timing"))))
             if self.settings.profile:
                 self._profile_measured_models(recorder)
         bench = benchmark_stats_of(item)
         if bench is not None:
+            from .integrations.pytest_benchmark import benchmark_options_of
+
             added.append(results.add("measurement", MeasurementRecord(
                 test_id=item.nodeid, name="benchmark", stats=bench.to_dict(), verdicts=latency,
-                device=_device(), target_kind="pytest-benchmark", regression=regression)))
+                device=_device(), target_kind="pytest-benchmark", regression=regression,
+                timing=benchmark_options_of(item))))
         if self.settings.reporting or static:
             for model in models_of(item, recorder):
                 key = model_identity(model)

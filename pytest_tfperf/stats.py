@@ -78,6 +78,50 @@ def _binomial_cdf(n: int, p: float) -> np.ndarray:
     return np.minimum(cdf, 1.0)
 
 
+MIN_TAIL_SAMPLES = 10  # samples a percentile needs beyond it before it is shown as a firm value
+
+
+def tail_samples(n: int, q: float) -> float:
+    """How many of `n` samples lie beyond the q-th percentile, on its thinner side.
+
+    `n * min(q, 100 - q) / 100`: p99 of 35 samples has 0.35 beyond it, the median of 35 has 17.5.
+    A percentile is estimated from the few samples in that tail, so this count, not `n`, says
+    how far it can be trusted.
+    """
+    return max(int(n), 0) * min(float(q), 100.0 - float(q)) / 100.0
+
+
+def percentile_supported(n: int | None, q: float, min_tail: int = MIN_TAIL_SAMPLES) -> bool:
+    """Whether `n` samples support a firm q-th percentile.
+
+    A tail percentile needs at least `min_tail` samples beyond it: p99 needs n >= 1000, p90
+    n >= 100, p75 n >= 40 (with the default of 10). The median is the centre, not a tail: its
+    distribution-free CI, which every message prints, already says how precise it is, so it
+    only needs `min_tail` samples in all (the timing engine's default `min_runs`). Unknown `n`
+    is not marked. Every renderer marks an unsupported value "~"; budget messages name it.
+
+    Example:
+        >>> percentile_supported(35, 99), percentile_supported(35, 90), percentile_supported(10, 50)
+        (False, False, True)
+    """
+    if n is None:
+        return True
+    if q == 50:
+        return n >= min_tail
+    return tail_samples(n, q) >= min_tail - 1e-9
+
+
+def rough_percentile_note(n: int | None, q: float, min_tail: int = MIN_TAIL_SAMPLES) -> str:
+    """'' when `percentile_supported(n, q)`, else the reason in words, for messages:
+    'p99 is rough: 0.35 of n=35 samples lie beyond it (want >= 10)'."""
+    if percentile_supported(n, q, min_tail):
+        return ""
+    if q == 50:
+        return f"p50 is rough: n={n} samples (want >= {min_tail})"
+    return (f"{percentile_label(q)} is rough: {tail_samples(n, q):.3g} of n={n} samples lie beyond "
+            f"it (want >= {min_tail})")
+
+
 def percentile_label(q: float) -> str:
     """'p50', 'p99.9': how a percentile is named in messages and tables."""
     return f"p{q:g}"

@@ -38,6 +38,7 @@ from .model.protocol import is_model
 from .model.shapes import _is_session  # the one Session test (TF-free)
 from .runtimes import describe as describe_runtime
 from .stats import LatencyStats, order_statistic_ranks
+from .timing_checks import check_timing_settings
 
 _NS_PER_MS = 1_000_000.0
 _NS_PER_S = 1_000_000_000
@@ -74,34 +75,18 @@ class TimingSettings:
     lock_path: str | None = None
 
     def __post_init__(self) -> None:
-        _check_settings(self)
+        check_timing_settings(self)
 
     def replace(self, **changes: Any) -> TimingSettings:
         """A copy with the given fields changed; `None` values are ignored."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-
-def _check_settings(s: TimingSettings) -> None:
-    """`ConfigError` for values that would make a measurement meaningless (max_time=0: one call)."""
-    from .errors import ConfigError
-
-    for name in ("warmup", "min_runs", "max_runs"):
-        value, least = getattr(s, name), 0 if name == "warmup" else 1
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise ConfigError(f"timing setting {name} must be an integer >= {least}. "
-                              f"Received: {name}={value!r}")
-    for name in ("warmup_time", "min_time", "max_time", "precision", "confirm_time"):
-        value = getattr(s, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-                or not np.isfinite(value) or value < 0 or (name == "max_time" and value == 0):
-            raise ConfigError(f"timing setting {name} must be a finite number "
-                              f"{'> 0 (0 would time a single call)' if name == 'max_time' else '>= 0'}. "
-                              f"Received: {name}={value!r}")
-    if s.max_time < s.min_time:
-        raise ConfigError(f"timing setting max_time ({s.max_time:g} s) is below min_time ({s.min_time:g} s): "
-                          "sampling would stop before its minimum; raise max_time or lower min_time "
-                          "(e.g. measure(..., min_time=0.05, max_time=0.1)). "
-                          f"Received: min_time={s.min_time!r}, max_time={s.max_time!r}")
+    def to_dict(self) -> dict[str, Any]:
+        """The settings a measurement ran under, for records and reports (no lock path), with
+        the engine's fixed facts: `timer` and `disable_gc` (the collector is off while timing)."""
+        out = dataclasses.asdict(self)
+        out.pop("lock_path", None)
+        return {**out, "timer": "perf_counter_ns", "disable_gc": True}
 
 
 @contextlib.contextmanager

@@ -496,6 +496,8 @@ def test_stored_runs_are_json_and_report_paths_are_relative(project):
         assert root not in json.dumps(doc), f"absolute project path in {doc_path.name}"
     for name in ("run.md", "run.html"):
         assert root not in (project.path / "reports" / name).read_text(), f"absolute path in {name}"
-    listed = [line for line in result.stdout.lines if line.startswith(("saved this run as", "wrote "))]
-    assert listed == ["saved this run as .tfperf/" + files[0].parent.name + "/0001_main.json",
-                      "wrote reports/run.json", "wrote reports/run.md", "wrote reports/run.html"]
+    listed = [line for line in result.stdout.lines if line.startswith("tfperf: wrote ")]
+    assert listed == ["tfperf: wrote JSON report reports/run.json",
+                      "tfperf: wrote baseline 'main' .tfperf/" + files[0].parent.name + "/0001_main.json",
+                      "tfperf: wrote Markdown report reports/run.md",
+                      "tfperf: wrote HTML report reports/run.html"]

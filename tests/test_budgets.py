@@ -186,8 +186,9 @@ def test_design_failure_message_exactly():
     stats = _stats_with(112.4, (108.1, 115.0))
     verdict = check_latency(LatencyBudget(fps=10), stats)
     assert verdict.message == (
-        "latency_budget: p50 112.4 ms exceeds 100.0 ms by 12.4% (8.9 FPS < 10 FPS); "
+        "latency_budget: 8.9 FPS < 10 FPS, p50 112.4 ms exceeds 100.0 ms by 12.4 ms (+12.4%); "
         "n=48 after 5 warm-up runs, 95% CI [108.1, 115.0] ms; model alexnet.pb")
+    assert verdict.fps_limit == 10  # the label reads "≥10 FPS", not "p50≤100ms"
     assert not verdict.passed
     assert verdict.value == pytest.approx(112.4) and verdict.limit == pytest.approx(100.0)
     assert verdict.headroom_pct == pytest.approx(-12.4)
@@ -203,7 +204,7 @@ def test_passing_ms_message_and_scale_note():
     assert "FPS" not in verdict.message
     scaled = check_latency(LatencyBudget(ms=80), stats, scale=1.25)
     assert scaled.limit == pytest.approx(100.0) and not scaled.passed
-    assert "exceeds 100.0 ms by 12.4% (budget 80.0 ms x 1.25 --tfperf-budget-scale); n=48" \
+    assert "exceeds 100.0 ms by 12.4 ms (+12.4%) (budget 80.0 ms x 1.25 --tfperf-budget-scale); n=48" \
         in scaled.message
 
 
@@ -225,17 +226,18 @@ def test_small_n_message_admits_low_coverage():
 
 def test_count_messages():
     v = check_count("param_budget", 62_378_344, 60_000_000, "weights", "alexnet.pb")
-    assert v.message == "param_budget: 62,378,344 weights exceed 60,000,000 by 4.0%; model alexnet.pb"
+    assert v.message == ("param_budget: 62,378,344 weights exceed 60,000,000 by 2,378,344 (+4.0%); "
+                         "model alexnet.pb")
     assert not v.passed and v.headroom_pct == pytest.approx(-3.963906667)
     v = check_params(ParamBudget(70_000_000), 62_378_344, "alexnet.pb")
     assert v.passed and v.message == ("param_budget: 62,378,344 weights within 70,000,000 "
                                       "(10.9% headroom); model alexnet.pb")
     v = check_params(ParamBudget(10, kind="trainable"), 12)
-    assert v.message == "param_budget: 12 trainable parameters exceed 10 by 20.0%"
+    assert v.message == "param_budget: 12 trainable parameters exceed 10 by 2 (+20.0%)"
     assert check_flops(parse_flops_budget(("1M",), {}, test_id=TEST_ID), 1_234_567).message == \
-        "flops_budget: 1,234,567 FLOPs exceed 1,000,000 by 23.5%"
+        "flops_budget: 1,234,567 FLOPs exceed 1,000,000 by 234,567 (+23.5%)"
     v = check_size(SizeBudget(200.0), 237_900_000, "alexnet.pb")
-    assert v.message == "size_budget: 237.9 MB exceeds 200.0 MB by 19.0%; model alexnet.pb"
+    assert v.message == "size_budget: 237.9 MB exceeds 200.0 MB by 37.9 MB (+19.0%); model alexnet.pb"
     assert check_memory(MemoryBudget(512.0), 100_000_000).passed
 
 

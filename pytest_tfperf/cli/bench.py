@@ -22,15 +22,19 @@ def run(args) -> int:
     from ..profiling import bench_inputs, profile
     from ..report.profile_text import render_profile
 
+    from ..timed_inputs import describe_inputs
+
     fg = load_model_from_args(args)
     if getattr(fg, "kind", None) == "tflite":
         return _bench_tflite(fg, args)
     try:
-        result = profile(fg, bench_inputs(fg, getattr(args, "image", None)),
-                         runs=args.runs, top=args.top)
+        feeds = bench_inputs(fg, getattr(args, "image", None))
+        result = profile(fg, feeds, runs=args.runs, top=args.top)
+        inputs = describe_inputs(fg, feeds, generated=True)  # tfperf chose them: dynamic dims marked
     finally:
         fg.close()
     data = result.to_dict()
+    data["inputs"] = list(inputs)
     if args.json:
         print(dumps_json(data))
     else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["benchmark_stats", "benchmark_stats_of", "commit_info", "machine_info",
+__all__ = ["benchmark_options_of", "benchmark_stats", "benchmark_stats_of", "commit_info", "machine_info",
            "stats_from_pytest_benchmark", "uses_benchmark", "version"]
 
 
@@ -29,6 +29,19 @@ def benchmark_stats_of(item):
     if bench is None or not getattr(bench, "stats", None):
         return None
     return stats_from_pytest_benchmark(bench)
+
+
+def benchmark_options_of(item) -> dict | None:
+    """The options the item's `benchmark` fixture ran with (JSON-able: the timer by name), as
+    pytest-benchmark writes them in its file; None when it recorded nothing."""
+    bench = getattr(item, "funcargs", {}).get("benchmark")
+    options = getattr(getattr(bench, "stats", None), "options", None)
+    if not isinstance(options, Mapping):
+        return None
+    from decimal import Decimal
+
+    return {k: (getattr(v, "__name__", str(v)) if callable(v) else float(v) if isinstance(v, Decimal)
+                else v) for k, v in options.items()}
 
 
 def machine_info() -> dict:

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..records import measurement_label  # noqa: F401  (re-exported for the renderers)
+from ..stats import MIN_TAIL_SAMPLES, percentile_supported
+from ..wording import fps_floor_text, headroom_text, limit_text
 
 MISSING = "-"
 
@@ -94,16 +96,98 @@ def fmt_value(value: Any) -> str:
 
 
 def budget_text(verdict: dict | None) -> str:
-    """'p50≤100ms' / '>=10FPS' from a BudgetVerdict dict."""
+    """'p50≤100ms', or for `latency_budget(fps=30)` '≥30 FPS' (as written, not '33.33ms')."""
     if not verdict:
         return MISSING
+    fps = get(verdict, "fps_limit")
+    if _finite(fps):
+        stat = str(get(verdict, "statistic") or "p50")
+        return fps_floor_text(fps, float(stat[1:]) if stat[1:].replace(".", "", 1).isdigit() else None)
     limit, unit = verdict.get("limit"), str(verdict.get("unit") or "")
     if not _finite(limit):
         return MISSING
     sign = "≥" if unit.lower() == "fps" else "≤"
     stat = verdict.get("statistic") or ""
     stat = "" if stat.lower() == "fps" else str(stat)
-    return f"{stat}{sign}{limit:g}{unit}"
+    return f"{stat}{sign}{limit_text(limit)}{unit}"
+
+
+def headroom_cell(verdict: dict | None) -> str:
+    """A verdict's headroom: '99.2%' left, or how far over: '12.4% over', '33.2x over'."""
+    if not verdict:
+        return MISSING
+    return headroom_text(get(verdict, "passed"), get(verdict, "headroom_pct"))
+
+
+ROUGH_MARK = "~"
+ROUGH_LEGEND = (f"{ROUGH_MARK} rough: fewer than {MIN_TAIL_SAMPLES} of the n samples lie beyond that "
+                f"percentile;\n  p90 needs n >= {MIN_TAIL_SAMPLES * 10}, p99 n >= {MIN_TAIL_SAMPLES * 100}, "
+                f"the median n >= {MIN_TAIL_SAMPLES} (raise --tfperf-min-time for more).")
+
+
+def percentile_cell(stats: Any, q: float, value: Any = None) -> str:
+    """A percentile in ms, marked '~1.59' when n cannot support it (`stats.percentile_supported`).
+
+    `value` defaults to the stats' own `p90_ms` / `p95_ms` / `p99_ms` / `median_ms`.
+    """
+    if value is None:
+        key = "median_ms" if q == 50 else f"p{q:g}_ms"
+        value = get(stats, key)
+    text = fmt_ms(value)
+    n = get(stats, "n")
+    if text != MISSING and isinstance(n, int) and not percentile_supported(n, q):
+        return ROUGH_MARK + text
+    return text
+
+
+def is_rough(cell: str) -> bool:
+    """Whether a `percentile_cell` carries the rough mark."""
+    return str(cell).startswith(ROUGH_MARK)
+
+
+GUESSED_MARK = "*"
+
+
+def input_text(inp: dict, *, with_name: bool = False, mark: str | None = None) -> str:
+    """'[1,224,224,3] float32 (dynamic dims pinned to 224)' for one described input
+    (`MeasurementRecord.inputs`); with `mark`, guessed dims read '[1,224,224,3]* float32'."""
+    shape = get(inp, "shape")
+    shape_text = MISSING if shape is None else "[" + ",".join(
+        "?" if d is None else str(d) for d in shape) + "]"
+    guessed = [i for i in get(inp, "guessed", default=[]) or [] if isinstance(i, int)]
+    text = f"{get(inp, 'name')} " if with_name and get(inp, "name") else ""
+    if guessed and mark:
+        return f"{text}{shape_text}{mark} {get(inp, 'dtype', default=MISSING)}"
+    text += f"{shape_text} {get(inp, 'dtype', default=MISSING)}"
+    if guessed:
+        text += f" (dynamic dims pinned to {pinned_text(inp)})"
+    return text
+
+
+def pinned_text(inp: dict) -> str:
+    """'224' (H and W both 224) or '224x160': the sizes tfperf chose for an input's dynamic dims."""
+    shape = get(inp, "shape", default=[]) or []
+    sizes = [str(shape[i]) for i in get(inp, "guessed", default=[]) or []
+             if isinstance(i, int) and 0 <= i < len(shape)]
+    return sizes[0] if len(set(sizes)) == 1 else "x".join(sizes)
+
+
+def inputs_text(inputs: Any, *, mark: str | None = None) -> str:
+    """Every input of a measurement ('; ' between them; names only when there are several)."""
+    items = [i for i in inputs or [] if isinstance(i, dict)]
+    if not items:
+        return MISSING
+    return "; ".join(input_text(i, with_name=len(items) > 1, mark=mark) for i in items)
+
+
+def guessed_legend(inputs_lists: Iterable[Any]) -> str | None:
+    """The note under a table whose rows mark guessed dims, or None when none were guessed."""
+    sizes = sorted({pinned_text(i) for inputs in inputs_lists for i in inputs or []
+                    if isinstance(i, dict) and get(i, "guessed")})
+    if not sizes:
+        return None
+    return (f"{GUESSED_MARK} dynamic dims pinned to {', '.join(sizes)} by tfperf; to time another size "
+            "set tfperf_input_shape or pass inputs")
 
 
 def verdict_text(passed: Any) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import (
     MISSING,
+    ROUGH_LEGEND,
     _finite,
     all_passed,
     budget_text,
@@ -27,11 +28,16 @@ from . import (
     fmt_pct,
     fmt_value,
     get,
+    guessed_legend,
+    headroom_cell,
+    inputs_text,
+    is_rough,
     main_verdict,
     model_key,
     model_label,
     model_labels,
     model_verdicts,
+    percentile_cell,
     unique_models,
     verdict_text,
 )
@@ -208,16 +214,20 @@ def render(results, title: str = "tfperf report") -> str:
         for rec, label in zip(results.measurements, display_labels(results.measurements)):
             st = rec.get("stats") or {}
             v = main_verdict(rec.get("verdicts") or [])
-            rows.append([label, model_label(rec, labels), fmt_ms(st.get("median_ms")), fmt_ms(st.get("p90_ms")),
-                         fmt_ms(st.get("p99_ms")), fmt_num(st.get("fps"), 1), fmt_value(st.get("n")),
-                         budget_text(v), fmt_pct(get(v, "headroom_pct")),
-                         _verdict(all_passed(rec.get("verdicts") or []))])
+            rows.append([label, model_label(rec, labels), inputs_text(rec.get("inputs")),
+                         percentile_cell(st, 50), percentile_cell(st, 90), percentile_cell(st, 99),
+                         fmt_num(st.get("fps"), 1), fmt_value(st.get("n")), budget_text(v),
+                         headroom_cell(v), _verdict(all_passed(rec.get("verdicts") or []))])
             plots.append(f'<div class="plot"><h3>{_e(label)}</h3>'
                          f'{latency_svg(st.get("samples_ms") or [], st.get("median_ms"), _budget_ms(v, st.get("batch")))}'
                          f"</div>")
         body.append('<h2 id="latency">Latency</h2>')
-        body.append(_table(["test", "model", "median ms", "p90 ms", "p99 ms", "FPS", "n", "budget",
-                            "headroom", "verdict"], rows, num=(2, 3, 4, 5, 6, 8), cls="latency"))
+        body.append(_table(["test", "model", "input", "median ms", "p90 ms", "p99 ms", "FPS", "n", "budget",
+                            "headroom", "verdict"], rows, num=(3, 4, 5, 6, 7, 9), cls="latency"))
+        notes = [" ".join(ROUGH_LEGEND.split())] if any(is_rough(c) for r in rows for c in r if isinstance(c, str)) else []
+        note = guessed_legend(rec.get("inputs") for rec in results.measurements)
+        notes += [note.lstrip("* ")] if note else []
+        body += [f'<p class="note">{_e(n)}</p>' for n in notes]
         body.append('<h2 id="distributions">Latency distributions</h2><div class="plots">'
                     + "".join(plots) + "</div>")
     if results.models:

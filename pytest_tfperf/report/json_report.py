@@ -14,7 +14,7 @@ import datetime as _dt
 import os
 
 from ..integrations.pytest_benchmark import benchmark_stats
-from . import get, measurement_label
+from . import get, inputs_text, measurement_label
 
 FORMAT = 1  # version of the `tfperf` section's layout
 
@@ -71,6 +71,10 @@ def benchmark_entry(record: dict) -> dict:
         "cv": st.get("cv"),
         "stop_reason": st.get("stop_reason"),
         "budgets": [v for v in record.get("verdicts") or []],
+        "inputs": list(record.get("inputs") or []),
+        "input": inputs_text(record.get("inputs")) if record.get("inputs") else None,
+        "timing": record.get("timing"),
+        "rough_percentiles": rough_percentiles(st),
         "passed": None if not record.get("verdicts") else all(
             v.get("passed") is not False for v in record["verdicts"]),
     }
@@ -83,13 +87,43 @@ def benchmark_entry(record: dict) -> dict:
         "params": record.get("params"),
         "param": _param(test_id),
         "extra_info": extra,
-        "options": {
-            "timer": "perf_counter",
-            "warmup": st.get("warmup_n"),
-            "min_rounds": None, "min_time": None, "max_time": None,
-            "disable_gc": False,
-        },
+        "options": benchmark_options(record),
         "stats": benchmark_stats(st.get("samples_ms"), st),
+    }
+
+
+def rough_percentiles(stats: dict) -> list[str]:
+    """The percentiles of `percentiles_ms` (and the gated one) that `n` cannot support
+    (`stats.percentile_supported`): what every renderer marks with '~'."""
+    from ..stats import percentile_supported
+
+    n = stats.get("n")
+    if not isinstance(n, int):
+        return []
+    qs = [50.0, 90.0, 95.0, 99.0]
+    gated = stats.get("gated_percentile")
+    if isinstance(gated, (int, float)) and float(gated) not in qs:
+        qs.append(float(gated))
+    return [f"p{q:g}" for q in qs if not percentile_supported(n, q)]
+
+
+def benchmark_options(record: dict) -> dict:
+    """pytest-benchmark's `options` for one measurement, saying what tfperf did: its warm-up
+    count, minimum runs and time, time cap, and the collector off while timing (`timing`).
+    A pytest-benchmark measurement keeps the options its own fixture ran with."""
+    st = record.get("stats") or {}
+    timing = record.get("timing") or {}
+    if record.get("target_kind") == "pytest-benchmark":
+        keys = ("disable_gc", "timer", "min_rounds", "max_time", "min_time", "warmup")
+        return {k: timing.get(k) for k in keys} if timing else {k: None for k in keys}
+    warmup = timing.get("warmup", st.get("warmup_n"))
+    return {
+        "timer": timing.get("timer", "perf_counter_ns"),
+        "warmup": warmup if warmup else False,  # pytest-benchmark: iterations, or False for none
+        "min_rounds": timing.get("min_runs"),
+        "min_time": timing.get("min_time"),
+        "max_time": timing.get("max_time"),
+        "disable_gc": True,  # tfperf's timing engine always turns the collector off
     }
 
 
@@ -104,6 +138,7 @@ def tfperf_section(results) -> dict:
         "tensorflow": env.get("tensorflow"),
         "device": env.get("device"),
         "machine_id": env.get("machine_id"),
+        "settings": env.get("settings"),
         "environment": dict(env),
         "measurements": results.dicts("measurement"),
         "models": results.dicts("model"),

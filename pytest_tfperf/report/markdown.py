@@ -6,6 +6,7 @@ from typing import Any
 
 from . import (
     MISSING,
+    ROUGH_LEGEND,
     all_passed,
     budget_text,
     display_labels,
@@ -16,12 +17,16 @@ from . import (
     fmt_num,
     fmt_pct,
     fmt_value,
-    get,
+    guessed_legend,
+    headroom_cell,
+    inputs_text,
+    is_rough,
     main_verdict,
     model_key,
     model_label,
     model_labels,
     model_verdicts,
+    percentile_cell,
     unique_models,
     verdict_text,
 )
@@ -60,13 +65,19 @@ def render(results, title: str = "tfperf report") -> str:
         for rec, label in zip(results.measurements, display_labels(results.measurements)):
             st = rec.get("stats") or {}
             v = main_verdict(rec.get("verdicts") or [])
-            rows.append([f"`{label}`", model_label(rec, labels), fmt_ms(st.get("median_ms")),
-                         fmt_ms(st.get("p90_ms")), fmt_ms(st.get("p99_ms")), fmt_num(st.get("fps"), 1),
-                         fmt_value(st.get("n")), budget_text(v), fmt_pct(get(v, "headroom_pct")),
-                         _verdict(all_passed(rec.get("verdicts") or []))])
+            rows.append([f"`{label}`", model_label(rec, labels), inputs_text(rec.get("inputs")),
+                         percentile_cell(st, 50), percentile_cell(st, 90), percentile_cell(st, 99),
+                         fmt_num(st.get("fps"), 1), fmt_value(st.get("n")), budget_text(v),
+                         headroom_cell(v), _verdict(all_passed(rec.get("verdicts") or []))])
         out += ["### Latency", ""]
-        out += _table(["test", "model", "median ms", "p90 ms", "p99 ms", "FPS", "n", "budget",
-                       "headroom", "verdict"], rows, right=(2, 3, 4, 5, 6, 8))
+        out += _table(["test", "model", "input", "median ms", "p90 ms", "p99 ms", "FPS", "n", "budget",
+                       "headroom", "verdict"], rows, right=(3, 4, 5, 6, 7, 9))
+        if any(is_rough(c) for r in rows for c in r):
+            out += [_cell(" ".join(ROUGH_LEGEND.split())), ""]
+        note = guessed_legend(rec.get("inputs") for rec in results.measurements)
+        if note:
+            text = note.lstrip("* ")
+            out += [_cell(text[:1].upper() + text[1:]) + ".", ""]
     if results.models:
         rows = []
         labels = model_labels(results)

@@ -120,7 +120,8 @@ def render_profile(profile: dict) -> str:
     Args:
         profile: the dict from `OpProfile.to_dict()` (or read back from JSON).
     Returns:
-        multi-line text, no trailing newline: run summary, top-N slowest nodes, summary by node
+        multi-line text, no trailing newline: run summary, the input timed (when the dict has
+        `inputs`, `timed_inputs.describe_inputs`), top-N slowest nodes, summary by node
         type, timings and memory lines, FLOPs and peak memory.
     """
     wall, traced, warm = profile["wall_us"], profile["traced_wall_us"], profile["warmup_us"]
@@ -130,6 +131,10 @@ def render_profile(profile: dict) -> str:
          f"no stats: {int(wall['avg'])}, with stats: {int(traced['avg'])}"),
         "",
     ]
+    if profile.get("inputs"):  # what was timed, and which dims tfperf chose (dynamic H/W -> 224)
+        from . import inputs_text
+
+        lines.insert(1, f"Input: {inputs_text(profile['inputs'])}")
     if profile.get("top_nodes"):
         lines += [render_top_nodes(profile["top_nodes"]), ""]
     lines += [render_node_types(profile["node_types"], profile.get("nodes_observed")), ""]

@@ -1,16 +1,22 @@
-"""Terminal renderer: fixed-width tables that fit `WIDTH` (100) columns.
+"""Terminal renderer: tables that fit pytest's terminal width without cutting what identifies a row.
 
 Each `render_*` returns lines (no trailing newlines); `sections()` picks the sections the
-options ask for. Long test ids are cut from the left with "…" (the end names the test).
+options ask for. A table is laid out one line per row when it fits `width`; if not, the part
+of the test ids every row shares is said once above the table; if it still does not fit, each
+row takes two lines: what identifies it (test, model, input; wrapped, never cut) and, indented
+below, its numbers. Cells are never cut: at 160 columns a row reads in full.
 """
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 from . import (
+    GUESSED_MARK,
     MISSING,
+    ROUGH_LEGEND,
     all_passed,
     budget_text,
     display_labels,
@@ -22,55 +28,203 @@ from . import (
     fmt_pct,
     fmt_value,
     get,
+    guessed_legend,
+    headroom_cell,
+    inputs_text,
+    is_rough,
     main_verdict,
     model_key,
     model_label,
     model_labels,
     model_verdicts,
-    truncate_left,
-    truncate_right,
+    percentile_cell,
     unique_models,
     verdict_text,
 )
 
-WIDTH = 100
+WIDTH = 100  # the width when the caller has no terminal to ask (pytest passes its own)
+GAP = "  "
+INDENT = "    "
+NBSP = "\u00a0"  # holds a cell's words together while a row's identity is wrapped
 
 
-def _table(headers: Sequence[str], rows: list[Sequence[Any]], widths: Sequence[int],
-           flex: int = 0, left: Sequence[int] = (0,), width: int = WIDTH,
-           cut_left: Sequence[int] = (0,)) -> list[str]:
-    """Lay out `rows`; column `flex` takes the width the others leave (at least 8)."""
-    widths = list(widths)
-    widths[flex] = max(8, width - (sum(widths) - widths[flex]) - (len(widths) - 1))
-    lines = []
-    for i, row in enumerate([list(headers)] + [list(r) for r in rows]):
-        cells = []
-        for col, (cell, w) in enumerate(zip(row, widths)):
-            text = str(cell) if cell is not None else MISSING
-            if i and col in cut_left:
-                text = truncate_left(text, w)
-            else:
-                text = truncate_right(text, w)
-            cells.append(text.ljust(w) if col in left else text.rjust(w))
-        lines.append(" ".join(cells).rstrip())
-        if i == 0:
-            lines.append(" ".join("-" * w for w in widths))
+def common_prefix(labels: Sequence[str]) -> str:
+    """The start every label shares, up to its last '::' or '/' ('' for fewer than two labels).
+
+    Each label keeps a non-empty rest: `tests/a.py::test_x` and `tests/a.py::test_y` share
+    `tests/a.py::`.
+    """
+    labels = [str(x) for x in labels]
+    if len(labels) < 2:
+        return ""
+    shared = labels[0]
+    for label in labels[1:]:
+        while not label.startswith(shared):
+            shared = shared[:-1]
+    cut = max(shared.rfind("::") + 2 if "::" in shared else 0, shared.rfind("/") + 1)
+    shared = shared[:cut]
+    return shared if all(len(x) > len(shared) for x in labels) else ""
+
+
+def wrap_id(text: str, width: int, indent: str = INDENT) -> list[str]:
+    """`text` in lines of at most `width` columns, broken after spaces, '::' or '/' (a test id
+    splits between its file and its name), never losing a character; continuation lines
+    start with `indent`. A piece longer than a whole line is split inside, as a last resort."""
+    pieces = [p for p in re.split(r"(?<=::)|(?<=/)|(?<= )", text) if p]
+    lines: list[str] = []
+    current = ""
+    for piece in pieces:
+        if current.strip() and len(current) + len(piece.rstrip()) > width:
+            lines.append(current.rstrip())
+            current = indent
+        while len(current) + len(piece.rstrip()) > width:  # longer than a fresh line: split inside
+            cut = max(width - len(current), 1)
+            lines.append(current + piece[:cut])
+            current, piece = indent, piece[cut:]
+        current += piece
+    if current.strip():
+        lines.append(current.rstrip())
+    return lines or [text]
+
+
+def _cell(value: Any) -> str:
+    return MISSING if value is None else str(value)
+
+
+def _widths(headers: Sequence[str], rows: list[list[str]], cols: Sequence[int]) -> list[int]:
+    return [max([len(headers[c])] + [len(r[c]) for r in rows]) for c in cols]
+
+
+def _line(cells: Sequence[str], widths: Sequence[int], left: Sequence[bool], gap: str = GAP) -> str:
+    return gap.join(c.ljust(w) if lft else c.rjust(w) for c, w, lft in zip(cells, widths, left)).rstrip()
+
+
+def _one_line_table(headers, rows, keys: int, width: int) -> list[str] | None:
+    """One line per row, or None when the widest row is wider than `width`."""
+    cols = range(len(headers))
+    widths = _widths(headers, rows, cols)
+    if sum(widths) + len(GAP) * (len(widths) - 1) > width:
+        return None
+    left = [c < keys for c in cols]
+    lines = [_line(headers, widths, left), GAP.join("-" * w for w in widths)]
+    return lines + [_line(r, widths, left) for r in rows]
+
+
+def _two_line_table(headers, rows, keys: int, width: int) -> list[str]:
+    """Each row as its identifying cells (aligned if they fit, else wrapped at spaces, never
+    cut) and, indented below, its value cells."""
+    key_cols, value_cols = list(range(keys)), list(range(keys, len(headers)))
+    kw, vw = _widths(headers, rows, key_cols), _widths(headers, rows, value_cols)
+    aligned = sum(kw) + len(GAP) * (len(kw) - 1) <= width
+
+    def key_lines(cells):
+        if aligned:
+            return [_line(cells, kw, [True] * len(kw))]
+        # a cell breaks only at '::' or '/' (a test id), never at its own spaces ('... float32')
+        cells = [c.replace(" ", NBSP) for c in cells if c and c != MISSING]
+        return [x.replace(NBSP, " ") for x in wrap_id(GAP.join(cells) or MISSING, width)]
+
+    # the numbers line: two spaces between columns, one where two do not fit
+    gap = GAP if len(INDENT) + sum(vw) + len(GAP) * (len(vw) - 1) <= width else " "
+
+    def values(cells):
+        return INDENT + _line(cells, vw, [False] * len(vw), gap)
+
+    head = key_lines([headers[c] for c in key_cols]) + [values([headers[c] for c in value_cols])]
+    rule = "-" * min(width, max(len(x) for x in head))
+    lines = head + [rule]
+    for r in rows:
+        lines += key_lines([r[c] for c in key_cols]) + [values([r[c] for c in value_cols])]
     return lines
 
 
+def fit_table(headers: Sequence[str], rows: list[Sequence[Any]], *, keys: int = 1,
+              width: int = WIDTH, id_col: int | None = 0,
+              id_note: str = "test ids below start with") -> list[str]:
+    """Lay out `rows` in `width` columns without cutting any cell.
+
+    Args:
+        headers: column titles; the first `keys` columns identify a row (left-aligned), the
+            others are values (right-aligned).
+        rows: the cells (None shows as "-").
+        keys: how many leading columns identify a row.
+        width: the terminal width (pytest's).
+        id_col: the column of test ids whose shared start may be said once above the table
+            (None: no such column).
+        id_note: the words before that shared start.
+
+    Returns:
+        The lines: one per row when they fit; else with what every row shares said once above
+        the table (`id_note tests/test_x.py::`, `every row: model alexnet.pb`) and one line per
+        row if that fits; else two lines per row (`_two_line_table`).
+    """
+    headers = [str(h) for h in headers]
+    rows = [[_cell(c) for c in r] for r in rows]
+    lines = _one_line_table(headers, rows, keys, width)
+    if lines is not None:
+        return lines
+    pre: list[str] = []
+    prefix = common_prefix([r[id_col] for r in rows]) if id_col is not None else ""
+    if prefix:
+        pre.append(f"{id_note} {prefix}")
+        rows = [[c[len(prefix):] if i == id_col else c for i, c in enumerate(r)] for r in rows]
+    same = [c for c in range(keys) if c != id_col and len(rows) > 1
+            and len({r[c] for r in rows}) == 1 and rows[0][c] != MISSING]
+    if same:  # a model or input every row shares is said once
+        pre.append("every row: " + ", ".join(f"{headers[c]} {rows[0][c]}" for c in same))
+        headers = [h for i, h in enumerate(headers) if i not in same]
+        rows = [[x for i, x in enumerate(r) if i not in same] for r in rows]
+        keys -= len(same)
+    lines = _one_line_table(headers, rows, keys, width) if pre else None
+    pre = [x for line in pre for x in wrap_id(line, width)]
+    return pre + (lines if lines is not None else _two_line_table(headers, rows, keys, width))
+
+
+def _gated_percentiles(records) -> list[float]:
+    """Percentiles budgets gated on besides the median and p90 (a column each: the value judged)."""
+    out: list[float] = []
+    for rec in records:
+        for v in rec.get("verdicts") or []:
+            stat = str(get(v, "statistic") or "")
+            if get(v, "marker") == "latency_budget" and stat[1:].replace(".", "", 1).isdigit():
+                q = float(stat[1:])
+                if q not in (50.0, 90.0) and q not in out:
+                    out.append(q)
+    return sorted(out)
+
+
+def _gated_cell(rec, q: float) -> str:
+    for v in rec.get("verdicts") or []:
+        if get(v, "marker") == "latency_budget" and get(v, "statistic") == f"p{q:g}":
+            return percentile_cell(rec.get("stats") or {}, q, get(v, "value"))
+    return percentile_cell(rec.get("stats") or {}, q) if q in (95.0, 99.0) else MISSING
+
+
 def render_measurements(results, width: int = WIDTH) -> list[str]:
-    """One row per measurement: test, model, median, p90, FPS, budget, headroom, verdict."""
-    rows = []
+    """One row per measurement: test, model, input | median, p90 (and any gated percentile),
+    FPS, n, budget, headroom, verdict; notes under the table explain the marks it uses."""
+    records = list(results.measurements)
     labels = model_labels(results)
-    for rec, label in zip(results.measurements, display_labels(results.measurements)):
+    gated = _gated_percentiles(records)
+    rows = []
+    for rec, label in zip(records, display_labels(records)):
         st = rec.get("stats") or {}
         v = main_verdict(rec.get("verdicts") or [])
-        rows.append([label, _fit(model_label(rec, labels), str(rec.get("model") or MISSING), 12),
-                     fmt_ms(st.get("median_ms")), fmt_ms(st.get("p90_ms")),
-                     fmt_num(st.get("fps"), 1), budget_text(v),
-                     fmt_pct(get(v, "headroom_pct")), verdict_text(all_passed(rec.get("verdicts") or []))])
-    return _table(["test", "model", "median ms", "p90 ms", "FPS", "budget", "headroom", "verdict"],
-                  rows, [0, 12, 9, 8, 7, 11, 8, 7], left=(0, 1), width=width)
+        rows.append([label, model_label(rec, labels), inputs_text(rec.get("inputs"), mark=GUESSED_MARK),
+                     percentile_cell(st, 50), percentile_cell(st, 90),
+                     *[_gated_cell(rec, q) for q in gated],
+                     fmt_num(st.get("fps"), 1), fmt_value(st.get("n")), budget_text(v), headroom_cell(v),
+                     verdict_text(all_passed(rec.get("verdicts") or []))])
+    headers = ["test", "model", "input", "median ms", "p90 ms", *[f"p{q:g} ms" for q in gated],
+               "FPS", "n", "budget", "headroom", "verdict"]
+    lines = fit_table(headers, rows, keys=3, width=width)
+    if any(is_rough(c) for r in rows for c in r):
+        for part in ROUGH_LEGEND.splitlines():
+            lines += textwrap.wrap(part, width, subsequent_indent="  ")
+    note = guessed_legend(rec.get("inputs") for rec in records)
+    if note:
+        lines += textwrap.wrap(note, width, subsequent_indent="  ")
+    return lines
 
 
 def render_models(results, width: int = WIDTH) -> list[str]:
@@ -83,8 +237,8 @@ def render_models(results, width: int = WIDTH) -> list[str]:
         rows.append([name, fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
                      fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
                      verdict_text(all_passed(model_verdicts(results, key)))])
-    return _table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows,
-                  [0, 10, 10, 11, 7, 7], left=(0,), cut_left=(), width=width)
+    return fit_table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows, width=width,
+                     id_col=0, id_note="model paths below start with")
 
 
 def render_equivalence(results, width: int = WIDTH) -> list[str]:
@@ -99,8 +253,8 @@ def render_equivalence(results, width: int = WIDTH) -> list[str]:
             rows.append([pair, str(out.get("name") or MISSING), fmt_value(out.get("max_abs_error")),
                          fmt_value(out.get("max_rel_error")), fmt_value(out.get("top1_agreement")),
                          verdict_text(out.get("passed", rep.get("passed")))])
-    return _table(["reference -> candidate", "output", "max abs", "max rel", "top-1", "result"],
-                  rows, [0, 22, 10, 10, 7, 6], left=(0, 1), cut_left=(0,), width=width)
+    return fit_table(["reference -> candidate", "output", "max abs", "max rel", "top-1", "result"],
+                     rows, keys=2, width=width, id_col=None)
 
 
 def render_comparisons(comparisons: list[dict], width: int = WIDTH) -> list[str]:
@@ -114,8 +268,8 @@ def render_comparisons(comparisons: list[dict], width: int = WIDTH) -> list[str]
         rows.append([c.get("key") or c.get("test_id") or MISSING, str(c.get("statistic") or MISSING),
                      fmt_ms(c.get("base_ms")), fmt_ms(c.get("new_ms")), fmt_pct(c.get("change_pct")),
                      MISSING if p is None else f"{p:.2g}", verdict.upper() if c.get("failed") else verdict])
-    return _table(["test", "stat", "base ms", "new ms", "change", "p", "verdict"], rows,
-                  [0, 7, 9, 9, 8, 8, 9], left=(0, 1), width=width)
+    return fit_table(["test", "stat", "base ms", "new ms", "change", "p", "verdict"], rows,
+                     width=width)
 
 
 def render_failures(results, width: int = WIDTH) -> list[str]:
@@ -124,7 +278,7 @@ def render_failures(results, width: int = WIDTH) -> list[str]:
     for rec in results.failures:
         head = f"{rec.get('test_id') or MISSING}"
         marker = rec.get("marker")
-        lines.append(truncate_left(head, width))
+        lines += wrap_id(head, width)  # whole: the id is what a person searches for and reruns
         message = str(rec.get("message") or MISSING)
         if marker and not message.startswith(str(marker)):
             message = f"{marker}: {message}"
@@ -164,11 +318,54 @@ def render_environment(results) -> list[str]:
     if base:
         lines.append(f"compared with {display_path(base.get('path'), env.get('rootdir'))}")
         lines.extend(f"WARNING: {w}" for w in base.get("warnings") or [])
-    if env.get("saved_baseline"):
-        lines.append(f"saved this run as {display_path(env['saved_baseline'], env.get('rootdir'))}")
-    for path in env.get("written") or []:
-        lines.append(f"wrote {display_path(path, env.get('rootdir'))}")
     return lines
+
+
+def _seconds(value: Any) -> str:
+    return f"{value:g} s" if isinstance(value, (int, float)) and not isinstance(value, bool) else MISSING
+
+
+def _threads(value: Any) -> str:
+    return "auto" if value is None else str(value)  # None: TensorFlow's own choice
+
+
+def render_header(summary: dict, *, pytest_benchmark: bool = False) -> list[str]:
+    """tfperf's lines in pytest's header, from `outputs.settings_summary`: the timing settings
+    `tfperf.measure` and the budgets use, in pytest-benchmark's `key=value` style so the two
+    lines can be read side by side, then threads and runtime."""
+    from .. import __version__
+
+    s = summary
+    if s.get("disabled"):
+        timing = "disabled (--tfperf-disable: one call per measurement, budgets not enforced)"
+    else:
+        timing = (f"warmup={s.get('warmup')} runs + {_seconds(s.get('warmup_time'))} "
+                  f"min_runs={s.get('min_runs')} min_time={_seconds(s.get('min_time'))} "
+                  f"max_time={_seconds(s.get('max_time'))} disable_gc={s.get('disable_gc')} "
+                  f"timer={s.get('timer')}")
+    runtime = s.get("runtime") or {}
+    tf = runtime.get("tensorflow") or "not installed"
+    scale = s.get("budget_scale")
+    lines = [f"tfperf: {__version__} (timing: {timing})",
+             f"tfperf: threads intra_op={_threads(s.get('intra_op_threads'))} "
+             f"inter_op={_threads(s.get('inter_op_threads'))}; runtime tensorflow {tf}"
+             + (f"; latency budgets x{scale:g}" if isinstance(scale, (int, float)) and scale != 1 else "")]
+    if pytest_benchmark:
+        lines.append("tfperf: (the benchmark: line is pytest-benchmark's, for its benchmark fixture only)")
+    return lines
+
+
+def render_written(results, cwd: str | None = None) -> list[str]:
+    """'tfperf: wrote JSON report out/run.json': one line per file this run wrote, its path
+    relative to `cwd` (where the user typed it) when inside it. Printed with or without
+    --tfperf-report: a person should not have to search for a report they asked for."""
+    env = results.environment
+    files = env.get("written_files")
+    if files is None:  # results from before the kinds were recorded
+        files = [{"kind": "baseline", "path": env["saved_baseline"]}] if env.get("saved_baseline") else []
+        files += [{"kind": "report", "path": p} for p in env.get("written") or []]
+    return [f"tfperf: wrote {get(f, 'kind') or 'file'} {display_path(get(f, 'path'), cwd)}"
+            for f in files if isinstance(f, dict)]
 
 
 def sections(results, *, report: bool, profile: bool = False, compare: bool = False,
@@ -197,9 +394,3 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
     if results.failures:
         out.append(("tfperf budget failures", render_failures(results, width)))
     return out
-
-
-def _fit(label: str, name: str, width: int) -> str:
-    """A model label in `width` columns: a plain name cut at the right, a path (two models share
-    the name) at the left, so `…a/model.pb` and `…b/model.pb` stay apart."""
-    return truncate_right(label, width) if label == name else truncate_left(label, width)
