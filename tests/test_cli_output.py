@@ -153,3 +153,21 @@ def test_optimize_table_shows_the_speedup_against_the_frozen_original():
     assert max(len(line) for line in table[:5]) <= 80
     plain = render_variant_table(rows[1:])  # no Keras row: one speed-up column
     assert "vs keras" not in plain and "freezing alone" not in plain
+
+
+# --- pytest --tfperf-compare: a tally under the table (issue 14 item 7) -----------------------
+def test_compare_section_ends_with_a_tally():
+    from test_report_data import make_results
+
+    from pytest_tfperf.report.terminal import sections
+
+    r = make_results()
+    verdicts = [("regressed", True), ("regressed", False), ("improved", True), ("noise", True),
+                ("ok", True), ("ok", True)]
+    for i, (verdict, enforced) in enumerate(verdicts):
+        r.add("comparison", {"key": f"t.py::test_{i}", "statistic": "median", "base_ms": 10.0,
+                             "new_ms": 12.0, "change_pct": 20.0, "p_value": 0.01, "verdict": verdict,
+                             "enforced": enforced, "failed": verdict == "regressed" and enforced})
+    for report in (False, True):
+        lines = dict(sections(r, report=report, compare=True))["tfperf comparison"]
+        assert lines[-1] == "6 compared: 1 regressed, 1 slower, 1 improved, 1 within noise, 2 ok"
