@@ -7,6 +7,7 @@ controller compares and writes the reports). Nothing here imports TensorFlow at 
 """
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import os
 import weakref
@@ -37,6 +38,7 @@ class TfperfSession:
         self._profiled = weakref.WeakSet()    # models profiled under --tfperf-profile
         # model -> {(image path, preprocess): fitted sample image}; a dropped model frees its images
         self.images: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.started = _dt.datetime.now(_dt.timezone.utc)  # the reports' run time stamp
 
     def resolve_path(self, ref: str, base: str | os.PathLike | None = None) -> str:
         """A relative model/image path, tried against `base` (the test's folder), then rootdir/inidir."""
@@ -246,7 +248,20 @@ class TfperfSession:
             return
         from .outputs import write_outputs
 
+        record_run(self.results, config, self.started)
         write_outputs(self.settings, self.results, baseline_doc=self.baseline)
+
+
+def record_run(results: SessionResults, config, started: _dt.datetime) -> None:
+    """Put the run's start time (ISO, UTC) and pytest command line in `results.environment`,
+    where the reports read them ("started", "command"); values already there are kept."""
+    import shlex
+
+    env = results.environment
+    env.setdefault("started", started.isoformat(timespec="seconds"))
+    args = getattr(getattr(config, "invocation_params", None), "args", None)
+    if args is not None:
+        env.setdefault("command", shlex.join(["pytest", *(str(a) for a in args)]))
 
 
 def regressions_of(session, item) -> list[str]:
