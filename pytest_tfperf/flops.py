@@ -154,29 +154,10 @@ def _pin_graph_def(graph_def, shapes: dict):
 
 
 def _shape_only_copy(graph_def, shapes: dict, min_elements: int = 4096):
-    """`_pin_graph_def` without the weights: every float `Const` of `min_elements` or more becomes
-    a `Placeholder` of the same dtype and shape. Static shape inference gives the same shapes
-    (a weight's shape is all it contributes) at a fraction of the memory: AlexNet-224's copy is
-    ~0.2 MB instead of 250 MB (+ 250 MB more once imported). Small and integer constants (shape
-    arguments, lookup keys) are copied as they are. Not for running: the traced-run fallback
-    imports `_pin_graph_def`'s full copy."""
-    from tensorflow.core.framework import graph_pb2, types_pb2
-
-    floats = {types_pb2.DT_FLOAT, types_pb2.DT_HALF, types_pb2.DT_DOUBLE, types_pb2.DT_BFLOAT16}
-    light = graph_pb2.GraphDef()
-    light.versions.CopyFrom(graph_def.versions)
-    light.library.CopyFrom(graph_def.library)
-    for node in graph_def.node:
-        tensor = node.attr["value"].tensor if node.op == "Const" and "value" in node.attr else None
-        if tensor is not None and tensor.dtype in floats and \
-                int(np.prod([d.size for d in tensor.tensor_shape.dim])) >= min_elements:
-            new = light.node.add(name=node.name, op="Placeholder", device=node.device)
-            new.input.extend(node.input)  # control inputs only: a Const has no data inputs
-            new.attr["dtype"].type = tensor.dtype
-            new.attr["shape"].shape.CopyFrom(tensor.tensor_shape)
-        else:
-            light.node.add().CopyFrom(node)
-    return _pin_graph_def(light, shapes)
+    """`_pin_graph_def` of `graphs.weightless_copy`: the same static shapes without the weights
+    (AlexNet-224: ~0.2 MB instead of 250 MB, +0 instead of +250 MB once imported). Not for
+    running: the traced-run fallback imports `_pin_graph_def`'s full copy."""
+    return _pin_graph_def(graphs.weightless_copy(graph_def, min_elements=min_elements), shapes)
 
 
 def _import(graph_def, where: str):
