@@ -115,3 +115,21 @@ def test_sessions_over_large_graphs_place_only_the_pruned_graph(small_graph, mon
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-5, atol=1e-5)
     small.close()
     large.close()
+
+
+def test_large_models_get_specs_from_a_weight_free_copy_and_import_on_first_run(small_graph, monkeypatch,
+                                                                                image32):
+    from pytest_tfperf import load
+    from pytest_tfperf.model import loaders
+
+    eager = load(small_graph, outputs=["logits_layer/BiasAdd"])
+    assert eager._graph is not None  # small models: imported at load, as before
+    monkeypatch.setattr(loaders, "GRAPPLER_LIMIT_BYTES", 0)  # now every graph is "large"
+    lazy = load(small_graph, outputs=["logits_layer/BiasAdd"])
+    assert lazy._graph is None  # nothing imported yet: summaries and FLOPs never need it
+    assert (lazy.inputs, lazy.outputs, lazy.defaults) == (eager.inputs, eager.outputs, eager.defaults)
+    assert [s.name for s in lazy.defaults] == ["training:0"]  # the flag stays an optional input
+    np.testing.assert_array_equal(lazy.run(image32)[0], eager.run(image32)[0])
+    assert lazy._graph is not None
+    eager.close()
+    lazy.close()
