@@ -179,7 +179,7 @@ def test_histogram_marks_the_gated_percentile_labels_axes_and_keeps_labels_off_t
         assert texts[kind][0] < bars_top - 2, kind  # baseline above the tallest bar: off the bars
     # a p50 budget gates the median itself: one line, said so on its label
     p50 = latency_svg(xs, float(np.median(xs)), 50.0, gated=("p50", float(np.median(xs))))
-    assert 'class="gated"' not in p50 and "= gated p50" in p50
+    assert 'class="gated"' not in p50 and f"median {np.median(xs):.2f} ms (gated)" in p50
 
 
 def test_ids_break_only_between_their_parts():
@@ -193,13 +193,20 @@ def test_ids_break_only_between_their_parts():
 
 # what the browser lays out: label boxes that overlap a bar, id cells broken inside a word
 LAYOUT_PROBE = r"""<script>
-const out = {overlaps: [], midword: [], ids: 0};
+const out = {overlaps: [], crossed: [], midword: [], ids: 0};
+const hit = (b, r) => b.left < r.right && b.right > r.left && b.top < r.bottom && b.bottom > r.top;
 for (const svg of document.querySelectorAll("svg.latency")) {
   const bars = [...svg.querySelectorAll("rect.bin")].map(r => r.getBoundingClientRect());
+  const lines = [...svg.querySelectorAll("line.median, line.gated, line.budget, line.connector")];
   for (const t of svg.querySelectorAll("text[class$='-label'], text.budget, text.overflow")) {
     const b = t.getBoundingClientRect();
-    if (bars.some(r => b.left < r.right && b.right > r.left && b.top < r.bottom && b.bottom > r.top))
-      out.overlaps.push(t.textContent);
+    if (bars.some(r => hit(b, r))) out.overlaps.push(t.textContent);
+    for (const l of lines) {
+      if (l.getAttribute("stroke") === t.getAttribute("fill")) continue;  // its own line
+      const r = l.getBoundingClientRect();
+      if (hit(b, {left: r.left - 0.5, right: r.right + 0.5, top: r.top, bottom: r.bottom}))
+        out.crossed.push(t.textContent);
+    }
   }
 }
 for (const el of document.querySelectorAll("td:first-child, .plot h3")) {
@@ -229,15 +236,22 @@ def test_html_in_headless_browser(tmp_path):
     flags = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run",
              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2400"]
-    probe = write_text(tmp_path / "probe.html", text.replace("</body>", LAYOUT_PROBE + "</body>"))
+    # plus a close call: the budget's line 3 ms right of the median, where a label put on the
+    # wrong side would be crossed by it
+    from test_report_data import samples
+
+    xs = samples(90.0, n=60, spread=0.05)
+    close = html.latency_svg(xs, float(np.median(xs)), 93.0, gated=("p50", float(np.median(xs))))
+    probe = write_text(tmp_path / "probe.html", text.replace("</body>", close + LAYOUT_PROBE + "</body>"))
     dom = subprocess.run(flags + ["--dump-dom", probe.as_uri()], check=False, capture_output=True, text=True,
                          timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     tags = [t for t, _ in _tags(dom.stdout)]
-    assert tags.count("table") == 4 and tags.count("svg") == 3
+    assert tags.count("table") == 4 and tags.count("svg") == 3 + 1  # + the close call
     assert "vgg16.pb" in dom.stdout and "Latency distributions" in dom.stdout and "Budgets" in dom.stdout
     layout = json.loads(html_lib.unescape(re.search(r'data-layout="([^"]*)"', dom.stdout).group(1)))
     assert layout["ids"] >= 8 and layout["overlaps"] == [] and layout["midword"] == [], layout
+    assert layout["crossed"] == [], layout  # no label is crossed by another mark's line
     shot = tmp_path / "report.png"
     proc = subprocess.run(flags + [f"--screenshot={shot}", page.as_uri()],
                           check=False, capture_output=True, text=True, timeout=120)

@@ -124,6 +124,17 @@ def _ticks(lo: float, hi: float, n: int = 5) -> tuple[list[float], int]:
     return ticks, decimals
 
 
+def _label_side(x: float, chars: int, others: Sequence[float], x_min: float, x_max: float) -> tuple[str, float]:
+    """Which side of its line a label goes ("start": right of it, "end": left of it), so that it
+    crosses none of the `others` lines and stays inside the plot; the roomier side when both fail."""
+    width = chars * 6.2 + 6  # 11 px sans-serif: ~6 px a character
+    if x + width <= x_max and not any(x < o < x + width for o in others):
+        return "start", x + 3
+    if x - width >= x_min and not any(x - width < o < x for o in others):
+        return "end", x - 3
+    return ("start", x + 3) if x_max - x >= x - x_min else ("end", x - 3)
+
+
 def latency_svg(samples: Sequence[float], median: Any, budget: float | None,
                 w: int = 480, h: int | None = None, *, gated: tuple[str, Any] | None = None,
                 batch: Any = None) -> str:
@@ -208,30 +219,32 @@ def latency_svg(samples: Sequence[float], median: Any, budget: float | None,
     for i, note in enumerate(notes):
         parts.append(f'<text class="overflow" x="{left}" y="{base + 42 + 13 * i}" fill="#555">{note}</text>')
 
-    def mark(kind: str, value: float, text: str, color: str, dash: str = "") -> None:
-        x = sx(value)
-        anchor, tx = ("end", x + 3) if x > left + pw * 0.6 else ("start", x - 3)
+    marks = []  # (kind, value, text, color, dash)
+    if _finite(median):
+        marks.append(("median", float(median),
+                      f"median {fmt_ms(median)} ms" + (" (gated)" if gated_is_median else ""), "#1a56db", ""))
+    if "gated" in rows:
+        marks.append(("gated", gated_value, f"{gated_label} {fmt_ms(gated_value)} ms (gated)", "#8250df", ""))
+    if budget is not None and lo <= budget <= hi:
+        marks.append(("budget", budget, f"budget {fmt_ms(budget)} ms", "#cf222e", "5,3"))
+    xs_of = {kind: sx(value) for kind, value, _, _, _ in marks}
+    for kind, _value, text, color, dash in marks:
+        x = xs_of[kind]
+        # the connectors of the labels in the rows above pass through this label's row
+        above = [xs_of[k] for k in xs_of if row_y[k] < row_y[kind]]
+        anchor, tx = _label_side(x, len(text), above, 0, w)
         dashes = f' stroke-dasharray="{dash}"' if dash else ""
         parts.append(f'<line class="{kind}" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{base}" '
                      f'stroke="{color}" stroke-width="2"{dashes}><title>{_e(text)}</title></line>'
-                     f'<line x1="{x:.1f}" y1="{row_y[kind] + 2}" x2="{x:.1f}" y2="{top}" stroke="{color}" '
-                     f'stroke-width="1"/>'
+                     f'<line class="connector" x1="{x:.1f}" y1="{row_y[kind] + 2}" x2="{x:.1f}" y2="{top}" '
+                     f'stroke="{color}" stroke-width="1"/>'
                      f'<text class="{kind}-label" x="{tx:.1f}" y="{row_y[kind]}" fill="{color}" '
                      f'text-anchor="{anchor}">{_e(text)}</text>')
-
-    if _finite(median):
-        gated_note = f" = gated {gated_label}" if gated_is_median else ""
-        mark("median", float(median), f"median {fmt_ms(median)} ms{gated_note}", "#1a56db")
-    if "gated" in rows:
-        mark("gated", gated_value, f"{gated_label} {fmt_ms(gated_value)} ms (gated)", "#8250df")
-    if budget is not None:
-        if lo <= budget <= hi:
-            mark("budget", budget, f"budget {fmt_ms(budget)} ms", "#cf222e", "5,3")
-        else:
-            side, anchor, x = ("\u25c0 ", "start", left) if budget < lo else ("", "end", left + pw)
-            arrow = "" if budget < lo else " \u25b6"
-            parts.append(f'<text class="budget" x="{x}" y="{row_y["budget"]}" fill="#cf222e" '
-                         f'text-anchor="{anchor}">{side}budget {fmt_ms(budget)} ms (off scale){arrow}</text>')
+    if budget is not None and not lo <= budget <= hi:
+        side, anchor, x = ("\u25c0 ", "start", left) if budget < lo else ("", "end", left + pw)
+        arrow = "" if budget < lo else " \u25b6"
+        parts.append(f'<text class="budget" x="{x}" y="{row_y["budget"]}" fill="#cf222e" '
+                     f'text-anchor="{anchor}">{side}budget {fmt_ms(budget)} ms (off scale){arrow}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
