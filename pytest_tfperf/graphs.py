@@ -207,6 +207,39 @@ def require_node(graph_def, name: str, what: str = "node", where: str = "the gra
     return base
 
 
+def weightless_copy(graph_def, *, keep: Iterable[str] = (), min_elements: int = 4096):
+    """A copy of `graph_def` without its weights: every float `Const` of `min_elements` or more
+    (not named in `keep`) becomes a `Placeholder` of the same dtype and shape.
+
+    TensorFlow's static shape inference gives every tensor the same shape and dtype on the copy
+    (a weight contributes only its shape), at a fraction of the memory: AlexNet-224's copy is
+    ~0.2 MB instead of 250 MB, and importing it costs ~0 instead of another 250 MB. Small and
+    integer constants (shape arguments, lookup keys) are copied as they are. For shapes and
+    specs only: the copy cannot be run.
+    """
+    from tensorflow.core.framework import graph_pb2, types_pb2
+
+    floats = {types_pb2.DT_FLOAT, types_pb2.DT_HALF, types_pb2.DT_DOUBLE, types_pb2.DT_BFLOAT16}
+    kept = {node_name(n) for n in keep}
+    light = graph_pb2.GraphDef()
+    light.versions.CopyFrom(graph_def.versions)
+    light.library.CopyFrom(graph_def.library)
+    for node in graph_def.node:
+        tensor = node.attr["value"].tensor if node.op == "Const" and "value" in node.attr else None
+        elements = 1
+        for dim in (tensor.tensor_shape.dim if tensor is not None else ()):
+            elements *= dim.size
+        if tensor is not None and tensor.dtype in floats and elements >= min_elements \
+                and node.name not in kept:
+            new = light.node.add(name=node.name, op="Placeholder", device=node.device)
+            new.input.extend(node.input)  # control inputs only: a Const has no data inputs
+            new.attr["dtype"].type = tensor.dtype
+            new.attr["shape"].shape.CopyFrom(tensor.tensor_shape)
+        else:
+            light.node.add().CopyFrom(node)
+    return light
+
+
 def known_ops() -> set[str]:
     """Op names registered in this TensorFlow right now, custom-op libraries included (imports TF).
 

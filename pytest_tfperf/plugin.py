@@ -100,6 +100,28 @@ def tfperf(request):
 # -- test protocol ----------------------------------------------------------------------------
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items) -> None:
+    """The run order is final here: plan which large cached models can go after which test."""
+    tf_session = config.stash.get(_SESSION_KEY, None)
+    if tf_session is not None:
+        tf_session.plan_model_drops(items, enabled=getattr(config, "workerinput", None) is None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    """Around setup, call and teardown: memory housekeeping once pytest has released the
+    test's fixtures (large models no later test names leave the cache; see `housekeeping`)."""
+    tf_session = item.config.stash.get(_SESSION_KEY, None)
+    if tf_session is not None:
+        tf_session.begin_test(item.nodeid)
+    try:
+        return (yield)
+    finally:
+        if tf_session is not None:
+            tf_session.end_test(item.nodeid)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     from .markers import check_markers, uses_markers
 

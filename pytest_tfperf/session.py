@@ -7,6 +7,7 @@ controller compares and writes the reports). Nothing here imports TensorFlow at 
 """
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import os
 import weakref
@@ -37,6 +38,7 @@ class TfperfSession:
         self._profiled = weakref.WeakSet()    # models profiled under --tfperf-profile
         # model -> {(image path, preprocess): fitted sample image}; a dropped model frees its images
         self.images: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.started = _dt.datetime.now(_dt.timezone.utc)  # the reports' run time stamp
 
     def resolve_path(self, ref: str, base: str | os.PathLike | None = None) -> str:
         """A relative model/image path, tried against `base` (the test's folder), then rootdir/inidir."""
@@ -54,20 +56,21 @@ class TfperfSession:
         """`load()` cached per session by reference and load arguments (a model loads once)."""
         from .model import load
 
-        if callable(ref) and not _is_model_object(ref):
-            key = ("builder", id(ref), _freeze(load_kwargs))
-            if key not in self._models:
-                self._models[key] = (ref, self._configure(load(ref(), **load_kwargs)))
-            return self._models[key][1]
-        if isinstance(ref, (str, os.PathLike)):
-            ref = self.resolve_path(os.fspath(ref), base)
-            key = ("path", ref, _freeze(load_kwargs))
-        else:
-            key = ("object", id(ref), _freeze(load_kwargs))
+        key, ref = self._cache_key(ref, base, load_kwargs)
         if key not in self._models:
             # keep `ref` alive in the value so id() keys stay unique for the session
-            self._models[key] = (ref, self._configure(load(ref, **load_kwargs)))
+            model = load(ref() if key[0] == "builder" else ref, **load_kwargs)
+            self._models[key] = (ref, self._configure(model))
         return self._models[key][1]
+
+    def _cache_key(self, ref, base, load_kwargs: dict) -> tuple[tuple, Any]:
+        """(the model cache's key, `ref` with a relative path resolved) for a load request."""
+        if callable(ref) and not _is_model_object(ref):
+            return ("builder", id(ref), _freeze(load_kwargs)), ref
+        if isinstance(ref, (str, os.PathLike)):
+            ref = self.resolve_path(os.fspath(ref), base)
+            return ("path", ref, _freeze(load_kwargs)), ref
+        return ("object", id(ref), _freeze(load_kwargs)), ref
 
     def _configure(self, model):
         if hasattr(model, "set_threads"):
@@ -94,13 +97,18 @@ class TfperfSession:
     # -- model and image of a test item ------------------------------------------------------
     def model_for_item(self, item):
         """The model named by the nearest tfperf_model marker, else the tfperf_model ini key."""
+        ref, base, kwargs = self._model_request(item)
+        return self.load_model(ref, base=base, **kwargs)
+
+    def _model_request(self, item) -> tuple[Any, Any, dict]:
+        """(ref, base folder, load kwargs) of the model `frozen_graph` loads for `item`."""
         from .errors import MarkerUsageError
         from .markers import model_marker, test_base
 
         marked = model_marker(item)
         if marked is not None:
             ref, kwargs = marked
-            return self.load_model(ref, base=test_base(item), **kwargs)
+            return ref, test_base(item), kwargs
         s = self.settings
         if not s.model:
             raise MarkerUsageError(
@@ -110,7 +118,52 @@ class TfperfSession:
         kwargs = {"inputs": list(s.inputs) if s.inputs else None,
                   "outputs": list(s.outputs) if s.outputs else None,
                   "input_shapes": s.input_shape}
-        return self.load_model(s.model, base=s.inidir, **{k: v for k, v in kwargs.items() if v})
+        return s.model, s.inidir, {k: v for k, v in kwargs.items() if v}
+
+    # -- memory: large models leave the cache after the last test that names them -----------
+    def plan_model_drops(self, items, *, enabled: bool = True) -> None:
+        """Remember, for each collected test in run order, which cached models later tests name.
+
+        A model is named by a test that uses `frozen_graph` (its tfperf_model marker or the
+        ini key). Under xdist (`enabled=False`) a worker does not know its next tests: nothing
+        is dropped there.
+        """
+        from .housekeeping import DropPlan
+
+        self._drop_plan = DropPlan.for_items(items, self._item_model_key) if enabled else None
+
+    def _item_model_key(self, item):
+        """The cache key of the model `frozen_graph` would load for `item` (None: none/unknown)."""
+        from .markers import uses_markers
+
+        if "frozen_graph" not in getattr(item, "fixturenames", ()) and not uses_markers(item):
+            return None
+        ref, base, kwargs = self._model_request(item)
+        return self._cache_key(ref, base, kwargs)[0]
+
+    def begin_test(self, nodeid: str) -> None:
+        """Start of a test's protocol: note the process's memory (see `end_test`)."""
+        from .housekeeping import rss_bytes
+
+        self._rss_at_start = rss_bytes()
+
+    def end_test(self, nodeid: str) -> list:
+        """End of a test's protocol (fixtures torn down): drop the large cached models no later
+        test names, and collect garbage when models were dropped or the test grew the process by
+        more than `housekeeping.GROWTH_BYTES` (a big `tf.Graph` is freed only by a collection).
+        Returns the keys of the dropped models."""
+        from .housekeeping import collect_if_grown
+
+        plan = getattr(self, "_drop_plan", None)
+        dropped = []
+        if plan is not None:
+            for key in plan.droppable(nodeid, self._models):
+                _, model = self._models.pop(key)
+                if hasattr(model, "close"):
+                    model.close()
+                dropped.append(key)
+        collect_if_grown(getattr(self, "_rss_at_start", None), force=bool(dropped))
+        return dropped
 
     def sample_image_for_item(self, item, model):
         """The sample image fitted to `model`: marker path, else ini path, else a synthetic image."""
@@ -268,7 +321,20 @@ class TfperfSession:
             return
         from .outputs import write_outputs
 
+        record_run(self.results, config, self.started)
         write_outputs(self.settings, self.results, baseline_doc=self.baseline)
+
+
+def record_run(results: SessionResults, config, started: _dt.datetime) -> None:
+    """Put the run's start time (ISO, UTC) and pytest command line in `results.environment`,
+    where the reports read them ("started", "command"); values already there are kept."""
+    import shlex
+
+    env = results.environment
+    env.setdefault("started", started.isoformat(timespec="seconds"))
+    args = getattr(getattr(config, "invocation_params", None), "args", None)
+    if args is not None:
+        env.setdefault("command", shlex.join(["pytest", *(str(a) for a in args)]))
 
 
 def regressions_of(session, item) -> list[str]:

@@ -144,7 +144,7 @@ def test_renderers_show_every_shard(merged):
     md = markdown.render(results)
     assert f"`{SHARED}@shard-a`" in md and f"`{SHARED}@shard-b`" in md
     assert "test_a.py::test_only_in_a" in md
-    assert f"{SHARED}@shard-b" in html.render(results)
+    assert f"{SHARED}@shard-b" in html.render(results).replace("<wbr>", "")  # ids break at :: only
 
 
 def test_a_merged_file_merges_again_keeping_its_shards(shards, merged):

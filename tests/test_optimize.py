@@ -286,8 +286,13 @@ def test_cli_writes_optimized_pb_and_json(small_pb, tmp_path, capsys):
     assert data["output"] == str(out) and data["equivalence"]["passed"] is True
     rows = data["timings"]
     assert [r["variant"] for r in rows] == ["frozen graph", "optimized graph"]
-    assert rows[0]["speedup"] == 1.0 and rows[1]["nodes"] < rows[0]["nodes"]
-    assert rows[1]["max_abs_error"] < 1e-4
+    assert data["speedup_reference"] == "frozen graph" and data["speedup_source"] is None
+    assert rows[0]["speedup"] == 1.0 and rows[0]["reference"] and rows[1]["nodes"] < rows[0]["nodes"]
+    assert rows[1]["speedup"] == pytest.approx(rows[0]["median_ms"] / rows[1]["median_ms"])
+    assert rows[1]["max_abs_error"] < 1e-4 and rows[1]["speedup_vs_source"] is None
+    # the sample was a synthetic image, and the labels say so (issue 14 item 8: not "given")
+    assert data["sample"] == "synthetic image [1,32,32,3] float32"
+    assert data["report"]["input_sets"][-1] == data["equivalence"]["input_sets"][0] == data["sample"]
     reloaded = load(str(out), outputs=["logits_layer/BiasAdd"])
     assert len(reloaded.graph_def.node) == data["report"]["nodes_after"]
     assert not {n.op for n in reloaded.graph_def.node} & BN_ARITHMETIC
@@ -295,19 +300,33 @@ def test_cli_writes_optimized_pb_and_json(small_pb, tmp_path, capsys):
 
 
 def test_cli_keras_model_prints_three_rows(keras_model, tmp_path, capsys):
+    # issue 14 item 8: the speed-up is against the frozen original, Keras predict's figure apart
     path = tmp_path / "bn.keras"
     keras_model.save(path)
     out = tmp_path / "bn_opt.pb"
     rc, stdout, err = _run_cli(["optimize", str(path), "-o", str(out), "--transforms",
-                                "default"], capsys)
+                                "default", "--rounds", "2"], capsys)
     assert rc == 0, err
     lines = stdout.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("variant"))
+    assert lines[head].split()[1:] == ["median", "ms", "vs", "frozen", "vs", "keras", "nodes", "max", "abs",
+                                       "err"]
     rows = [line.split() for line in lines[head + 2:head + 5]]
     assert [r[0] for r in rows] == ["keras", "frozen", "optimized"]
-    assert rows[0][-3] == "1.00x" and rows[0][-1] == "-" and rows[0][-2] == "-"
-    assert float(rows[2][-1]) < 1e-4 and int(rows[2][-2]) < int(rows[1][-2])
-    assert out.stat().st_size > 0
+    keras, frozen, optimized = rows
+    assert frozen[-4] == "1.00x" and frozen[-1] == "-"  # the reference row
+    assert keras[-3] == "1.00x" and keras[-2] == "-"  # vs keras: 1.00x on its own row
+    # vs frozen = frozen median / row median, from the printed medians (3 decimals)
+    for row in (keras, optimized):
+        assert float(row[-4].rstrip("x")) == pytest.approx(float(frozen[-5]) / float(row[-5]), rel=0.02,
+                                                           abs=0.01)
+    assert float(optimized[-1]) < 1e-4 and int(optimized[-2]) < int(frozen[-2])
+    text = "\n".join(lines[head + 5:])
+    assert "speed-up of the optimized graph over the frozen graph: " + optimized[-4] in text
+    assert "speed-up of the frozen graph over keras predict: " + frozen[-3] + " (freezing alone)" in text
+    assert "on the synthetic image" in text
+    assert "given" not in stdout  # the input was made up: it is called what it is
+    assert "synthetic image" in lines[1] and out.stat().st_size > 0
 
 
 def test_cli_unwritable_output_directory(small_pb, tmp_path, capsys):

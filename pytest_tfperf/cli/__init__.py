@@ -3,7 +3,8 @@
 Argument parsing and printing only. Each command module `cli/<command>.py` defines
 `register(subparsers) -> None` and `run(args) -> int`; the work lives in the domain modules,
 which never import `cli`. TensorFlow is imported by those modules when a command runs, after
-`_common` has set TF_CPP_MIN_LOG_LEVEL.
+`_common` has set TF_CPP_MIN_LOG_LEVEL, inside `_quiet.quiet_tensorflow` (the lines the level
+does not silence).
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import sys
 from types import ModuleType
 
 from ..errors import TfperfError
-from ._common import add_model_args, load_model_from_args, parse_shapes  # noqa: F401  (re-exported)
+from ._common import USER_SET_LOG_LEVEL, add_model_args, load_model_from_args, parse_shapes  # noqa: F401
+from ._quiet import quiet_tensorflow
 
 COMMANDS: tuple[str, ...] = ("summarize", "bench", "optimize", "compare", "merge", "variants")
 
@@ -35,7 +37,11 @@ def build_parser(modules: dict[str, ModuleType] | None = None) -> argparse.Argum
     """The `tfperf` parser with one subparser per available command module."""
     modules = command_modules() if modules is None else modules
     parser = argparse.ArgumentParser(
-        prog="tfperf", description=f"`tfperf` console script: {' | '.join(modules)}.")
+        prog="tfperf", description="TensorFlow model performance from the command line: what is in a "
+        "model, how fast it runs and where the time goes, a faster graph with proof that it computes "
+        "the same, and comparisons of saved runs. `tfperf COMMAND --help` tells more.",
+        epilog="TensorFlow's own log lines are kept off the terminal unless TF_CPP_MIN_LOG_LEVEL is set "
+        "(e.g. TF_CPP_MIN_LOG_LEVEL=0 shows all of them).")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in modules.values():
         module.register(sub)
@@ -46,11 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tfperf` console script; returns the exit code."""
     modules = command_modules()
     args = build_parser(modules).parse_args(argv)
-    try:
-        return modules[args.command].run(args)
-    except TfperfError as exc:
-        print(f"tfperf {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    with quiet_tensorflow(enabled=not USER_SET_LOG_LEVEL):  # TF's start-up lines ignore the level
+        try:
+            return modules[args.command].run(args)
+        except TfperfError as exc:
+            print(f"tfperf {args.command}: error: {exc}", file=sys.stderr)
+            return 2
 
 
 __all__ = ["COMMANDS", "build_parser", "command_modules", "load_model_from_args", "main",

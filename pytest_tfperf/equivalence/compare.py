@@ -348,7 +348,7 @@ def compare_models(reference: Any, candidate: Any, inputs: Any = None, *, atol: 
                    tolerances: Mapping[str, Mapping[str, Any]] | None = None,
                    output_map: Mapping[str, str] | None = None,
                    input_map: Mapping[str, str] | None = None, n_random: int = 0, seed: int = 0,
-                   top_k: int | None = None) -> EquivalenceReport:
+                   top_k: int | None = None, inputs_label: str | None = None) -> EquivalenceReport:
     """Run both models on the same input sets and compare every output; never raises on mismatch.
 
     Same arguments as `assert_equivalent`. Returns the `EquivalenceReport`.
@@ -376,7 +376,7 @@ def compare_models(reference: Any, candidate: Any, inputs: Any = None, *, atol: 
         tols[r] = t
 
     in_pairs = _input_pairing(ref, cand, input_map)
-    sets = make_input_sets(ref, inputs, n_random=n_random, seed=seed)
+    sets = make_input_sets(ref, inputs, n_random=n_random, seed=seed, inputs_label=inputs_label)
     worst: dict[str, OutputComparison] = {}
     for index, (label, feed) in enumerate(sets):
         ref_out = dict(zip(ref_names, ref.run(feed)))
@@ -427,7 +427,8 @@ def assert_equivalent(reference: Any, candidate: Any, inputs: Any = None, *, ato
                       tolerances: Mapping[str, Mapping[str, Any]] | None = None,
                       output_map: Mapping[str, str] | None = None,
                       input_map: Mapping[str, str] | None = None, n_random: int = 0,
-                      seed: int = 0, top_k: int | None = None) -> EquivalenceReport:
+                      seed: int = 0, top_k: int | None = None,
+                      inputs_label: str | None = None) -> EquivalenceReport:
     """Assert that `candidate` computes the same outputs as `reference` (seed 001, rule 2).
 
     Args:
@@ -450,6 +451,8 @@ def assert_equivalent(reference: Any, candidate: Any, inputs: Any = None, *, ato
         seed: seed of the random input sets.
         top_k: also check top-k class agreement of classifier-like [batch, classes] outputs
             (top-1 is always checked for them).
+        inputs_label: what the report calls the `inputs` set (default "given"), e.g.
+            "synthetic image" when the caller made the input up.
     Returns:
         the passing `EquivalenceReport`.
     Raises:
@@ -461,7 +464,8 @@ def assert_equivalent(reference: Any, candidate: Any, inputs: Any = None, *, ato
     """
     report = compare_models(reference, candidate, inputs, atol=atol, rtol=rtol, mode=mode,
                             quantile=quantile, tolerances=tolerances, output_map=output_map,
-                            input_map=input_map, n_random=n_random, seed=seed, top_k=top_k)
+                            input_map=input_map, n_random=n_random, seed=seed, top_k=top_k,
+                            inputs_label=inputs_label)
     if not report.passed:
         raise NotEquivalentError(report)
     return report

@@ -33,8 +33,8 @@ def _require(name: str, names: Sequence[str], what: str, where: str) -> str:
     return found
 
 
-def make_input_sets(model: Any, inputs: Any = None, *, n_random: int = 0,
-                    seed: int = 0) -> list[tuple[str, dict[str, np.ndarray]]]:
+def make_input_sets(model: Any, inputs: Any = None, *, n_random: int = 0, seed: int = 0,
+                    inputs_label: str | None = None) -> list[tuple[str, dict[str, np.ndarray]]]:
     """The input sets an equivalence check runs: the given (or synthetic) one, then `n_random`.
 
     The synthetic set is `inputs.sample_inputs(model)`. Random sets keep each input's shape and
@@ -47,8 +47,11 @@ def make_input_sets(model: Any, inputs: Any = None, *, n_random: int = 0,
         inputs: None, an array, a list in input order, or a dict name -> array.
         n_random: how many random input sets to add.
         seed: seed of the random sets.
+        inputs_label: what reports call the `inputs` set (default "given"; e.g. "synthetic
+            image" when the caller made it up, "image photo.jpg").
     Returns:
-        [(label, {tensor name: array})]; labels "given" / "synthetic", then "random[i]".
+        [(label, {tensor name: array})]; labels "given" (or `inputs_label`) / "synthetic",
+        then "random[i]".
     """
     if not isinstance(n_random, int) or isinstance(n_random, bool) or n_random < 0:
         raise ConfigError(f"n_random must be an int >= 0. Received: n_random={n_random!r}")
@@ -59,7 +62,7 @@ def make_input_sets(model: Any, inputs: Any = None, *, n_random: int = 0,
     else:
         base = {k: np.asarray(v) for k, v in model.feed_dict(inputs).items()}
         label = "given"
-    sets = [(label, base)]
+    sets = [(inputs_label if inputs is not None and inputs_label else label, base)]
     required = [s.name for s in specs]
     graph_def = getattr(model, "graph_def", None)
     rng = np.random.default_rng(seed)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import graphs
 from ..errors import ModelLoadError, NodeNotFoundError, unknown_name_message
-from .frozen import FrozenGraph
+from .frozen import GRAPPLER_LIMIT_BYTES, FrozenGraph
 from .shapes import _clean, _first_line, _import_graph_def, _pin_shapes, _spec
 from .tables import freeze_tables
 
@@ -160,14 +160,21 @@ def _finish(graph_def, inputs, outputs, input_shapes, *, source, kind, name=None
     graphs.validate(graph_def, inputs, outputs, where=where)
     if input_shapes is not None:
         graph_def = _pin_shapes(graph_def, inputs, input_shapes, where)
-    graph = _import_graph_def(graph_def, source)
-    in_specs = [_spec(graph, i) for i in inputs]
-    out_specs = [_spec(graph, o) for o in outputs]
     needed = graphs.ancestors(graph_def, outputs)
-    defaults = [_spec(graph, d) for d in graphs.detect_defaults(graph_def)
-                if d not in inputs and graphs.node_name(d) in needed]
+    default_names = [d for d in graphs.detect_defaults(graph_def)
+                     if d not in inputs and graphs.node_name(d) in needed]
+    large = graph_def.ByteSize() > GRAPPLER_LIMIT_BYTES
+    # a large model's specs come from a weight-free copy (same shapes, ~0 memory); its real
+    # tf.Graph is imported when it first runs (`FrozenGraph.graph`): a model that is only
+    # summarized or counted never holds its weights twice
+    spec_graph = _import_graph_def(graphs.weightless_copy(graph_def, keep=inputs + outputs + default_names)
+                                   if large else graph_def, source)
+    in_specs = [_spec(spec_graph, i) for i in inputs]
+    out_specs = [_spec(spec_graph, o) for o in outputs]
+    defaults = [_spec(spec_graph, d) for d in default_names]
     fg = FrozenGraph(graph_def, in_specs, out_specs, source=source, kind=kind, name=name,
                      defaults=defaults, trainable_params=trainable, non_trainable_params=non_trainable,
                      keras_model=keras_model, input_shapes=input_shapes)
-    fg._graph = graph
+    if not large:
+        fg._graph = spec_graph
     return fg

@@ -8,7 +8,7 @@ not `optimize`, so that `pytest_tfperf.optimize` stays the function.
 from __future__ import annotations
 
 from .batchnorm import fold_batch_norms, merge_biases, per_channel
-from .interleaved import VariantTiming, measure_interleaved
+from .interleaved import VariantTiming, measure_interleaved, time_variants
 from .pipeline import (
     DEFAULT,
     DEFAULT_TRANSFORMS,
@@ -41,6 +41,6 @@ __all__ = [
     "VariantTiming", "check_writable", "closure_of", "const_value", "drop_dead_consts", "fold_batch_norms",
     "fold_constants", "make_const", "measure_interleaved", "merge_biases", "op_histogram",
     "optimize", "optimize_with_report", "parse_transforms", "per_channel", "remove_training_nodes",
-    "sample_feed", "set_const_value", "strip_unused_nodes", "tf_transform_graph",
+    "sample_feed", "set_const_value", "strip_unused_nodes", "tf_transform_graph", "time_variants",
     "transform_names", "write_graph_def",
 ]

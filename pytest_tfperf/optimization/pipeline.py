@@ -268,10 +268,11 @@ def optimize(model, transforms: Any = None, *, inputs=None, outputs=None, input_
 
 def optimize_with_report(model, transforms: Any = None, *, inputs=None, outputs=None, input_shapes=None,
                          check_inputs=None, atol: float = 1e-4, rtol: float = 1e-3, n_random: int = 1,
-                         seed: int = 0, strict: bool = False):
+                         seed: int = 0, strict: bool = False, check_inputs_label: str | None = None):
     """`optimize` that also returns what it did.
 
-    Same arguments as `optimize`.
+    Same arguments as `optimize`, and `check_inputs_label`: what the report calls the
+    `check_inputs` set (default "given"; `tfperf optimize` says "synthetic image" or the image).
 
     Returns:
         `(FrozenGraph, OptimizeReport)`: the optimized model and, per transform, node deltas,
@@ -287,7 +288,7 @@ def optimize_with_report(model, transforms: Any = None, *, inputs=None, outputs=
     try:
         sets = make_input_sets(frozen, None, n_random=n_random, seed=seed)
         if check_inputs is not None:
-            sets += make_input_sets(frozen, check_inputs)
+            sets += make_input_sets(frozen, check_inputs, inputs_label=check_inputs_label)
     except TfperfError as exc:
         raise OptimizeError(f"cannot make inputs to check model {frozen.name} after each transform: "
                             f"{exc}. Pin the input shapes (input_shapes=... / --input-shape) or pass "

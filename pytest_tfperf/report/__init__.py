@@ -303,3 +303,50 @@ def display_labels(records: list[dict]) -> list[str]:
         per_test[str(rec.get("test_id"))] = per_test.get(str(rec.get("test_id")), 0) + 1
     return [measurement_label(r) if per_test[str(r.get("test_id"))] > 1
             else str(r.get("test_id") or MISSING) for r in records]
+
+
+def budget_verdicts(results) -> list[tuple[str, dict]]:
+    """(test id, verdict) for every budget checked in the run: the latency budgets of the
+    measurements, then the param/FLOP/size/memory budgets of the model records, in order."""
+    out: list[tuple[str, dict]] = []
+    for kind in (results.measurements, results.models):
+        for rec in kind:
+            out.extend((str(get(rec, "test_id") or MISSING), v)
+                       for v in get(rec, "verdicts", default=[]) if isinstance(v, dict))
+    return out
+
+
+def fmt_budget_value(value: Any, unit: Any) -> str:
+    """A budget's limit or measured value with its unit: '100.0 ms', '62.38M weights', '2.4 MB'."""
+    if not _finite(value):
+        return MISSING
+    unit = str(unit or "")
+    if unit.lower() == "ms":
+        return f"{fmt_ms(value)} ms"
+    if unit.upper() == "MB":
+        return f"{value:,.1f} MB"
+    if unit.lower() == "fps":
+        return f"{value:.1f} FPS"
+    return f"{fmt_count(value)} {unit}".strip()
+
+
+def run_tally(results) -> dict[str, int]:
+    """Counts for a report's pass/fail line: budgets passed / failed / not established,
+    equivalence checks passed / failed, comparisons regressed, tests with tfperf records."""
+    verdicts = [v for _, v in budget_verdicts(results)]
+    equivalences = [get(r, "report", "passed") for r in results.equivalences]
+    tests = {str(get(r, "test_id")) for kind in (results.measurements, results.models,
+                                                 results.equivalences, results.profiles)
+             for r in kind if get(r, "test_id")}
+    return {
+        "tests": len(tests),
+        "budgets": len(verdicts),
+        "budgets_passed": sum(1 for v in verdicts if v.get("passed") is True),
+        "budgets_failed": sum(1 for v in verdicts if v.get("passed") is False),
+        "budgets_unknown": sum(1 for v in verdicts if v.get("passed") is None),
+        "equivalence_passed": sum(1 for p in equivalences if p is True),
+        "equivalence_failed": sum(1 for p in equivalences if p is False),
+        "comparisons": len(results.comparisons),
+        "regressed": sum(1 for c in results.comparisons if get(c, "verdict") == "regressed"
+                         and get(c, "enforced", default=True)),
+    }

@@ -7,8 +7,10 @@ number shown comes from the records.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import html
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,9 +20,11 @@ from . import (
     _finite,
     all_passed,
     budget_text,
+    budget_verdicts,
     display_labels,
     display_path,
     first_measurement_of,
+    fmt_budget_value,
     fmt_bytes,
     fmt_count,
     fmt_ms,
@@ -38,6 +42,7 @@ from . import (
     model_labels,
     model_verdicts,
     percentile_cell,
+    run_tally,
     unique_models,
     verdict_text,
 )
@@ -45,18 +50,35 @@ from . import (
 CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #d0d7de}
-table{border-collapse:collapse;margin:8px 0 16px;max-width:100%}td:first-child{overflow-wrap:anywhere;max-width:34em}th,td{border:1px solid #d0d7de;padding:3px 8px}
+table{border-collapse:collapse;margin:8px 0 16px;max-width:100%}td:first-child{overflow-wrap:break-word;max-width:34em}th,td{border:1px solid #d0d7de;padding:3px 8px}
 th{background:#f6f8fa;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .ok{color:#1a7f37;font-weight:600}.FAIL,.regressed{color:#cf222e;font-weight:600}
 .noise{color:#9a6700}.improved{color:#0969da}.warn{background:#fff8c5;padding:6px 10px}
 .plots{display:flex;flex-wrap:wrap;gap:16px}.plot{border:1px solid #d0d7de;padding:8px}
-.plot h3{font-size:13px;margin:0 0 4px;word-break:break-all;max-width:480px}
-code{font-size:12px}svg text{font:11px sans-serif}
+.plot h3{font-size:13px;margin:0 0 2px;overflow-wrap:break-word;max-width:480px}
+.plot .sub{font-size:12px;color:#57606a;margin:0 0 4px}
+code{font-size:12px}svg text{font:11px sans-serif}svg text.axis{fill:#57606a}
+.meta{color:#57606a;margin:2px 0}.meta code{color:#1f2328;overflow-wrap:anywhere}
+.summary{font-size:15px;padding:8px 12px;border-radius:6px;margin:12px 0}
+.summary.ok{background:#dafbe1;color:#1a7f37}.summary.FAIL{background:#ffebe9;color:#cf222e}
+.summary.none{background:#f6f8fa;color:#57606a;font-weight:400}
 """
 
 
 def _e(value: Any) -> str:
     return html.escape(MISSING if value is None or value == "" else str(value))
+
+
+class _Id(str):
+    """A test id or model name: escaped, with line-break chances after / :: [ , only (never inside
+    a name: `test_more_parameters` stays whole; a name longer than the column breaks last)."""
+
+
+_BREAK_AFTER = re.compile(r"(::|/|\[|,)")
+
+
+def _id(value: Any) -> str:
+    return _BREAK_AFTER.sub(r"\1<wbr>", _e(value))
 
 
 def _table(headers: Sequence[str], rows: list[Sequence[Any]], num: Sequence[int] = (),
@@ -68,6 +90,8 @@ def _table(headers: Sequence[str], rows: list[Sequence[Any]], num: Sequence[int]
         for i, cell in enumerate(row):
             if isinstance(cell, tuple):  # (text, css class)
                 cells.append(f'<td class="{_e(cell[1])}">{_e(cell[0])}</td>')
+            elif isinstance(cell, _Id):
+                cells.append(f"<td>{_id(cell)}</td>")
             else:
                 cells.append(f'<td class="num">{_e(cell)}</td>' if i in num else f"<td>{_e(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -93,9 +117,39 @@ def _budget_ms(verdict: dict | None, batch: Any) -> float | None:
     return None
 
 
+def _ticks(lo: float, hi: float, n: int = 5) -> tuple[list[float], int]:
+    """Round tick values (1-2-2.5-5 steps) between lo and hi, and the decimals to print them with."""
+    raw = (hi - lo) / max(n, 1)
+    if not raw > 0:
+        return [lo], 2
+    mag = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * 0.999)
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) + (1 if round(step / mag, 3) == 2.5 else 0)
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks = [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+    return ticks, decimals
+
+
+def _label_side(x: float, chars: int, others: Sequence[float], x_min: float, x_max: float) -> tuple[str, float]:
+    """Which side of its line a label goes ("start": right of it, "end": left of it), so that it
+    crosses none of the `others` lines and stays inside the plot; the roomier side when both fail."""
+    width = chars * 6.2 + 6  # 11 px sans-serif: ~6 px a character
+    if x + width <= x_max and not any(x < o < x + width for o in others):
+        return "start", x + 3
+    if x - width >= x_min and not any(x - width < o < x for o in others):
+        return "end", x - 3
+    return ("start", x + 3) if x_max - x >= x - x_min else ("end", x - 3)
+
+
 def latency_svg(samples: Sequence[float], median: Any, budget: float | None,
-                w: int = 480, h: int = 150) -> str:
-    """Histogram of `samples` (ms) with the median (blue) and budget (red) as vertical lines."""
+                w: int = 480, h: int | None = None, *, gated: tuple[str, Any] | None = None,
+                batch: Any = None) -> str:
+    """Histogram of `samples` (ms per run) with the median (blue), the gated percentile
+    (purple, when the budget gates another one, e.g. p90) and the budget (red, dashed).
+
+    Labels sit in a band above the plot, one row each, so they never cover the bars; the axes
+    say what they count (runs) and in what (ms per run, batch N).
+    """
     xs = [float(v) for v in samples or [] if _finite(v)]
     if not xs:
         return (f'<svg class="latency" xmlns="http://www.w3.org/2000/svg" width="{w}" height="40">'
@@ -119,52 +173,84 @@ def latency_svg(samples: Sequence[float], median: Any, budget: float | None,
         lo, hi = min(lo, budget), max(hi, budget)
     pad = (hi - lo) * 0.05 or max(abs(hi) * 0.05, 1e-3)
     lo, hi = max(lo - pad, 0.0), hi + pad
-    left, right, top, bottom = 40, 10, 10, 28
-    pw, ph = w - left - right, h - top - bottom
+
+    gated_label = gated_value = None
+    if gated is not None and _finite(gated[1]):
+        gated_label, gated_value = str(gated[0]), float(gated[1])
+    gated_is_median = gated_label in ("p50", "median")
+    # label rows of the band above the plot: budget, gated percentile, median (those present)
+    rows = [k for k, present in (("budget", budget is not None),
+                                 ("gated", gated_value is not None and not gated_is_median),
+                                 ("median", _finite(median))) if present]
+    row_y = {k: 12 + 13 * i for i, k in enumerate(rows)}
+    left, right, ph = 48, 14, 100
+    top = 12 + 13 * len(rows)
+    pw = w - left - right
+    notes = []
+    if underflow:
+        notes.append(f"{underflow} faster runs (from {fmt_ms(ordered[0])} ms) counted in the first bin")
+    if overflow:
+        notes.append(f"{overflow} slower runs (up to {fmt_ms(ordered[-1])} ms) counted in the last bin")
+    height = h or top + ph + 34 + 13 * len(notes)
     nbins = max(5, min(40, len(xs) // 3))
     counts = [0] * nbins
     for v in xs:
         counts[max(0, min(nbins - 1, int((v - lo) / (hi - lo) * nbins)))] += 1
     cmax = max(counts)
     sx = (lambda v: left + (v - lo) / (hi - lo) * pw)
-    parts = [(f'<svg class="latency" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-             f'viewBox="0 0 {w} {h}" role="img">'),
-             f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#888"/>']
+    base = top + ph
+    parts = [(f'<svg class="latency" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" '
+             f'viewBox="0 0 {w} {height}" role="img">'),
+             f'<line x1="{left}" y1="{base}" x2="{left + pw}" y2="{base}" stroke="#888"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#888"/>']
     bw = pw / nbins
     for i, c in enumerate(counts):
         if c:
             bh = c / cmax * ph
-            parts.append(f'<rect class="bin" x="{left + i * bw:.1f}" y="{top + ph - bh:.1f}" '
+            parts.append(f'<rect class="bin" x="{left + i * bw:.1f}" y="{base - bh:.1f}" '
                          f'width="{max(bw - 1, 0.5):.1f}" height="{bh:.1f}" fill="#8ab4f8">'
-                         f'<title>{c} samples</title></rect>')
-    for v, anchor in ((lo, "start"), ((lo + hi) / 2, "middle"), (hi, "end")):
-        parts.append(f'<text x="{sx(v):.1f}" y="{h - 14}" text-anchor="{anchor}">{fmt_ms(v)}</text>')
-    parts.append(f'<text x="{left + pw:.1f}" y="{h - 1}" text-anchor="end">ms</text>')
-    parts.append(f'<text x="2" y="{top + 8}">{cmax}</text>')
-    notes = []
-    if underflow:
-        notes.append(f"{underflow} faster (from {fmt_ms(ordered[0])} ms) in the first bin")
-    if overflow:
-        notes.append(f"{overflow} slower (up to {fmt_ms(ordered[-1])} ms) in the last bin")
+                         f'<title>{c} runs</title></rect>')
+    ticks, decimals = _ticks(lo, hi)
+    for v in ticks:
+        x = sx(v)
+        parts.append(f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" stroke="#888"/>'
+                     f'<text class="tick" x="{x:.1f}" y="{base + 15}" text-anchor="middle">{v:.{decimals}f}</text>')
+    per = f", batch {batch}" if _finite(batch) and batch != 1 else ""
+    parts.append(f'<text class="axis" x="{left + pw / 2:.1f}" y="{base + 29}" text-anchor="middle">'
+                 f'ms per run{per}</text>')
+    for value, y in ((0, base), (cmax, top)):
+        parts.append(f'<text class="tick" x="{left - 4}" y="{y + 4}" text-anchor="end">{value}</text>')
+    parts.append(f'<text class="axis" x="12" y="{top + ph / 2:.1f}" text-anchor="middle" '
+                 f'transform="rotate(-90 12 {top + ph / 2:.1f})">runs</text>')
     for i, note in enumerate(notes):
-        parts.append(f'<text class="overflow" x="{left + pw:.1f}" y="{top + 34 + 12 * i}" '
-                     f'text-anchor="end" fill="#555">{note}</text>')
+        parts.append(f'<text class="overflow" x="{left}" y="{base + 42 + 13 * i}" fill="#555">{note}</text>')
+
+    marks = []  # (kind, value, text, color, dash)
     if _finite(median):
-        x = sx(float(median))
-        parts.append(f'<line class="median" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" '
-                     f'stroke="#1a56db" stroke-width="2"><title>median {fmt_ms(median)} ms</title></line>'
-                     f'<text x="{x + 3:.1f}" y="{top + 10}" fill="#1a56db">median {fmt_ms(median)}</text>')
-    if budget is not None:
-        if lo <= budget <= hi:
-            x = sx(budget)
-            parts.append(f'<line class="budget" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" '
-                         f'stroke="#cf222e" stroke-width="2" stroke-dasharray="5,3">'
-                         f'<title>budget {fmt_ms(budget)} ms</title></line>'
-                         f'<text x="{x - 3:.1f}" y="{top + 22}" fill="#cf222e" text-anchor="end">'
-                         f'budget {fmt_ms(budget)}</text>')
-        else:
-            parts.append(f'<text class="budget" x="{left + pw:.1f}" y="{top + 22}" fill="#cf222e" '
-                         f'text-anchor="end">budget {fmt_ms(budget)} ms (off scale)</text>')
+        marks.append(("median", float(median),
+                      f"median {fmt_ms(median)} ms" + (" (gated)" if gated_is_median else ""), "#1a56db", ""))
+    if "gated" in rows:
+        marks.append(("gated", gated_value, f"{gated_label} {fmt_ms(gated_value)} ms (gated)", "#8250df", ""))
+    if budget is not None and lo <= budget <= hi:
+        marks.append(("budget", budget, f"budget {fmt_ms(budget)} ms", "#cf222e", "5,3"))
+    xs_of = {kind: sx(value) for kind, value, _, _, _ in marks}
+    for kind, _value, text, color, dash in marks:
+        x = xs_of[kind]
+        # the connectors of the labels in the rows above pass through this label's row
+        above = [xs_of[k] for k in xs_of if row_y[k] < row_y[kind]]
+        anchor, tx = _label_side(x, len(text), above, 0, w)
+        dashes = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(f'<line class="{kind}" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{base}" '
+                     f'stroke="{color}" stroke-width="2"{dashes}><title>{_e(text)}</title></line>'
+                     f'<line class="connector" x1="{x:.1f}" y1="{row_y[kind] + 2}" x2="{x:.1f}" y2="{top}" '
+                     f'stroke="{color}" stroke-width="1"/>'
+                     f'<text class="{kind}-label" x="{tx:.1f}" y="{row_y[kind]}" fill="{color}" '
+                     f'text-anchor="{anchor}">{_e(text)}</text>')
+    if budget is not None and not lo <= budget <= hi:
+        side, anchor, x = ("\u25c0 ", "start", left) if budget < lo else ("", "end", left + pw)
+        arrow = "" if budget < lo else " \u25b6"
+        parts.append(f'<text class="budget" x="{x}" y="{row_y["budget"]}" fill="#cf222e" '
+                     f'text-anchor="{anchor}">{side}budget {fmt_ms(budget)} ms (off scale){arrow}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -197,30 +283,105 @@ def models_svg(rows: list[tuple[str, Any, Any, Any]], w: int = 640) -> str:
     return "".join(parts)
 
 
+BUDGET_NAMES = {"latency_budget": "latency", "param_budget": "parameters", "flops_budget": "FLOPs",
+                "size_budget": "size", "memory_budget": "peak memory"}
+
+
+def _when(iso: Any) -> str | None:
+    """'2026-12-02T16:44:36+00:00' -> '2026-12-02 16:44:36 UTC' (other zones as given)."""
+    if not iso:
+        return None
+    try:
+        t = _dt.datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    zone = "UTC" if t.utcoffset() == _dt.timedelta(0) else (t.strftime("%z") or "")
+    return f"{t:%Y-%m-%d %H:%M:%S} {zone}".strip()
+
+
+def _header(results) -> list[str]:
+    """Run facts (time stamp, versions, machine), the command line and the pass/fail line."""
+    env = results.environment
+    facts = [f"run started {_e(_when(env.get('started')))}" if env.get("started") else None,
+             f"TensorFlow {_e(env.get('tensorflow'))}", f"device {_e(env.get('device'))}",
+             f"machine {_e(env.get('machine_id'))}"]
+    out = [f'<p class="meta">{" · ".join(f for f in facts if f)}</p>']
+    if env.get("command"):
+        out.append(f'<p class="meta">command: <code>{_e(env.get("command"))}</code></p>')
+    t = run_tally(results)
+    parts = []
+    if t["budgets"]:
+        text = f"{t['budgets_failed']} of {t['budgets']} budgets failed" if t["budgets_failed"] else \
+            f"all {t['budgets']} budgets passed"
+        if t["budgets_unknown"]:
+            text += f", {t['budgets_unknown']} not established"
+        parts.append(text)
+    n_eq = t["equivalence_passed"] + t["equivalence_failed"]
+    if n_eq:
+        parts.append(f"{t['equivalence_failed']} of {n_eq} equivalence checks failed" if t["equivalence_failed"]
+                     else f"{n_eq} equivalence checks passed")
+    if t["comparisons"]:
+        parts.append(f"{t['regressed']} of {t['comparisons']} comparisons regressed")
+    if t["tests"]:
+        parts.append(f"{t['tests']} tests with tfperf results")
+    failed = t["budgets_failed"] or t["budgets_unknown"] or t["equivalence_failed"] or t["regressed"]
+    state = "FAIL" if failed else ("ok" if t["budgets"] or n_eq or t["comparisons"] else "none")
+    word = {"FAIL": "FAIL: ", "ok": "PASS: ", "none": ""}[state]
+    if parts:
+        out.append(f'<p class="summary {state}" id="summary">{word}{_e(" · ".join(parts))}</p>')
+    return out
+
+
+def _budgets_table(results) -> str:
+    """Every budget of the run, whatever its kind: limit, measured value, headroom, verdict."""
+    labels = model_labels(results)
+    rows = []
+    for test_id, v in budget_verdicts(results):
+        kind = BUDGET_NAMES.get(str(v.get("marker")), str(v.get("marker") or MISSING))
+        stat = str(v.get("statistic") or "")
+        if kind == "latency" and stat:
+            kind = f"latency {stat}"
+        rows.append([_Id(test_id), _Id(model_label(v, labels)), kind,
+                     f"≤ {fmt_budget_value(v.get('limit'), v.get('unit'))}",
+                     fmt_budget_value(v.get("value"), v.get("unit")), headroom_cell(v),
+                     _verdict(v.get("passed"))])
+    return _table(["test", "model", "budget", "limit", "measured", "headroom", "verdict"], rows,
+                  num=(3, 4, 5), cls="budgets")
+
+
 def render(results, title: str = "tfperf report") -> str:
     """The whole report as one self-contained HTML document."""
     env = results.environment
-    body = [f"<h1>{_e(title)}</h1>",
-            (f"<p>TensorFlow {_e(env.get('tensorflow'))} · device {_e(env.get('device'))} · "
-            f"machine {_e(env.get('machine_id'))}</p>")]
+    body = [f"<h1>{_e(title)}</h1>", *_header(results)]
+    n_head = len(body)
     if results.failures:
         body.append('<h2 id="failures">Budget failures</h2><ul>')
-        body += [f"<li><code>{_e(r.get('test_id'))}</code>: {_e(r.get('message'))}</li>"
+        body += [f"<li><code>{_id(r.get('test_id'))}</code>: {_e(r.get('message'))}</li>"
                  for r in results.failures]
         body.append("</ul>")
+    if budget_verdicts(results):
+        body.append('<h2 id="budgets">Budgets</h2>')
+        body.append(_budgets_table(results))
     if results.measurements:
         rows, plots = [], []
         labels = model_labels(results)
         for rec, label in zip(results.measurements, display_labels(results.measurements)):
             st = rec.get("stats") or {}
-            v = main_verdict(rec.get("verdicts") or [])
-            rows.append([label, model_label(rec, labels), inputs_text(rec.get("inputs")),
+            verdicts = [v for v in rec.get("verdicts") or [] if v.get("marker") == "latency_budget"] \
+                or rec.get("verdicts") or []
+            v = main_verdict(verdicts)
+            rows.append([_Id(label), _Id(model_label(rec, labels)), inputs_text(rec.get("inputs")),
                          percentile_cell(st, 50), percentile_cell(st, 90), percentile_cell(st, 99),
                          fmt_num(st.get("fps"), 1), fmt_value(st.get("n")), budget_text(v),
                          headroom_cell(v), _verdict(all_passed(rec.get("verdicts") or []))])
-            plots.append(f'<div class="plot"><h3>{_e(label)}</h3>'
-                         f'{latency_svg(st.get("samples_ms") or [], st.get("median_ms"), _budget_ms(v, st.get("batch")))}'
-                         f"</div>")
+            gated = None
+            if v and _finite(v.get("value")) and str(v.get("unit") or "").lower() == "ms":
+                gated = (str(v.get("statistic") or "gated"), v.get("value"))
+            sub = " · ".join(x for x in (model_label(rec, labels), f"{fmt_value(st.get('n'))} runs",
+                                         f"batch {fmt_value(st.get('batch'))}") if x)
+            svg = latency_svg(st.get("samples_ms") or [], st.get("median_ms"),
+                              _budget_ms(v, st.get("batch")), gated=gated, batch=st.get("batch"))
+            plots.append(f'<div class="plot"><h3>{_id(label)}</h3><p class="sub">{_e(sub)}</p>{svg}</div>')
         body.append('<h2 id="latency">Latency</h2>')
         body.append(_table(["test", "model", "input", "median ms", "p90 ms", "p99 ms", "FPS", "n", "budget",
                             "headroom", "verdict"], rows, num=(3, 4, 5, 6, 7, 9), cls="latency"))
@@ -237,7 +398,7 @@ def render(results, title: str = "tfperf report") -> str:
             s = rec.get("summary") or {}
             name, key = model_label(rec, labels), model_key(rec)
             median = get(first_measurement_of(results, key), "stats", "median_ms")
-            rows.append([name, fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
+            rows.append([_Id(name), fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
                          fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
                          fmt_ms(median), _verdict(all_passed(model_verdicts(results, key)))])
             chart.append((name, s.get("weight_params"), rec.get("flops"), median))
@@ -274,12 +435,12 @@ def render(results, title: str = "tfperf report") -> str:
         for c in results.comparisons:
             p = c.get("p_value")
             verdict = str(c.get("verdict") or MISSING)
-            rows.append([c.get("key") or c.get("test_id"), c.get("statistic"), fmt_ms(c.get("base_ms")),
+            rows.append([_Id(c.get("key") or c.get("test_id")), c.get("statistic"), fmt_ms(c.get("base_ms")),
                          fmt_ms(c.get("new_ms")), fmt_pct(c.get("change_pct")),
                          MISSING if p is None else f"{p:.2g}", c.get("threshold"), (verdict, verdict)])
         body.append(_table(["test", "stat", "base ms", "new ms", "change", "p", "threshold",
                             "verdict"], rows, num=(2, 3, 4, 5), cls="comparison"))
-    if len(body) == 2:
+    if len(body) == n_head:
         body.append("<p>No tfperf measurements in this run.</p>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"

@@ -272,6 +272,24 @@ def render_comparisons(comparisons: list[dict], width: int = WIDTH) -> list[str]
                      width=width)
 
 
+def comparison_summary(comparisons: list[dict]) -> str:
+    """One tally line under the comparison table: '5 compared: 1 regressed, 1 improved, 3 ok'.
+
+    A regression past the display threshold only (no --tfperf-compare-fail) counts as "slower",
+    as its row says; "noise" = past the threshold but not significant (Mann-Whitney).
+    """
+    counts: dict[str, int] = {}
+    for c in comparisons:
+        verdict = str(c.get("verdict") or MISSING)
+        if verdict == "regressed" and not c.get("enforced", True):
+            verdict = "slower"
+        counts[verdict] = counts.get(verdict, 0) + 1
+    order = ["regressed", "slower", "improved", "noise", "ok"]
+    parts = [f"{counts[v]} {'within noise' if v == 'noise' else v}"
+             for v in order + sorted(set(counts) - set(order)) if counts.get(v)]
+    return f"{len(comparisons)} compared" + (": " + ", ".join(parts) if parts else "")
+
+
 def render_failures(results, width: int = WIDTH) -> list[str]:
     """'test_id: message' per failed budget (the only section printed without --tfperf-report)."""
     lines = []
@@ -388,6 +406,7 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
         out.append(("tfperf profiles", render_profiles(results)))
     if (report or compare) and (results.comparisons or results.environment.get("baseline")):
         lines = render_comparisons(results.comparisons, width)
+        lines.append(comparison_summary(results.comparisons))  # issue 14 item 7: the tally
         if not report:
             lines = render_environment(results)[1:] + lines
         out.append(("tfperf comparison", lines))
