@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
-import numpy as np
-
 from .. import graphs
 from ..errors import ModelLoadError, unknown_name_message
 from .frozen import FrozenGraph
 from .protocol import is_model
 from .shapes import (_as_list, _clean, _first_line, _import_graph_def, _is_session, _object_kind,
                      _pin_shapes, _shape_list, _short_repr, _spec)
+from .source_params import graph_params, keras_params, saved_model_params
 
 
 def as_model(ref, **load_kwargs):
@@ -82,10 +81,12 @@ def _identity(ref, fg: FrozenGraph, *, explicit_outputs: bool) -> str:
 
 def _load_ref(ref, inputs, outputs, input_shapes, signature, safe_mode) -> FrozenGraph:
     if isinstance(ref, FrozenGraph):
-        return _finish(ref.graph_def, inputs or [s.name for s in ref.inputs],
-                       outputs or [s.name for s in ref.outputs], input_shapes, source=ref.source,
-                       kind=ref.kind, name=ref.name, trainable=ref.trainable_params,
-                       non_trainable=ref.non_trainable_params, keras_model=ref.keras_model)
+        fg = _finish(ref.graph_def, inputs or [s.name for s in ref.inputs],
+                     outputs or [s.name for s in ref.outputs], input_shapes, source=ref.source,
+                     kind=ref.kind, name=ref.name, trainable=ref.trainable_params,
+                     non_trainable=ref.non_trainable_params, keras_model=ref.keras_model)
+        fg.unread_variables = ref.unread_variables
+        return fg
     if isinstance(ref, (str, os.PathLike)):
         return _load_path(os.fspath(ref), inputs, outputs, input_shapes, signature, safe_mode)
     if isinstance(ref, tuple) and len(ref) == 2 and _is_session(ref[0]):
@@ -220,11 +221,7 @@ def _load_saved_model(path, inputs, outputs, input_shapes, signature) -> FrozenG
     fg = _load_concrete(signatures[wanted], inputs, outputs, input_shapes, source=path,
                         kind="saved_model", name=os.path.basename(os.path.normpath(path)))
     fg._identity = f"{os.path.realpath(path)}#{wanted}"
-    trainable = sum(int(np.prod(v.shape)) for v in getattr(loaded, "trainable_variables", []) or [])
-    if trainable:
-        fg.trainable_params = trainable
-        total = sum(int(np.prod(v.shape)) for v in getattr(loaded, "variables", []) or [])
-        fg.non_trainable_params = total - trainable
+    _set_source_params(fg, saved_model_params(loaded, signatures[wanted]))
     return fg
 
 
@@ -273,8 +270,7 @@ def _load_keras_model(model, inputs, outputs, input_shapes, *, source, kind) -> 
                         name=os.path.basename(source) if kind == "keras" else model.name,
                         output_names=None if outputs else list(getattr(model, "output_names", None) or []))
     fg.keras_model = model
-    fg.trainable_params = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
-    fg.non_trainable_params = int(sum(int(np.prod(w.shape)) for w in model.non_trainable_weights))
+    _set_source_params(fg, keras_params(model, serve.get_concrete_function()))
     fg.input_shapes = input_shapes
     return fg
 
@@ -396,7 +392,8 @@ def _freeze_session(sess, inputs, outputs, input_shapes, *, source, kind, name=N
                 f"({', '.join(candidates[:10])}); name it: outputs=['logits_layer/BiasAdd'].")
         outputs = candidates
     out_nodes = [graphs.require_node(graph_def, o, "output", source) for o in outputs]
-    trainable, non_trainable = _variable_counts(graph)
+    counts = graph_params(graph, graph_def, out_nodes)
+    trainable, non_trainable = (counts.trainable, counts.non_trainable) if counts else (None, None)
     from tensorflow.python.util import deprecation
 
     try:  # seed 001's API: deprecated for TF2 code, still the right tool for TF1 graphs
@@ -409,20 +406,11 @@ def _freeze_session(sess, inputs, outputs, input_shapes, *, source, kind, name=N
                    trainable=trainable, non_trainable=non_trainable)
 
 
-def _variable_counts(graph) -> tuple[int | None, int | None]:
-    import tensorflow as tf
-
-    keys = tf.compat.v1.GraphKeys
-    trainable = graph.get_collection(keys.TRAINABLE_VARIABLES)
-    every = graph.get_collection(keys.GLOBAL_VARIABLES)
-    if not every:
-        return None, None
-
-    def count(vs):
-        return sum(int(np.prod(v.shape.as_list())) for v in vs if v.shape.is_fully_defined())
-
-    t = count(trainable)
-    return t, count(every) - t
+def _set_source_params(fg: FrozenGraph, counts) -> None:
+    """The source's own parameter counts (`source_params.py`), when it knows them."""
+    if counts is not None:
+        fg.trainable_params, fg.non_trainable_params = counts.trainable, counts.non_trainable
+        fg.unread_variables = counts.unread
 
 
 def _finish(graph_def, inputs, outputs, input_shapes, *, source, kind, name=None, trainable=None,
