@@ -17,99 +17,17 @@ import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .errors import MarkerUsageError, close_matches
+from .quantities import MB, NUMBER as _NUMBER, bytes_text, parse_count, parse_megabytes, pct_text  # noqa: F401
 
 if TYPE_CHECKING:  # stats imports numpy: parsing markers at collection time must not
     from .stats import LatencyStats
 
 CONFIDENCE = 0.95  # = stats.CONFIDENCE, the level of every CI in messages
 
-MB = 1_000_000  # bytes per MB in size/memory budgets and messages
-
-_COUNT_SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9, "t": 10**12}
-_SIZE_UNITS = {"": 1.0, "b": 1e-6, "kb": 1e-3, "mb": 1.0, "gb": 1e3, "tb": 1e6,
-               "kib": 1024 / 1e6, "mib": 1024**2 / 1e6, "gib": 1024**3 / 1e6, "tib": 1024**4 / 1e6}
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _REGRESSION = re.compile(r"^\s*(?:[A-Za-z_][A-Za-z0-9_]*\s*:\s*)?" + _NUMBER + r"\s*%\s*$")
-
-
-# --- values ----------------------------------------------------------------------------------
-
-def parse_count(value: Any, *, what: str = "count") -> int:
-    """A positive count from an int or a string like "62.4M", "1.5G", "800k", "12,000".
-
-    Args:
-        value: int, integral float, or string: digits with optional `,` / `_` separators,
-            optional decimal part and optional suffix k (10^3), M (10^6), G or B (10^9),
-            T (10^12), any case. Fractions are rounded to the nearest integer.
-        what: the argument's name, for the error message.
-
-    Returns:
-        The count.
-
-    Raises:
-        MarkerUsageError: not a count, or not positive.
-    """
-    hint = (f"{what} must be a positive count such as 60000000, '62.4M', '1.5G', '800k' or "
-            f"'12,000'. Received: {what}={value!r}")
-    if isinstance(value, bool):
-        raise MarkerUsageError(hint)
-    if isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise MarkerUsageError(hint)
-        number = Decimal(repr(value))
-    elif isinstance(value, str):
-        text = value.strip().replace(",", "").replace("_", "").replace(" ", "")
-        match = re.fullmatch(rf"({_NUMBER})([A-Za-z]?)", text)
-        if not match or match.group(2).lower() not in _COUNT_SUFFIXES:
-            raise MarkerUsageError(hint)
-        try:
-            number = Decimal(match.group(1)) * _COUNT_SUFFIXES[match.group(2).lower()]
-        except InvalidOperation:
-            raise MarkerUsageError(hint) from None
-    else:
-        raise MarkerUsageError(hint)
-    count = int(number.to_integral_value())
-    if count <= 0:
-        raise MarkerUsageError(hint)
-    return count
-
-
-def parse_megabytes(value: Any, *, what: str = "mb") -> float:
-    """A positive size in MB (10**6 bytes) from a number or a string like "25MB", "1.5GB".
-
-    Args:
-        value: a number of MB, or a string with unit B, KB, MB, GB, TB (decimal) or KiB, MiB,
-            GiB, TiB (binary, converted); no unit means MB.
-        what: the argument's name, for the error message.
-
-    Returns:
-        The size in MB.
-
-    Raises:
-        MarkerUsageError: not a size, or not positive.
-    """
-    hint = (f"{what} must be a positive size in MB such as 25, 1.5, '25MB', '1.5GB' or '800KB'. "
-            f"Received: {what}={value!r}")
-    if isinstance(value, bool):
-        raise MarkerUsageError(hint)
-    if isinstance(value, (int, float)):
-        mb = float(value)
-    elif isinstance(value, str):
-        match = re.fullmatch(rf"\s*({_NUMBER})\s*([A-Za-z]*)\s*", value.replace(",", "").replace("_", ""))
-        if not match or match.group(2).lower() not in _SIZE_UNITS:
-            raise MarkerUsageError(hint)
-        mb = float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
-    else:
-        raise MarkerUsageError(hint)
-    if not math.isfinite(mb) or mb <= 0:
-        raise MarkerUsageError(hint)
-    return mb
 
 
 # --- budgets ---------------------------------------------------------------------------------
@@ -409,9 +327,9 @@ def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 
     model = model or stats.model or None
 
     if passed:
-        text = f"{label} {format_ms(value)} ms within {format_ms(limit)} ms ({headroom:.1f}% headroom)"
+        text = f"{label} {format_ms(value)} ms within {format_ms(limit)} ms ({pct_text(headroom)} headroom)"
     else:
-        text = f"{label} {format_ms(value)} ms exceeds {format_ms(limit)} ms by {-headroom:.1f}%"
+        text = f"{label} {format_ms(value)} ms exceeds {format_ms(limit)} ms by {pct_text(-headroom)}"
     if budget.fps is not None:
         measured_fps = batch * 1000.0 / value if value > 0 else math.inf
         text += f" ({measured_fps:.1f} FPS {'>=' if passed else '<'} {budget.fps / scale:g} FPS)"
@@ -441,31 +359,41 @@ def _sample_text(stats: LatencyStats, lo: float, hi: float, coverage: float) -> 
 
 
 def check_count(marker: str, value: float, limit: float, unit: str,
-                model: str | None = None) -> BudgetVerdict:
+                model: str | None = None, *, note: str | None = None) -> BudgetVerdict:
     """Check a count or size against its limit (param/flops/size/memory budgets).
 
     Args:
         marker: "param_budget", "flops_budget", "size_budget", "memory_budget".
-        value, limit: ints are shown as counts with separators (62,378,344), floats with one
-            decimal and the unit (237.9 MB).
+        value, limit: ints are shown as counts with separators (62,378,344) and the excess
+            as a count, floats with one decimal and the unit (237.9 MB).
         unit: "weights", "trainable parameters", "FLOPs", "MB", ...
         model: model name for the message.
+        note: said in parentheses after the numbers (where the count comes from).
 
     Returns:
         The verdict; message like
-        `param_budget: 62,378,344 weights exceed 60,000,000 by 4.0%; model alexnet.pb`.
+        `param_budget: 62,378,344 weights exceed 60,000,000 by 2,378,344 (4.0%); model alexnet.pb`
+        (over by one: `5,001 weights exceed 5,000 by 1 (0.02%)`).
     """
     passed = value <= limit
     headroom = _headroom(value, limit)
     is_count = isinstance(value, int) and isinstance(limit, int)
     if is_count:
         shown, shown_limit, verb = f"{value:,} {unit}", f"{limit:,}", "exceed"
+        excess = f"{value - limit:,}"
     else:
         shown, shown_limit, verb = f"{value:,.1f} {unit}", f"{limit:,.1f} {unit}", "exceeds"
+        excess = f"{value - limit:,.1f} {unit}"
     if passed:
-        text = f"{shown} within {shown_limit} ({headroom:.1f}% headroom)"
+        text = f"{shown} within {shown_limit} ({pct_text(headroom)} headroom)"
     else:
-        text = f"{shown} {verb} {shown_limit} by {-headroom:.1f}%"
+        text = f"{shown} {verb} {shown_limit} by {excess} ({pct_text(-headroom)})"
+    return _count_verdict(marker, value, limit, unit, passed, headroom, text, model, note)
+
+
+def _count_verdict(marker, value, limit, unit, passed, headroom, text, model, note) -> BudgetVerdict:
+    if note:
+        text += f" ({note})"
     if model:
         text += f"; model {model}"
     return BudgetVerdict(marker=marker, statistic=unit, value=value, limit=limit, unit=unit,
@@ -473,10 +401,35 @@ def check_count(marker: str, value: float, limit: float, unit: str,
                          message=f"{marker}: {text}", model=model or None)
 
 
-def check_params(budget: ParamBudget, count: int, model: str | None = None) -> BudgetVerdict:
-    """`param_budget` verdict for `count` parameters of `budget.kind`."""
+def check_megabytes(marker: str, value_bytes: int, limit_mb: float,
+                    model: str | None = None) -> BudgetVerdict:
+    """Check a size in bytes against a limit in MB (size/memory budgets).
+
+    The verdict's value and limit are in MB; the message shows as many decimals as it takes to
+    tell the two apart (down to bytes) and the excess in bytes:
+    `size_budget: 16.608708 MB exceeds 16.608707 MB by 1 byte (0.000006%)`.
+    """
+    value = value_bytes / MB
+    passed = value <= limit_mb
+    headroom = _headroom(value, limit_mb)
+    decimals = 1
+    while decimals < 6 and value != limit_mb and f"{value:.{decimals}f}" == f"{limit_mb:.{decimals}f}":
+        decimals += 1
+    shown, shown_limit = f"{value:,.{decimals}f} MB", f"{limit_mb:,.{decimals}f} MB"
+    if passed:
+        text = f"{shown} within {shown_limit} ({pct_text(headroom)} headroom)"
+    else:
+        excess = bytes_text(value_bytes - limit_mb * MB)
+        text = f"{shown} exceeds {shown_limit} by {excess} ({pct_text(-headroom)})"
+    return _count_verdict(marker, value, float(limit_mb), "MB", passed, headroom, text, model, None)
+
+
+def check_params(budget: ParamBudget, count: int, model: str | None = None, *,
+                 note: str | None = None) -> BudgetVerdict:
+    """`param_budget` verdict for `count` parameters of `budget.kind` (`note`: where the count
+    comes from, when it is not the frozen graph's)."""
     unit = "weights" if budget.kind == "weights" else "trainable parameters"
-    return check_count("param_budget", int(count), budget.max, unit, model)
+    return check_count("param_budget", int(count), budget.max, unit, model, note=note)
 
 
 def check_flops(budget: FlopsBudget, flops: int, model: str | None = None) -> BudgetVerdict:
@@ -486,9 +439,9 @@ def check_flops(budget: FlopsBudget, flops: int, model: str | None = None) -> Bu
 
 def check_size(budget: SizeBudget, size_bytes: int, model: str | None = None) -> BudgetVerdict:
     """`size_budget` verdict for a serialized model of `size_bytes` bytes."""
-    return check_count("size_budget", size_bytes / MB, float(budget.mb), "MB", model)
+    return check_megabytes("size_budget", size_bytes, float(budget.mb), model)
 
 
 def check_memory(budget: MemoryBudget, peak_bytes: int, model: str | None = None) -> BudgetVerdict:
     """`memory_budget` verdict for a peak of `peak_bytes` bytes."""
-    return check_count("memory_budget", peak_bytes / MB, float(budget.mb), "MB", model)
+    return check_megabytes("memory_budget", peak_bytes, float(budget.mb), model)

@@ -8,6 +8,7 @@ import pytest
 
 from pytest_tfperf.budgets import (
     BudgetVerdict,
+    FlopsBudget,
     LatencyBudget,
     MemoryBudget,
     ParamBudget,
@@ -28,6 +29,7 @@ from pytest_tfperf.budgets import (
     parse_size_budget,
 )
 from pytest_tfperf.errors import MarkerUsageError
+from pytest_tfperf.quantities import bytes_text, pct_text
 from pytest_tfperf.stats import LatencyStats, order_statistic_ranks
 
 TEST_ID = "tests/test_model.py::test_speed"
@@ -225,18 +227,55 @@ def test_small_n_message_admits_low_coverage():
 
 def test_count_messages():
     v = check_count("param_budget", 62_378_344, 60_000_000, "weights", "alexnet.pb")
-    assert v.message == "param_budget: 62,378,344 weights exceed 60,000,000 by 4.0%; model alexnet.pb"
+    assert v.message == ("param_budget: 62,378,344 weights exceed 60,000,000 by 2,378,344 (4.0%); "
+                         "model alexnet.pb")
     assert not v.passed and v.headroom_pct == pytest.approx(-3.963906667)
     v = check_params(ParamBudget(70_000_000), 62_378_344, "alexnet.pb")
     assert v.passed and v.message == ("param_budget: 62,378,344 weights within 70,000,000 "
                                       "(10.9% headroom); model alexnet.pb")
     v = check_params(ParamBudget(10, kind="trainable"), 12)
-    assert v.message == "param_budget: 12 trainable parameters exceed 10 by 20.0%"
+    assert v.message == "param_budget: 12 trainable parameters exceed 10 by 2 (20.0%)"
     assert check_flops(parse_flops_budget(("1M",), {}, test_id=TEST_ID), 1_234_567).message == \
-        "flops_budget: 1,234,567 FLOPs exceed 1,000,000 by 23.5%"
+        "flops_budget: 1,234,567 FLOPs exceed 1,000,000 by 234,567 (23.5%)"
     v = check_size(SizeBudget(200.0), 237_900_000, "alexnet.pb")
-    assert v.message == "size_budget: 237.9 MB exceeds 200.0 MB by 19.0%; model alexnet.pb"
+    assert v.message == "size_budget: 237.9 MB exceeds 200.0 MB by 37.9 MB (19.0%); model alexnet.pb"
     assert check_memory(MemoryBudget(512.0), 100_000_000).passed
+
+
+def test_over_by_a_hair_shows_the_absolute_excess():
+    """Issue 11 item 6: one parameter over must not read "by 0.0%"."""
+    v = check_params(ParamBudget(5_000), 5_001, "m")
+    assert v.message == "param_budget: 5,001 weights exceed 5,000 by 1 (0.02%); model m"
+    v = check_params(ParamBudget(5_330_570), 5_330_571)
+    assert v.message == "param_budget: 5,330,571 weights exceed 5,330,570 by 1 (0.00002%)"
+    assert not v.passed and "0.0%" not in v.message
+    v = check_flops(FlopsBudget(1_000_000_000), 1_000_000_001)
+    assert v.message == "flops_budget: 1,000,000,001 FLOPs exceed 1,000,000,000 by 1 (0.0000001%)"
+    # sizes: enough decimals to tell value and limit apart, the excess in bytes
+    v = check_size(SizeBudget(16.608707), 16_608_708)
+    assert v.message == "size_budget: 16.608708 MB exceeds 16.608707 MB by 1 byte (0.000006%)"
+    v = check_memory(MemoryBudget(0.2), 200_812)
+    assert v.message == "memory_budget: 0.201 MB exceeds 0.200 MB by 812 bytes (0.4%)"
+    v = check_size(SizeBudget(16.608708), 16_608_708)
+    assert v.passed and v.message == "size_budget: 16.6 MB within 16.6 MB (0.0% headroom)"
+    assert check_params(ParamBudget(5_001), 5_000).message == \
+        "param_budget: 5,000 weights within 5,001 (0.02% headroom)"
+
+
+@pytest.mark.parametrize("pct, text", [
+    (12.44, "12.4%"), (0.1, "0.1%"), (0.05, "0.05%"), (0.0188, "0.02%"), (0.0000188, "0.00002%"),
+    (0.0, "0.0%"), (-0.0188, "-0.02%"),
+])
+def test_pct_text_never_rounds_a_nonzero_amount_to_zero(pct, text):
+    assert pct_text(pct) == text
+
+
+@pytest.mark.parametrize("n, text", [
+    (0.4, "less than 1 byte"), (1, "1 byte"), (812, "812 bytes"), (12_345, "12.3 kB"),
+    (37_900_000, "37.9 MB"),
+])
+def test_bytes_text(n, text):
+    assert bytes_text(n) == text
 
 
 def test_verdict_to_dict_is_json():
