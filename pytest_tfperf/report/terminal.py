@@ -27,6 +27,8 @@ from . import (
     model_label,
     model_labels,
     model_verdicts,
+    model_weights,
+    weights_notes,
     truncate_left,
     truncate_right,
     unique_models,
@@ -80,11 +82,13 @@ def render_models(results, width: int = WIDTH) -> list[str]:
     for rec in unique_models(results):
         s = rec.get("summary") or {}
         name, key = model_label(rec, labels), model_key(rec)
-        rows.append([name, fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
+        rows.append([name, fmt_count(model_weights(s)), fmt_count(rec.get("flops")),
                      fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
                      verdict_text(all_passed(model_verdicts(results, key)))])
+    notes = [line for note in weights_notes(results, labels)
+             for line in textwrap.wrap(note, width, subsequent_indent="  ")]
     return _table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows,
-                  [0, 10, 10, 11, 7, 7], left=(0,), cut_left=(), width=width)
+                  [0, 10, 10, 11, 7, 7], left=(0,), cut_left=(), width=width) + notes
 
 
 def render_equivalence(results, width: int = WIDTH) -> list[str]:
