@@ -168,7 +168,8 @@ def static_verdict(name: str, budget, model, *, session=None, inputs=None, where
 
 def params_note(summary: dict | None) -> str | None:
     """Why a weights verdict's count is not the frozen graph's, when the two differ, e.g.
-    "the source's count; the frozen graph holds 5,330,570 (not read at inference: norm/count)"."""
+    "the source's own count; the frozen graph holds 5,330,570 (variables inference does not
+    read: norm/count)"."""
     if not summary or summary.get("params_from") != "source" \
             or summary.get("params") == summary.get("weight_params"):
         return None
@@ -176,7 +177,7 @@ def params_note(summary: dict | None) -> str | None:
     unread = summary.get("unread_variables") or []
     if unread:
         shown = ", ".join(name for name, _ in unread[:3]) + (", ..." if len(unread) > 3 else "")
-        note += f" (not read at inference: {shown})"
+        note += f" (variables inference does not read: {shown})"
     return note
 
 

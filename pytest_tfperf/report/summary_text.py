@@ -86,7 +86,7 @@ def render_summary(summary: dict) -> str:
 def params_line(summary: dict) -> str | None:
     """Both parameter counts, when the source's own count and the frozen graph's differ, e.g.
     "Parameters: 5,330,571 as the source counts them (what param_budget checks); the frozen graph
-    holds 5,330,570 weights; never read at inference: normalization/count (1)"."""
+    holds 5,330,570 weights; source variables inference does not read (...): normalization/count (1)"."""
     params, graph = summary.get("params"), summary.get("weight_params")
     if summary.get("params_from") != "source" or params is None or params == graph:
         return None
@@ -94,7 +94,8 @@ def params_line(summary: dict) -> str | None:
             f"frozen graph holds {graph:,} weights")
     unread = summary.get("unread_variables") or []
     if unread:
-        text += "; never read at inference: " + ", ".join(f"{name} ({n:,})" for name, n in unread)
+        text += ("; source variables inference does not read (values it uses are baked in as "
+                 "constants): " + ", ".join(f"{name} ({n:,})" for name, n in unread))
     elif graph > params:
         text += " (constants the source does not count as parameters)"
     return text
