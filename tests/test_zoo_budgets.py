@@ -44,7 +44,9 @@ def test_exact_value_passes_and_one_less_fails(key, name):
         exact, below = entry.source_params, entry.source_params - 1  # count_params(), not ours
     elif name == "flops_budget":
         exact = int(verdict(name, 10**15, entry).value)
-        assert exact >= entry.matmul_conv_flops or key == "loop"  # the rest is element-wise ops
+        # the rest is element-wise ops; the loop's count is short until h11flow lands (then drop
+        # the exception: test_flops_budget_below_the_loop_formula_fails xfails until then)
+        assert exact >= entry.matmul_conv_flops or key == "loop"
         below = exact - 1
     elif name == "size_budget":
         size = len(entry.model.graph_def.SerializeToString())  # the bytes a .pb would hold
