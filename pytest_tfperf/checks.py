@@ -136,7 +136,8 @@ def static_verdict(name: str, budget, model, *, session=None, inputs=None, where
                     "kind='weights' or load the checkpoint/Keras model.")
             return budgets.check_params(budget, value, model.name)
         summary = model_summary(session, model)
-        value = summary["params"] if summary else _source_params(model)
+        # GraphSummary.params; a summary without it (a TFLite model's) has only its weights
+        value = summary.get("params", summary.get("weight_params")) if summary else _source_params(model)
         if value is None:
             raise _unavailable(where, name, model, "the parameter count")
         return budgets.check_params(budget, value, model.name, note=params_note(summary))
@@ -153,6 +154,11 @@ def static_verdict(name: str, budget, model, *, session=None, inputs=None, where
         if report.get("uncounted"):
             note = ", ".join(f"{op} x{n}" for op, n in sorted(report["uncounted"].items()))
             verdict = dataclasses.replace(verdict, message=f"{verdict.message} (not counted: {note})")
+        if report.get("input_notes"):  # dims the input policy chose: the count is for that size
+            note = "; ".join(report["input_notes"])
+            verdict = dataclasses.replace(verdict, message=(
+                f"{verdict.message} (counted at input sizes tfperf chose: {note}; pin yours: "
+                "tfperf_model(ref, input_shapes=[[1, H, W, C]]))"))
         return verdict
     if name == "size_budget":
         size = model_size(session, model)
