@@ -16,8 +16,8 @@ from .errors import MarkerUsageError
 from .markers import parsed_budgets
 from .records import model_identity
 
-__all__ = ["is_graph", "model_facts", "model_flops", "model_summary", "models_of", "per_image_flops",
-           "run_budget_checks", "unresolved_flops_note"]
+__all__ = ["is_graph", "model_facts", "model_flops", "model_summary", "models_of", "params_note",
+           "per_image_flops", "run_budget_checks", "static_verdict", "unresolved_flops_note"]
 
 _SUMMARIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> summary dict
 _FLOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()      # model -> (report, why not)
@@ -112,33 +112,58 @@ def models_of(item, recorder) -> list:
     return models
 
 
-def _unavailable(item, marker: str, model, what: str) -> MarkerUsageError:
+def _unavailable(where: str, marker: str, model, what: str) -> MarkerUsageError:
     return MarkerUsageError(
-        f"{item.nodeid}: @pytest.mark.{marker}: {what} of model {model.name} "
+        f"{where}@pytest.mark.{marker}: {what} of model {model.name} "
         f"({getattr(model, 'kind', type(model).__name__)}) cannot be established: it is not a "
         "TensorFlow graph; drop the budget for this model or check a graph form of it.")
 
 
 def _check_static(session, item, recorder, name, budget, model):
+    inputs = None
+    if name == "memory_budget" and recorder is not None and is_graph(model):
+        inputs = recorder.inputs_for(model)
+    return static_verdict(name, budget, model, session=session, inputs=inputs, where=item.nodeid)
+
+
+def static_verdict(name: str, budget, model, *, session=None, inputs=None, where: str = ""):
+    """The verdict of one param/flops/size/memory budget on `model` (what the markers check).
+
+    Args:
+        name: "param_budget", "flops_budget", "size_budget" or "memory_budget".
+        budget: the parsed budget (`budgets.ParamBudget`...).
+        model: a `Model` (weights, FLOPs and memory need a `FrozenGraph`).
+        session: the plugin's session (file names in summaries relative to its root), or None.
+        inputs: feeds for the memory budget's run (default: seeded synthetic inputs).
+        where: the test id, for error messages.
+    Returns:
+        a `budgets.BudgetVerdict`.
+    Raises:
+        MarkerUsageError: the fact cannot be established for this model (never a pass).
+    """
     from . import budgets
 
+    where = f"{where}: " if where else ""
     if name == "param_budget":
         if budget.kind == "trainable":
             value = getattr(model, "trainable_params", None)
             if value is None:
                 raise MarkerUsageError(
-                    f"{item.nodeid}: @pytest.mark.param_budget(kind='trainable'): model {model.name} "
+                    f"{where}@pytest.mark.param_budget(kind='trainable'): model {model.name} "
                     f"({model.kind}) does not know which parameters are trainable (a frozen graph); use "
                     "kind='weights' or load the checkpoint/Keras model.")
-        else:
-            summary = model_summary(session, model)
-            value = summary["weight_params"] if summary else _source_params(model)
-            if value is None:
-                raise _unavailable(item, name, model, "the parameter count")
-        return budgets.check_params(budget, value, model.name)
+            return budgets.check_params(budget, value, model.name)
+        summary = model_summary(session, model)
+        # GraphSummary.params; a summary without it (a TFLite model's) has only its weights
+        value = summary.get("params", summary.get("weight_params")) if summary else _source_params(model)
+        if value is None:
+            raise _unavailable(where, name, model, "the parameter count")
+        verdict = budgets.check_params(budget, value, model.name)
+        note = params_note(summary)
+        return dataclasses.replace(verdict, message=f"{verdict.message} ({note})") if note else verdict
     if name == "flops_budget":
         if not is_graph(model):
-            raise _unavailable(item, name, model, "the FLOPs")
+            raise _unavailable(where, name, model, "the FLOPs")
         report, error = model_flops(session, model)
         if report is None or report.get("unresolved"):
             why = error or unresolved_flops_note(report)
@@ -149,25 +174,44 @@ def _check_static(session, item, recorder, name, budget, model):
                 fixes.append("its loops/branches are counted by one run on synthetic inputs: "
                              "make that run succeed, make the trip counts static, or drop the budget")
             raise MarkerUsageError(
-                f"{item.nodeid}: @pytest.mark.flops_budget: the FLOPs of model {model.name} could not be "
+                f"{where}@pytest.mark.flops_budget: the FLOPs of model {model.name} could not be "
                 f"counted ({why}); {' or '.join(fixes) or 'see the reasons above'} "
                 f"(`tfperf bench {model.name}` shows what is unresolved).")
         verdict = budgets.check_flops(budget, per_image_flops(report), model.name)
         if report.get("uncounted"):
             note = ", ".join(f"{op} x{n}" for op, n in sorted(report["uncounted"].items()))
             verdict = dataclasses.replace(verdict, message=f"{verdict.message} (not counted: {note})")
+        if report.get("input_notes"):  # dims the input policy chose: the count is for that size
+            note = "; ".join(report["input_notes"])
+            verdict = dataclasses.replace(verdict, message=(
+                f"{verdict.message} (counted at input sizes tfperf chose: {note}; pin yours: "
+                "tfperf_model(ref, input_shapes=[[1, H, W, C]]))"))
         return verdict
     if name == "size_budget":
         size = model_size(session, model)
         if size is None:
-            raise _unavailable(item, name, model, "the serialized size")
+            raise _unavailable(where, name, model, "the serialized size")
         return budgets.check_size(budget, size, model.name)
     if not is_graph(model):
-        raise _unavailable(item, name, model, "the peak memory")
+        raise _unavailable(where, name, model, "the peak memory")
     from .profiling import peak_memory_bytes
 
-    inputs = recorder.inputs_for(model) if recorder is not None else None
     return budgets.check_memory(budget, peak_memory_bytes(model, inputs), model.name)
+
+
+def params_note(summary: dict | None) -> str | None:
+    """Why a weights verdict's count is not the frozen graph's, when the two differ, e.g.
+    "the source's own count; the frozen graph holds 5,330,570 (variables inference does not
+    read: norm/count)"."""
+    if not summary or summary.get("params_from") != "source" \
+            or summary.get("params") == summary.get("weight_params"):
+        return None
+    note = f"the source's own count; the frozen graph holds {summary['weight_params']:,}"
+    unread = summary.get("unread_variables") or []
+    if unread:
+        shown = ", ".join(name for name, _ in unread[:3]) + (", ..." if len(unread) > 3 else "")
+        note += f" (variables inference does not read: {shown})"
+    return note
 
 
 def _source_params(model) -> int | None:
@@ -213,7 +257,7 @@ def model_summary(session, model) -> dict | None:
         from .summary import summarize
 
         cached = summarize(model).to_dict(**({"details": False} if tflite else {}))
-        if cached.get("source") and os.path.isabs(cached["source"]):
+        if session is not None and cached.get("source") and os.path.isabs(cached["source"]):
             from .options import rel_path  # reports name files relative to the project root
 
             cached["source"] = rel_path(cached["source"], session.settings.rootdir)

@@ -1,10 +1,23 @@
 """Graph summary: what TensorFlow's `summarize_graph` printed, corrected (seed 003).
 
 `summarize_graph` counts every Const element as a "parameter" (shape and axis constants too) and
-cannot tell a weight from a preprocessing scalar. Here *weight parameters* are the elements of
-float Const tensors that feed compute ops (Conv2D, MatMul, BiasAdd, FusedBatchNorm...), possibly
-through Identity / Cast / ReadVariableOp chains; every other Const element is counted apart.
+cannot tell a weight from a preprocessing scalar. Here, the one weight rule: a *weight* is a float
+Const tensor that reaches, through copies and views (Identity, Cast, ReadVariableOp, Reshape,
+the Switch/Enter routing of frozen control flow...), either
+- an operand of a compute op (Conv2D, MatMul, Einsum, BiasAdd, FusedBatchNorm...),
+- the table operand of a lookup (Gather, GatherV2, ResourceGather, GatherNd: an Embedding
+  matrix; the indices are not weights), or
+- an operand of an element-wise op (Add, Mul, Sub, Div, Sqrt...) when it is a full tensor of
+  more than one element (a Keras bias, an unfused batch norm's vectors, a Normalization
+  layer's mean and variance); a scalar such as `x * 0.5` or an epsilon is not.
+Every other Const element is counted apart (`other_const_elements`); lookup-table contents
+(StringLookup vocabularies) are not float tensors, so never weights, as Keras does not count them.
 Element counts come from the `value` attr's tensor shape: no tensor is materialised.
+
+`GraphSummary.params` is what budgets and reports use: the source framework's own count where the
+loader knows it (`model/source_params.py`), else `weight_params`; both are kept, because they
+can differ: a source variable inference never reads (a Keras Normalization's sample `count`) is
+not in the frozen graph, and a constant the source does not count as a parameter is.
 
 Pure over a GraphDef (`summarize_graph_def`), plus `summarize(model)` for anything `load` takes
 (`tfperf summarize MODEL [--json]` is `cli/summarize.py`).
@@ -45,10 +58,14 @@ _ELEMENTWISE_OPS = frozenset({
     "Add", "AddV2", "Mul", "Sub", "RealDiv", "Div", "Sqrt", "Rsqrt", "Maximum", "Minimum",
     "SquaredDifference",
 })
-# Ops a weight passes through unchanged on its way to a compute op.
+# Ops a weight passes through unchanged on its way to a compute op: copies, views, and the v1
+# control-flow routing that freezing lowers `tf.cond` / `tf.while_loop` to (a weight used in a
+# cond branch reaches its MatMul through Switch, one used in a loop body through Enter). Not
+# IdentityN: its output k forwards input k only (swish's custom gradient feeds it `beta`).
 _PASS_THROUGH_OPS = frozenset({
-    "Identity", "Cast", "ReadVariableOp", "ExpandDims", "Squeeze", "Reshape", "Transpose",
-    "Enter", "Snapshot",
+    "Identity", "Cast", "ReadVariableOp", "ExpandDims", "Squeeze", "Reshape",
+    "Transpose", "Snapshot", "StopGradient", "Enter", "RefEnter", "Switch", "RefSwitch", "Merge",
+    "Exit", "NextIteration",
 })
 _LEFTOVER_EXAMPLES = 5
 
@@ -86,6 +103,7 @@ class GraphSummary:
     serialized_bytes: int
     leftovers: tuple[tuple[str, int], ...]       # training/input-pipeline ops still in the graph
     leftover_nodes: tuple[str, ...]              # a few example node names
+    unread_variables: tuple[tuple[str, int], ...] = ()  # source variables inference never reads
 
     @property
     def source_params(self) -> int | None:
@@ -97,6 +115,19 @@ class GraphSummary:
         if self.trainable_params is None or self.non_trainable_params is None:
             return None
         return self.trainable_params + self.non_trainable_params
+
+    @property
+    def params(self) -> int:
+        """The parameter count budgets and reports use: the source's own count when it knows
+        it (`source_params`: Keras `count_params()`, SavedModel / checkpoint variables), else the
+        frozen graph's `weight_params`."""
+        source = self.source_params
+        return self.weight_params if source is None else source
+
+    @property
+    def params_from(self) -> str:
+        """"source" or "graph": where `params` comes from."""
+        return "graph" if self.source_params is None else "source"
 
     def to_dict(self) -> dict:
         return {
@@ -113,6 +144,9 @@ class GraphSummary:
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
             "source_params": self.source_params,
+            "params": self.params,
+            "params_from": self.params_from,
+            "unread_variables": [[name, int(n)] for name, n in self.unread_variables],
             "serialized_bytes": self.serialized_bytes,
             "leftovers": [[op, count] for op, count in self.leftovers],
             "leftover_nodes": list(self.leftover_nodes),
@@ -217,7 +251,8 @@ def _sorted_counts(counter: collections.Counter) -> tuple[tuple[str, int], ...]:
 def summarize_graph_def(graph_def, inputs: Sequence[Any] = (), outputs: Sequence[Any] = (), *,
                         name: str = "graph", source: str = "", kind: str = "graph_def",
                         trainable_params: int | None = None,
-                        non_trainable_params: int | None = None) -> GraphSummary:
+                        non_trainable_params: int | None = None,
+                        unread_variables: Sequence[tuple[str, int]] = ()) -> GraphSummary:
     """Summarize a GraphDef without a session.
 
     Args:
@@ -226,6 +261,7 @@ def summarize_graph_def(graph_def, inputs: Sequence[Any] = (), outputs: Sequence
         outputs: the model outputs, likewise.
         name: display name; source / kind: where the graph came from (path, "pb"...).
         trainable_params / non_trainable_params: counts the source knows (checkpoint, Keras).
+        unread_variables: (name, elements) of source variables inference never reads.
     Returns:
         a `GraphSummary`.
 
@@ -260,6 +296,7 @@ def summarize_graph_def(graph_def, inputs: Sequence[Any] = (), outputs: Sequence
         non_trainable_params=None if non_trainable_params is None else int(non_trainable_params),
         serialized_bytes=graph_def.ByteSize(),  # = len(SerializeToString()), without copying
         leftovers=_sorted_counts(leftovers), leftover_nodes=tuple(leftover_nodes),
+        unread_variables=tuple((str(n), int(c)) for n, c in unread_variables),
     )
 
 
@@ -287,4 +324,5 @@ def summarize(model, **load_kwargs):
     return summarize_graph_def(
         model.graph_def, model.inputs, model.outputs, name=model.name, source=str(model.source),
         kind=model.kind, trainable_params=getattr(model, "trainable_params", None),
-        non_trainable_params=getattr(model, "non_trainable_params", None))
+        non_trainable_params=getattr(model, "non_trainable_params", None),
+        unread_variables=getattr(model, "unread_variables", ()))

@@ -13,6 +13,23 @@ pytest_plugins = ["pytester"]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under xdist's default `-n N` (--dist load), keep the real-world zoo's tests (test_zoo*.py)
+    on one worker, so each zoo model is built once, not once per worker; every other test is
+    scheduled one by one as under load. (xdist's own `xdist_group` marks have no effect with
+    pytest 9: its worker sets `item._nodeid`, which pytest 9 no longer reads.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ZooTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "zoo" if nodeid.split("::")[0].rsplit("/", 1)[-1].startswith("test_zoo") else nodeid
+
+    return ZooTogether(config, log)
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("models")

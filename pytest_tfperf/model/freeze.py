@@ -7,12 +7,11 @@ from __future__ import annotations
 import contextlib
 from typing import Sequence
 
-import numpy as np
-
 from .. import graphs
 from ..errors import ModelLoadError, NodeNotFoundError, unknown_name_message
 from .frozen import GRAPPLER_LIMIT_BYTES, FrozenGraph
 from .shapes import _clean, _first_line, _import_graph_def, _pin_shapes, _spec
+from .source_params import graph_params
 from .tables import freeze_tables
 
 
@@ -88,7 +87,8 @@ def _freeze_session(sess, inputs, outputs, input_shapes, *, source, kind, name=N
         outputs = candidates
     require_names(graph_def, outputs, "output", source)
     out_nodes = [graphs.node_name(o) for o in outputs]
-    trainable, non_trainable = _variable_counts(graph)
+    counts = graph_params(graph, graph_def, out_nodes)
+    trainable, non_trainable = (counts.trainable, counts.non_trainable) if counts else (None, None)
     from tensorflow.python.util import deprecation
 
     try:  # seed 001's API: deprecated for TF2 code, still the right tool for TF1 graphs
@@ -100,22 +100,6 @@ def _freeze_session(sess, inputs, outputs, input_shapes, *, source, kind, name=N
                              "Initialise or restore every variable the outputs need.") from None
     return _finish(frozen, inputs, outputs, input_shapes, source=source, kind=kind, name=name,
                    trainable=trainable, non_trainable=non_trainable)
-
-
-def _variable_counts(graph) -> tuple[int | None, int | None]:
-    import tensorflow as tf
-
-    keys = tf.compat.v1.GraphKeys
-    trainable = graph.get_collection(keys.TRAINABLE_VARIABLES)
-    every = graph.get_collection(keys.GLOBAL_VARIABLES)
-    if not every:
-        return None, None
-
-    def count(vs):
-        return sum(int(np.prod(v.shape.as_list())) for v in vs if v.shape.is_fully_defined())
-
-    t = count(trainable)
-    return t, count(every) - t
 
 
 def require_names(graph_def, names: Sequence[str], what: str, where: str,

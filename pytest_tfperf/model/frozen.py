@@ -47,6 +47,9 @@ class FrozenGraph:
         self.non_trainable_params = non_trainable_params
         self.keras_model = keras_model
         self.input_shapes = input_shapes
+        # source variables inference never reads, as (name, elements): why the frozen graph can hold
+        # fewer weights than the source counts (model/source_params.py)
+        self.unread_variables: tuple[tuple[str, int], ...] = ()
         self._identity = identity
         self._graph = None
         self._session = None
@@ -247,6 +250,7 @@ class FrozenGraph:
         kwargs.update(changes)
         fg = FrozenGraph(graph_def, **kwargs)
         fg._threads = self._threads
+        fg.unread_variables = self.unread_variables
         return fg
 
     def save(self, path: str | os.PathLike) -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 
 from .. import graphs
 from ..errors import InputError, ModelLoadError
 from .freeze import _load_concrete
 from .frozen import FrozenGraph
 from .shapes import _clean, _first_line, _shape_list, check_pinnable
+from .source_params import keras_params, set_source_params
 
 
 def _load_keras_file(path, inputs, outputs, input_shapes, safe_mode) -> FrozenGraph:
@@ -82,8 +82,7 @@ def _load_keras_model(model, inputs, outputs, input_shapes, *, source, kind) -> 
                         output_names=out_names,
                         known_names=_known_names(model))
     fg.keras_model = model
-    fg.trainable_params = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
-    fg.non_trainable_params = int(sum(int(np.prod(w.shape)) for w in model.non_trainable_weights))
+    set_source_params(fg, keras_params(model, concrete))
     fg.input_shapes = input_shapes
     return fg
 

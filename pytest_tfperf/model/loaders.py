@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
-import numpy as np
-
 from ..errors import ModelLoadError, unknown_name_message
 from .freeze import _finish, _freeze_session, _load_concrete
 from .frozen import FrozenGraph
 from .keras_models import _load_keras_file, _load_keras_model
 from .protocol import is_model
 from .shapes import _as_list, _first_line, _is_session, _object_kind, _shape_list, _short_repr
+from .source_params import saved_model_params, set_source_params
 
 
 def as_model(ref, **load_kwargs):
@@ -100,10 +99,12 @@ def _identity(ref, fg: FrozenGraph, *, explicit_outputs: bool) -> str:
 
 def _load_ref(ref, inputs, outputs, input_shapes, signature, safe_mode) -> FrozenGraph:
     if isinstance(ref, FrozenGraph):
-        return _finish(ref.graph_def, inputs or [s.name for s in ref.inputs],
-                       outputs or [s.name for s in ref.outputs], input_shapes, source=ref.source,
-                       kind=ref.kind, name=ref.name, trainable=ref.trainable_params,
-                       non_trainable=ref.non_trainable_params, keras_model=ref.keras_model)
+        fg = _finish(ref.graph_def, inputs or [s.name for s in ref.inputs],
+                     outputs or [s.name for s in ref.outputs], input_shapes, source=ref.source,
+                     kind=ref.kind, name=ref.name, trainable=ref.trainable_params,
+                     non_trainable=ref.non_trainable_params, keras_model=ref.keras_model)
+        fg.unread_variables = ref.unread_variables
+        return fg
     if isinstance(ref, (str, os.PathLike)):
         return _load_path(os.fspath(ref), inputs, outputs, input_shapes, signature, safe_mode)
     if isinstance(ref, tuple) and len(ref) == 2 and _is_session(ref[0]):
@@ -238,13 +239,7 @@ def _load_saved_model(path, inputs, outputs, input_shapes, signature) -> FrozenG
     fg = _load_concrete(signatures[wanted], inputs, outputs, input_shapes, source=path,
                         kind="saved_model", name=os.path.basename(os.path.normpath(path)))
     fg._identity = f"{os.path.realpath(path)}#{wanted}"
-    # the object's variables (Keras exports keep them); a restored tf.Module has none listed, so
-    # then the variables the signature itself captures
-    variables = list(getattr(loaded, "variables", None) or []) or list(signatures[wanted].variables)
-    total = sum(int(np.prod(v.shape)) for v in variables)
-    if total:
-        fg.trainable_params = sum(int(np.prod(v.shape)) for v in variables if v.trainable)
-        fg.non_trainable_params = total - fg.trainable_params
+    set_source_params(fg, saved_model_params(loaded, signatures[wanted]))
     return fg
 
 

@@ -257,6 +257,24 @@ def unique_models(results) -> list:
     return list(seen.values())
 
 
+def model_weights(summary: dict) -> Any:
+    """The weights a report shows for a model: the source's own count where the loader knew it
+    (`GraphSummary.params`), else the frozen graph's count."""
+    return summary.get("params", summary.get("weight_params"))
+
+
+def weights_notes(results, labels: dict[str, str]) -> list[str]:
+    """One line per model whose source count and frozen-graph count differ (both, and why)."""
+    from .summary_text import params_line
+
+    notes = []
+    for rec in unique_models(results):
+        line = params_line(rec.get("summary") or {})
+        if line:
+            notes.append(f"{model_label(rec, labels)}: {line}")
+    return notes
+
+
 def model_verdicts(results, key: str) -> list[dict]:
     """Every param/flops/size/memory verdict recorded for the model `key` (`model_key`) across tests."""
     out: list[dict] = []

@@ -41,8 +41,10 @@ from . import (
     model_label,
     model_labels,
     model_verdicts,
+    model_weights,
     percentile_cell,
     run_tally,
+    weights_notes,
     unique_models,
     verdict_text,
 )
@@ -398,13 +400,14 @@ def render(results, title: str = "tfperf report") -> str:
             s = rec.get("summary") or {}
             name, key = model_label(rec, labels), model_key(rec)
             median = get(first_measurement_of(results, key), "stats", "median_ms")
-            rows.append([_Id(name), fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
+            rows.append([_Id(name), fmt_count(model_weights(s)), fmt_count(rec.get("flops")),
                          fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
                          fmt_ms(median), _verdict(all_passed(model_verdicts(results, key)))])
-            chart.append((name, s.get("weight_params"), rec.get("flops"), median))
+            chart.append((name, model_weights(s), rec.get("flops"), median))
         body.append('<h2 id="models">Models</h2>')
         body.append(_table(["model", "weights", "FLOPs", "size", "nodes", "median ms", "budgets"],
                            rows, num=(1, 2, 3, 4, 5), cls="models"))
+        body.extend(f'<p class="note">{_e(note)}</p>' for note in weights_notes(results, labels))
         body.append(models_svg(chart))
     if results.equivalences:
         rows = []

@@ -26,7 +26,9 @@ from . import (
     model_label,
     model_labels,
     model_verdicts,
+    model_weights,
     percentile_cell,
+    weights_notes,
     unique_models,
     verdict_text,
 )
@@ -84,12 +86,15 @@ def render(results, title: str = "tfperf report") -> str:
         for rec in unique_models(results):
             s = rec.get("summary") or {}
             name, key = model_label(rec, labels), model_key(rec)
-            rows.append([name, fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
+            rows.append([name, fmt_count(model_weights(s)), fmt_count(rec.get("flops")),
                          fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
                          _verdict(all_passed(model_verdicts(results, key)))])
         out += ["### Models", ""]
         out += _table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows,
                       right=(1, 2, 3, 4))
+        notes = weights_notes(results, labels)
+        if notes:
+            out += [f"- {note}" for note in notes] + [""]
     if results.equivalences:
         rows = []
         for rec in results.equivalences:

@@ -71,6 +71,9 @@ def render_summary(summary: dict) -> str:
     if known:
         lines.append("Source reports " + ", ".join(
             f"{n} ({human_count(n)}) {label} parameters" for label, n in known))
+    line = params_line(summary)
+    if line:
+        lines.append(line)
     lines.append("Op types used: " + ", ".join(f"{count} {op}" for op, count in summary["op_histogram"]))
     if summary["leftovers"]:
         examples = ", ".join(summary["leftover_nodes"])
@@ -78,3 +81,21 @@ def render_summary(summary: dict) -> str:
             f"{count} {op}" for op, count in summary["leftovers"])
             + f" (e.g. {examples}): strip them for inference (tfperf optimize)")
     return "\n".join(lines)
+
+
+def params_line(summary: dict) -> str | None:
+    """Both parameter counts, when the source's own count and the frozen graph's differ, e.g.
+    "Parameters: 5,330,571 as the source counts them (what param_budget checks); the frozen graph
+    holds 5,330,570 weights; source variables inference does not read (...): normalization/count (1)"."""
+    params, graph = summary.get("params"), summary.get("weight_params")
+    if summary.get("params_from") != "source" or params is None or params == graph:
+        return None
+    text = (f"Parameters: {params:,} as the source counts them (what param_budget checks); the "
+            f"frozen graph holds {graph:,} weights")
+    unread = summary.get("unread_variables") or []
+    if unread:
+        text += ("; source variables inference does not read (values it uses are baked in as "
+                 "constants): " + ", ".join(f"{name} ({n:,})" for name, n in unread))
+    elif graph > params:
+        text += " (constants the source does not count as parameters)"
+    return text

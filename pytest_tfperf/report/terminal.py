@@ -37,7 +37,9 @@ from . import (
     model_label,
     model_labels,
     model_verdicts,
+    model_weights,
     percentile_cell,
+    weights_notes,
     unique_models,
     verdict_text,
 )
@@ -234,11 +236,13 @@ def render_models(results, width: int = WIDTH) -> list[str]:
     for rec in unique_models(results):
         s = rec.get("summary") or {}
         name, key = model_label(rec, labels), model_key(rec)
-        rows.append([name, fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
+        rows.append([name, fmt_count(model_weights(s)), fmt_count(rec.get("flops")),
                      fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
                      verdict_text(all_passed(model_verdicts(results, key)))])
+    notes = [line for note in weights_notes(results, labels)
+             for line in textwrap.wrap(note, width, subsequent_indent="  ")]
     return fit_table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows, width=width,
-                     id_col=0, id_note="model paths below start with")
+                     id_col=0, id_note="model paths below start with") + notes
 
 
 def render_equivalence(results, width: int = WIDTH) -> list[str]:
