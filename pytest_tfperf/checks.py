@@ -120,13 +120,18 @@ def _unavailable(where: str, marker: str, model, what: str) -> MarkerUsageError:
 
 
 def _check_static(session, item, recorder, name, budget, model):
-    inputs = None
+    inputs, guessed = None, ()
     if name == "memory_budget" and recorder is not None and is_graph(model):
         inputs = recorder.inputs_for(model)
-    return static_verdict(name, budget, model, session=session, inputs=inputs, where=item.nodeid)
+        made = recorder._described_inputs(model, inputs, generated=id(model) not in recorder.last_inputs)
+        guessed = tuple(f"{d['name']} {d['shape']}: dims {d['guessed']} chosen by tfperf"
+                        for d in made if d.get("guessed"))
+    return static_verdict(name, budget, model, session=session, inputs=inputs, where=item.nodeid,
+                          guessed=guessed)
 
 
-def static_verdict(name: str, budget, model, *, session=None, inputs=None, where: str = ""):
+def static_verdict(name: str, budget, model, *, session=None, inputs=None, where: str = "",
+                   guessed=()):
     """The verdict of one param/flops/size/memory budget on `model` (what the markers check).
 
     Args:
@@ -134,8 +139,10 @@ def static_verdict(name: str, budget, model, *, session=None, inputs=None, where
         budget: the parsed budget (`budgets.ParamBudget`...).
         model: a `Model` (weights, FLOPs and memory need a `FrozenGraph`).
         session: the plugin's session (file names in summaries relative to its root), or None.
-        inputs: feeds for the memory budget's run (default: seeded synthetic inputs).
+        inputs: feeds for the memory budget's run (default: the input policy's arrays).
         where: the test id, for error messages.
+        guessed: notes on input dims tfperf chose for `inputs` (a memory budget on them is an
+            error); a `SampleInputs` says its own.
     Returns:
         a `budgets.BudgetVerdict`.
     Raises:
@@ -181,11 +188,8 @@ def static_verdict(name: str, budget, model, *, session=None, inputs=None, where
         if report.get("uncounted"):
             note = ", ".join(f"{op} x{n}" for op, n in sorted(report["uncounted"].items()))
             verdict = dataclasses.replace(verdict, message=f"{verdict.message} (not counted: {note})")
-        if report.get("input_notes"):  # dims the input policy chose: the count is for that size
-            note = "; ".join(report["input_notes"])
-            verdict = dataclasses.replace(verdict, message=(
-                f"{verdict.message} (counted at input sizes tfperf chose: {note}; pin yours: "
-                "tfperf_model(ref, input_shapes=[[1, H, W, C]]))"))
+        if report.get("input_notes"):  # a count at a size tfperf guessed is not the model's
+            raise _guessed(where, name, model, "FLOPs", report["input_notes"])
         return verdict
     if name == "size_budget":
         size = model_size(session, model)
@@ -196,7 +200,23 @@ def static_verdict(name: str, budget, model, *, session=None, inputs=None, where
         raise _unavailable(where, name, model, "the peak memory")
     from .profiling import peak_memory_bytes
 
+    if inputs is None:  # peak_memory_bytes would run the input policy's arrays: say its guesses
+        from .inputs import sample_inputs
+
+        inputs = sample_inputs(model)
+    guesses = list(guessed) or list(getattr(inputs, "notes", ()))
+    if guesses:
+        raise _guessed(where, name, model, "peak memory", guesses)
     return budgets.check_memory(budget, peak_memory_bytes(model, inputs), model.name)
+
+
+def _guessed(where: str, marker: str, model, what: str, notes) -> MarkerUsageError:
+    """A budget on a number tfperf could only get by guessing input dims: an error, never a pass."""
+    return MarkerUsageError(
+        f"{where}@pytest.mark.{marker}: model {model.name} leaves input dims open, and tfperf had "
+        f"to guess them to get its {what} ({'; '.join(notes)}); a budget on a guess could pass "
+        "wrongly. Pin the size you ship: tfperf_model(ref, input_shapes=[[1, H, W, C]]), ini "
+        "tfperf_input_shape = 1,H,W,C, or load(ref, input_shapes=...).")
 
 
 def params_note(summary: dict | None) -> str | None:

@@ -30,7 +30,7 @@ def _cases():
     for key in KEYS:
         for name in BUDGETS:
             if key == "dynamic" and name == "flops_budget":
-                continue  # an error, not a number: test_flops_budget_on_dynamic_shapes_is_an_error
+                continue  # an error, not a number: test_budgets_on_dynamic_shapes_are_errors_not_passes
             out.append(pytest.param(key, name, id=f"{key}-{name}"))
     return out
 
@@ -86,17 +86,19 @@ def test_flops_budget_below_the_loop_formula_fails():
     assert not verdict("flops_budget", entry.matmul_conv_flops - 1, entry).passed
 
 
-def test_flops_budget_on_dynamic_shapes_never_passes_silently():
-    """Dynamic H/W: the FLOPs depend on a size nobody gave. The budget is an error, or its verdict
-    says which shape it judged and how to pin it - never a bare pass on a guessed size."""
+def test_budgets_on_dynamic_shapes_are_errors_not_passes():
+    """Dynamic H/W: FLOPs and peak memory depend on a size nobody gave. tfperf can count them
+    only at a size it guesses (224), so a budget on them is an error naming the guess and the
+    fix, never a pass; pinned, the same model passes at its exact value."""
     from pytest_tfperf import MarkerUsageError
+    from pytest_tfperf.checks import static_verdict
 
-    try:
-        judged = verdict("flops_budget", 10**15, realworld.get("dynamic"))
-    except MarkerUsageError as exc:
-        assert "FLOPs of model dynamic could not be counted" in str(exc) and "input_shapes" in str(exc)
-    else:
-        assert "input_shapes" in judged.message, judged.message
+    model = realworld.get("dynamic").model
+    for name in ("flops_budget", "memory_budget"):  # no inputs given: tfperf must pick a size
+        with pytest.raises(MarkerUsageError, match=r"had to guess them to get its .*dynamic H/W: "
+                           r"pinned to 224.*input_shapes=") as err:
+            static_verdict(name, BUDGETS[name](10**15), model)
+        assert name in str(err.value)
 
 
 @pytest.mark.parametrize("key", ["transformer"])  # ResNet50: 3 agreeing runs in the exact test
@@ -158,10 +160,19 @@ def test_budget_markers_on_zoo_models(pytester):
         @pytest.mark.latency_budget(ms=0.000001)
         def test_tiny_latency(tfperf):
             use(tfperf, "two_inputs")
+
+        @pytest.mark.flops_budget(max=10**15)
+        def test_flops_on_a_guessed_size(tfperf):
+            tfperf.measure(realworld.get("dynamic").model)  # dynamic H/W: tfperf picks the size
+
+        @pytest.mark.memory_budget(mb=10**6)
+        def test_memory_on_a_guessed_size(tfperf):
+            tfperf.measure(realworld.get("dynamic").model)
     """))
     result = pytester.runpytest(*FAST)
-    result.assert_outcomes(passed=3, failed=4)
+    result.assert_outcomes(passed=3, failed=4, errors=2)  # a budget on a guessed size: an error
     out = result.stdout.str()
+    assert out.count("tfperf had to guess them") == 2 and "INTERNALERROR" not in out
     assert "param_budget: 4,062,381 weights exceed 4,062,380 by 1 (" in out
     assert "(the source's own count; the frozen graph holds 4,062,380" in out
     assert f"flops_budget: {flops:,} FLOPs exceed {flops - 1:,} by 1 (" in out
