@@ -385,9 +385,9 @@ def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 
 
     Returns:
         The verdict; its message reads like
-        `latency_budget: p50 112.4 ms exceeds 100.0 ms by 12.4 ms (+12.4%); n=48 after 5 warm-up
-        runs, 95% CI [108.1, 115.0] ms; model alexnet.pb`, and for an FPS budget in FPS first:
-        `latency_budget: 8.9 FPS < 10 FPS, p50 112.4 ms exceeds 100.0 ms by 12.4 ms (+12.4%); ...`.
+        `latency_budget: p50 112.4 ms exceeds 100.0 ms by 12.4 ms (+12.4%; 8.9 FPS < 10 FPS);
+        n=48 after 5 warm-up runs, 95% CI [108.1, 115.0] ms; model alexnet.pb` (the FPS part for
+        an FPS budget).
     """
     q = budget.percentile
     if stats.gated_percentile == q:
@@ -403,16 +403,18 @@ def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 
     label = f"p{q:g}"  # = stats.percentile_label
     model = model or stats.model or None
 
+    fps_limit = budget.fps / scale if budget.fps is not None else None
+    fps_note = ""
+    if fps_limit is not None:  # an FPS budget also says it in FPS (DESIGN.md's message)
+        measured_fps = batch * 1000.0 / value if value > 0 else math.inf
+        fps_note = f"{measured_fps:.1f} FPS {'>=' if passed else '<'} {limit_text(fps_limit)} FPS"
     if passed:
-        text = f"{label} {format_ms(value)} ms within {format_ms(limit)} ms ({headroom:.1f}% headroom)"
+        text = (f"{label} {format_ms(value)} ms within {format_ms(limit)} ms ({headroom:.1f}% "
+                f"headroom{'; ' + fps_note if fps_note else ''})")
     else:  # the excess in ms, with the decimals it needs: never "by 0.0%"
         d = max(decimals_for(value, sig=3), decimals_for(value - limit))
         text = (f"{label} {format_ms(value, d)} ms exceeds {format_ms(limit, d)} ms by "
-                + excess_text(f"{value - limit:.{d}f} ms", value, limit))
-    fps_limit = budget.fps / scale if budget.fps is not None else None
-    if fps_limit is not None:  # an FPS budget reads in FPS first
-        measured_fps = batch * 1000.0 / value if value > 0 else math.inf
-        text = f"{measured_fps:.1f} FPS {'>=' if passed else '<'} {limit_text(fps_limit)} FPS, {text}"
+                + excess_text(f"{value - limit:.{d}f} ms", value, limit, also=fps_note))
     if scale != 1.0:
         text += f" (budget {format_ms(budget.limit_ms_at(batch))} ms x {scale:g} --tfperf-budget-scale)"
     text += "; " + _sample_text(stats, ci_lo, ci_hi, coverage, q)

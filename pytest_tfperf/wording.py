@@ -73,15 +73,16 @@ def limit_text(limit: float) -> str:
     return f"{limit:.4g}"
 
 
-def excess_text(excess: str, value: float, limit: float) -> str:
+def excess_text(excess: str, value: float, limit: float, also: str = "") -> str:
     """'12.4 ms (+12.4%)' or '0.195 ms (196.0x the limit)': the absolute excess, already
-    formatted by the caller in its unit, then the relative one."""
+    formatted by the caller in its unit, then the relative one; `also` joins the parenthesis
+    ('12.4 ms (+12.4%; 8.9 FPS < 10 FPS)')."""
     if not (math.isfinite(value) and math.isfinite(limit)) or limit <= 0:
-        return excess
+        return f"{excess} ({also})" if also else excess
     ratio = value / limit
-    if ratio >= OVER_RATIO:
-        return f"{excess} ({ratio_text(ratio)} the limit)"
-    return f"{excess} (+{percent_text((value - limit) / limit * 100.0)})"
+    relative = (f"{ratio_text(ratio)} the limit" if ratio >= OVER_RATIO
+                else f"+{percent_text((value - limit) / limit * 100.0)}")
+    return f"{excess} ({relative}{'; ' + also if also else ''})"
 
 
 def headroom_text(passed: bool | None, headroom_pct: float | None) -> str:

@@ -186,7 +186,7 @@ def test_design_failure_message_exactly():
     stats = _stats_with(112.4, (108.1, 115.0))
     verdict = check_latency(LatencyBudget(fps=10), stats)
     assert verdict.message == (
-        "latency_budget: 8.9 FPS < 10 FPS, p50 112.4 ms exceeds 100.0 ms by 12.4 ms (+12.4%); "
+        "latency_budget: p50 112.4 ms exceeds 100.0 ms by 12.4 ms (+12.4%; 8.9 FPS < 10 FPS); "
         "n=48 after 5 warm-up runs, 95% CI [108.1, 115.0] ms; model alexnet.pb")
     assert verdict.fps_limit == 10  # the label reads "≥10 FPS", not "p50≤100ms"
     assert not verdict.passed

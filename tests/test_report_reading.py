@@ -76,13 +76,14 @@ def test_fps_budget_reads_as_fps_and_headroom_as_a_ratio():
     v = check_latency(LatencyBudget(fps=30), stats)  # 1100 ms against 33.3 ms: 33x over
     assert budget_text(v.to_dict()) == "≥30 FPS"
     assert headroom_cell(v.to_dict()) == "33.0x over"
-    assert v.message.startswith("latency_budget: 0.9 FPS < 30 FPS, p50 1100.0 ms exceeds 33.3 ms by "
-                                "1066.7 ms (33.0x the limit); n=30 after 5 warm-up runs")
+    assert v.message.startswith("latency_budget: p50 1100.0 ms exceeds 33.3 ms by 1066.7 ms (33.0x "
+                                "the limit; 0.9 FPS < 30 FPS); n=30 after 5 warm-up runs")
     assert budget_text(check_latency(LatencyBudget(fps=30, percentile=90), stats).to_dict()) == \
         "≥30 FPS at p90"
     ok = check_latency(LatencyBudget(fps=0.5), stats)
     assert budget_text(ok.to_dict()) == "≥0.5 FPS" and headroom_cell(ok.to_dict()) == "45.0%"
-    assert ok.message.startswith("latency_budget: 0.9 FPS >= 0.5 FPS, p50 1100.0 ms within 2000.0 ms")
+    assert ok.message.startswith("latency_budget: p50 1100.0 ms within 2000.0 ms (45.0% headroom; "
+                                 "0.9 FPS >= 0.5 FPS)")
 
 
 def test_excess_is_absolute_and_never_zero_percent():
