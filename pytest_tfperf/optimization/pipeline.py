@@ -413,7 +413,7 @@ def sample_feed(frozen, image_path: str | None) -> tuple[dict, str]:
     """A feed for the equivalence proof and the timings, and what it is: `images.sample_feed`
     (the sample image for the image input, the input policy's arrays elsewhere)."""
     from ..images import sample_feed as feed_for
-    from ..inputs import describe
+    from ..timed_inputs import describe
 
     try:
         feed = feed_for(frozen, path=image_path)
