@@ -228,41 +228,6 @@ def model_verdicts(results, key: str) -> list[dict]:
     return out
 
 
-def model_rows(results) -> list[tuple[Any, str, str, list[str], bool | None]]:
-    """One row per model (`unique_models`) for the "models" tables of every format:
-    `(record, label, key, [weights, FLOPs, size, nodes], passed)`, where `passed` folds every
-    param/FLOP/size/memory verdict of the model (`all_passed`) for each format to word."""
-    labels = model_labels(results)
-    rows = []
-    for rec in unique_models(results):
-        s = rec.get("summary") or {}
-        key = model_key(rec)
-        cells = [fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
-                 fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count"))]
-        rows.append((rec, model_label(rec, labels), key, cells, all_passed(model_verdicts(results, key))))
-    return rows
-
-
-EQUIVALENCE_HEADERS = ("reference", "candidate", "output", "shape", "max abs err", "max rel err",
-                       "top-1", "atol / rtol", "result")
-
-
-def equivalence_rows(results) -> list[list[Any]]:
-    """One row per compared output, in `EQUIVALENCE_HEADERS` order; the last cell is the raw
-    passed flag (True / False / None) for each format to word."""
-    rows = []
-    for rec in results.equivalences:
-        rep = rec.get("report") or {}
-        for o in rep.get("outputs") or [{}]:
-            rows.append([rec.get("reference") or rep.get("reference"),
-                         rec.get("candidate") or rep.get("candidate"), o.get("name"),
-                         fmt_value(o.get("shape")), fmt_value(o.get("max_abs_error")),
-                         fmt_value(o.get("max_rel_error")), fmt_value(o.get("top1_agreement")),
-                         f"{fmt_value(rep.get('atol'))} / {fmt_value(rep.get('rtol'))}",
-                         o.get("passed", rep.get("passed"))])
-    return rows
-
-
 def first_measurement_of(results, key: str):
     """The first measurement record of the model `key` (for one-number-per-model charts)."""
     for rec in results.measurements:

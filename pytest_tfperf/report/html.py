@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import (
-    EQUIVALENCE_HEADERS,
     MISSING,
     ROUGH_LEGEND,
     _finite,
@@ -24,9 +23,9 @@ from . import (
     budget_verdicts,
     display_labels,
     display_path,
-    equivalence_rows,
     first_measurement_of,
     fmt_budget_value,
+    fmt_bytes,
     fmt_count,
     fmt_ms,
     fmt_num,
@@ -38,11 +37,13 @@ from . import (
     inputs_text,
     is_rough,
     main_verdict,
+    model_key,
     model_label,
     model_labels,
-    model_rows,
+    model_verdicts,
     percentile_cell,
     run_tally,
+    unique_models,
     verdict_text,
 )
 
@@ -392,18 +393,34 @@ def render(results, title: str = "tfperf report") -> str:
                     + "".join(plots) + "</div>")
     if results.models:
         rows, chart = [], []
-        for rec, name, key, cells, passed in model_rows(results):
+        labels = model_labels(results)
+        for rec in unique_models(results):
+            s = rec.get("summary") or {}
+            name, key = model_label(rec, labels), model_key(rec)
             median = get(first_measurement_of(results, key), "stats", "median_ms")
-            rows.append([_Id(name), *cells, fmt_ms(median), _verdict(passed)])
-            chart.append((name, get(rec, "summary", "weight_params"), rec.get("flops"), median))
+            rows.append([_Id(name), fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
+                         fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
+                         fmt_ms(median), _verdict(all_passed(model_verdicts(results, key)))])
+            chart.append((name, s.get("weight_params"), rec.get("flops"), median))
         body.append('<h2 id="models">Models</h2>')
         body.append(_table(["model", "weights", "FLOPs", "size", "nodes", "median ms", "budgets"],
                            rows, num=(1, 2, 3, 4, 5), cls="models"))
         body.append(models_svg(chart))
     if results.equivalences:
-        rows = [[*r[:-1], _verdict(r[-1])] for r in equivalence_rows(results)]
+        rows = []
+        for rec in results.equivalences:
+            rep = rec.get("report") or {}
+            for o in rep.get("outputs") or [{}]:
+                rows.append([rec.get("reference") or rep.get("reference"),
+                             rec.get("candidate") or rep.get("candidate"), o.get("name"),
+                             fmt_value(o.get("shape")), fmt_value(o.get("max_abs_error")),
+                             fmt_value(o.get("max_rel_error")), fmt_value(o.get("top1_agreement")),
+                             f"{fmt_value(rep.get('atol'))} / {fmt_value(rep.get('rtol'))}",
+                             _verdict(o.get("passed", rep.get("passed")))])
         body.append('<h2 id="equivalence">Equivalence</h2>')
-        body.append(_table(list(EQUIVALENCE_HEADERS), rows, num=(4, 5, 6), cls="equivalence"))
+        body.append(_table(["reference", "candidate", "output", "shape", "max abs err",
+                            "max rel err", "top-1", "atol / rtol", "result"], rows,
+                           num=(4, 5, 6), cls="equivalence"))
     if results.variants:
         from .variants_text import html_variants
 

@@ -5,14 +5,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import (
-    EQUIVALENCE_HEADERS,
     MISSING,
     ROUGH_LEGEND,
     all_passed,
     budget_text,
     display_labels,
     display_path,
-    equivalence_rows,
+    fmt_bytes,
+    fmt_count,
     fmt_ms,
     fmt_num,
     fmt_pct,
@@ -22,10 +22,12 @@ from . import (
     inputs_text,
     is_rough,
     main_verdict,
+    model_key,
     model_label,
     model_labels,
-    model_rows,
+    model_verdicts,
     percentile_cell,
+    unique_models,
     verdict_text,
 )
 
@@ -77,14 +79,31 @@ def render(results, title: str = "tfperf report") -> str:
             text = note.lstrip("* ")
             out += [_cell(text[:1].upper() + text[1:]) + ".", ""]
     if results.models:
-        rows = [[name, *cells, _verdict(passed)] for _, name, _, cells, passed in model_rows(results)]
+        rows = []
+        labels = model_labels(results)
+        for rec in unique_models(results):
+            s = rec.get("summary") or {}
+            name, key = model_label(rec, labels), model_key(rec)
+            rows.append([name, fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
+                         fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
+                         _verdict(all_passed(model_verdicts(results, key)))])
         out += ["### Models", ""]
         out += _table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows,
                       right=(1, 2, 3, 4))
     if results.equivalences:
-        rows = [[*r[:-1], _verdict(r[-1])] for r in equivalence_rows(results)]
+        rows = []
+        for rec in results.equivalences:
+            rep = rec.get("report") or {}
+            for o in rep.get("outputs") or [{}]:
+                rows.append([rec.get("reference") or rep.get("reference"),
+                             rec.get("candidate") or rep.get("candidate"), o.get("name"),
+                             fmt_value(o.get("shape")), fmt_value(o.get("max_abs_error")),
+                             fmt_value(o.get("max_rel_error")), fmt_value(o.get("top1_agreement")),
+                             f"{fmt_value(rep.get('atol'))} / {fmt_value(rep.get('rtol'))}",
+                             _verdict(o.get("passed", rep.get("passed")))])
         out += ["### Equivalence", ""]
-        out += _table(list(EQUIVALENCE_HEADERS), rows, right=(4, 5, 6))
+        out += _table(["reference", "candidate", "output", "shape", "max abs err", "max rel err",
+                       "top-1", "atol / rtol", "result"], rows, right=(4, 5, 6))
     if results.variants:
         from .variants_text import markdown_variants
 

@@ -21,6 +21,8 @@ from . import (
     budget_text,
     display_labels,
     display_path,
+    fmt_bytes,
+    fmt_count,
     fmt_ms,
     fmt_num,
     fmt_pct,
@@ -31,10 +33,12 @@ from . import (
     inputs_text,
     is_rough,
     main_verdict,
+    model_key,
     model_label,
     model_labels,
-    model_rows,
+    model_verdicts,
     percentile_cell,
+    unique_models,
     verdict_text,
 )
 
@@ -225,7 +229,14 @@ def render_measurements(results, width: int = WIDTH) -> list[str]:
 
 def render_models(results, width: int = WIDTH) -> list[str]:
     """One row per model: weights, FLOPs, serialized size, nodes, budget verdict."""
-    rows = [[name, *cells, verdict_text(passed)] for _, name, _, cells, passed in model_rows(results)]
+    rows = []
+    labels = model_labels(results)
+    for rec in unique_models(results):
+        s = rec.get("summary") or {}
+        name, key = model_label(rec, labels), model_key(rec)
+        rows.append([name, fmt_count(s.get("weight_params")), fmt_count(rec.get("flops")),
+                     fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
+                     verdict_text(all_passed(model_verdicts(results, key)))])
     return fit_table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows, width=width,
                      id_col=0, id_note="model paths below start with")
 
