@@ -228,6 +228,26 @@ def model_verdicts(results, key: str) -> list[dict]:
     return out
 
 
+EQUIVALENCE_HEADERS = ("reference", "candidate", "output", "shape", "max abs err", "max rel err",
+                       "top-1", "atol / rtol", "result")
+
+
+def equivalence_rows(results) -> list[list[Any]]:
+    """One row per compared output, in `EQUIVALENCE_HEADERS` order (Markdown and HTML); the
+    last cell is the raw passed flag (True / False / None) for each format to word."""
+    rows = []
+    for rec in results.equivalences:
+        rep = rec.get("report") or {}
+        for o in rep.get("outputs") or [{}]:
+            rows.append([rec.get("reference") or rep.get("reference"),
+                         rec.get("candidate") or rep.get("candidate"), o.get("name"),
+                         fmt_value(o.get("shape")), fmt_value(o.get("max_abs_error")),
+                         fmt_value(o.get("max_rel_error")), fmt_value(o.get("top1_agreement")),
+                         f"{fmt_value(rep.get('atol'))} / {fmt_value(rep.get('rtol'))}",
+                         o.get("passed", rep.get("passed"))])
+    return rows
+
+
 def first_measurement_of(results, key: str):
     """The first measurement record of the model `key` (for one-number-per-model charts)."""
     for rec in results.measurements:
