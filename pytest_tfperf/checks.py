@@ -92,7 +92,7 @@ def run_budget_checks(session, item, recorder) -> list:
 
 def _generated_note(feed) -> str:
     """"; timed on image [1,96,96,3] float32 (sample image), scale [1] float32 (synthetic) ..."""
-    from .inputs import describe
+    from .timed_inputs import describe
 
     return (f"; timed on {describe(feed)}: the inputs that are not the sample image were made by "
             "tfperf's input policy; to choose them, call tfperf.measure(frozen_graph, {name: array, "

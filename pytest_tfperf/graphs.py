@@ -143,35 +143,33 @@ def _depends_on_placeholder(name: str, nodes: dict) -> bool:
     return False
 
 
-def ancestors(graph_def, names: Iterable[str], *, control: bool = True) -> set[str]:
-    """Every node the given nodes depend on (themselves included)."""
-    nodes = node_map(graph_def)
+def _reach(names: Iterable[str], step) -> set[str]:
+    """Every node reached from `names` (themselves included) by `step(name) -> next names`."""
     seen: set[str] = set()
     stack = [node_name(n) for n in names]
     while stack:
         cur = stack.pop()
-        if cur in seen:
-            continue
-        seen.add(cur)
-        node = nodes.get(cur)
-        if node is None:
-            continue
-        stack.extend(node_name(i) for i in node.input if control or not i.startswith("^"))
+        if cur not in seen:
+            seen.add(cur)
+            stack.extend(step(cur))
     return seen
+
+
+def ancestors(graph_def, names: Iterable[str], *, control: bool = True) -> set[str]:
+    """Every node the given nodes depend on (themselves included)."""
+    nodes = node_map(graph_def)
+
+    def inputs_of(name: str):
+        node = nodes.get(name)
+        return () if node is None else [node_name(i) for i in node.input
+                                         if control or not i.startswith("^")]
+    return _reach(names, inputs_of)
 
 
 def descendants(graph_def, names: Iterable[str]) -> set[str]:
     """Every node that depends on the given nodes (themselves included)."""
     used = consumers(graph_def)
-    seen: set[str] = set()
-    stack = [node_name(n) for n in names]
-    while stack:
-        cur = stack.pop()
-        if cur in seen:
-            continue
-        seen.add(cur)
-        stack.extend(used.get(cur, ()))
-    return seen
+    return _reach(names, lambda name: used.get(name, ()))
 
 
 def walk_readers(start: str, follow, nodes: dict, readers: dict):

@@ -9,8 +9,9 @@ Policy (deterministic: the same seed gives the same bytes every run):
 - unknown dims: the batch (dim 0) is 1; H/W of an image-like input (rank 4, channels last,
   1/3/4 or unknown channels) are 224 and unknown channels 3; every other unknown dim (a sequence
   length, a feature count) is 16. Unknown rank is an `InputError` (no rank can be guessed).
-  Each guessed dim is recorded (`SampleInputs.guessed`) and every non-batch guess is said in
-  `describe(...)`: "[1,224,224,3] float32 (dynamic H/W: pinned to 224)".
+  Each guessed dim is recorded (`SampleInputs.guessed`) and every non-batch guess is said
+  wherever the input is described (`timed_inputs.describe`, the reports): "[1,224,224,3]
+  float32 (dynamic H/W: pinned to 224)".
 - floats: uniform in [0, 1); a float that the graph casts into Gather indices gets whole
   numbers in the index range instead.
 - integers: token ids / indices within the valid range read from the graph: below the first dim
@@ -23,8 +24,8 @@ Policy (deterministic: the same seed gives the same bytes every run):
   input that is split into words before the lookup (`TextVectorization`) gets sentences of 16.
 
 Public: `sample_inputs`, `SampleInputs`, `choose_shape`, `describe_guesses`, `synthetic_array`,
-`value_domain`, `ValueDomain`, `table_keys`, `is_image_like`, `synthetic_image`, `describe`, and
-the `DEFAULT_*` constants.
+`value_domain`, `ValueDomain`, `table_keys`, `is_image_like`, `synthetic_image`, and the
+`DEFAULT_*` constants (`timed_inputs.describe` words what was fed).
 """
 from __future__ import annotations
 
@@ -389,7 +390,7 @@ def sample_inputs(model: Any, *, seed: int = DEFAULT_SEED, given: Mapping[str, A
 
     Example:
         >>> feed = sample_inputs(load("text_model.keras"))
-        >>> describe(feed)   # '[1,1] string'
+        >>> timed_inputs.describe(feed)   # '[1,1] string'
     """
     given = {graphs.tensor_name(k): v for k, v in (given or {}).items()}
     wanted = None if only is None else {graphs.tensor_name(n) for n in only}
@@ -413,68 +414,9 @@ def sample_inputs(model: Any, *, seed: int = DEFAULT_SEED, given: Mapping[str, A
     return out
 
 
-def describe(arrays: Any, model: Any = None) -> str:
-    """What was fed, for reports: "[1,224,224,3] float32" for one input, "image [1,96,96,3]
-    float32 (sample image), scale [1] float32 (synthetic)" for several, and which dims were not
-    fixed by the model: "[1,224,224,3] float32 (dynamic H/W: pinned to 224)".
-
-    Args:
-        arrays: an array, a list/tuple in input order, or a dict name -> array; a `SampleInputs`
-            knows its own guesses and sources.
-        model: the `Model` fed (optional): for plain arrays, its input specs tell which dims
-            were dynamic, e.g. "[1,300,300,3] float32 (dynamic H/W: 300)".
-    """
-    if arrays is None:
-        return "no inputs"
-    specs = list(getattr(model, "inputs", ()) or ())
-    if isinstance(arrays, Mapping):
-        keys = [graphs.tensor_name(str(k)) for k in arrays]
-        values = list(arrays.values())
-    else:
-        values = list(arrays) if isinstance(arrays, (list, tuple)) else [arrays]
-        keys = [s.name for s in specs] if len(specs) == len(values) else [f"input {i}" for i in range(len(values))]
-    sources = getattr(arrays, "sources", None)
-    guessed = getattr(arrays, "guessed", None)
-    by_name = {s.name: s for s in specs}
-    parts = []
-    for key, value in zip(keys, values):
-        text = _array_text(value)
-        if len(values) > 1:
-            text = f"{graphs.node_name(key)} {text}"
-        extra = []
-        if sources is not None and len(values) > 1 and sources.get(key, "given") != "given":
-            extra.append(sources[key])
-        if guessed is not None:
-            extra += describe_guesses(guessed.get(key, {}))
-        elif key in by_name:
-            extra += _dynamic_notes(by_name[key].shape, np.shape(value))
-        parts.append(text + (f" ({'; '.join(extra)})" if extra else ""))
-    return ", ".join(parts)
-
-
-def _dynamic_notes(spec_shape, shape) -> list[str]:
-    """"dynamic H/W: 300" for the dims a spec leaves unknown, with the values actually fed."""
-    if spec_shape is None or len(spec_shape) != len(shape):
-        return []
-    _, reasons = choose_shape(spec_shape)
-    by_why: dict[str, int] = {}
-    for i, (_, why) in sorted(reasons.items()):
-        if why != "batch":
-            by_why.setdefault(why, int(shape[i]))
-    return [f"dynamic {why}: {value}" for why, value in by_why.items()]
-
-
-def _array_text(value: Any) -> str:
-    arr = value if hasattr(value, "shape") and hasattr(value, "dtype") else np.asarray(value)
-    dtype = str(getattr(arr.dtype, "name", arr.dtype))
-    if dtype == "object" or dtype.startswith(("str", "bytes")):
-        dtype = "string"
-    return "[" + ",".join(str(int(d)) for d in arr.shape) + "] " + dtype
-
-
 __all__ = [
     "DEFAULT_BATCH", "DEFAULT_CHANNELS", "DEFAULT_IMAGE_SIZE", "DEFAULT_SEED", "DEFAULT_SEQUENCE_LENGTH",
-    "FLOAT_RANGE", "INT_RANGE", "WORDS", "SampleInputs", "ValueDomain", "choose_shape", "describe",
+    "FLOAT_RANGE", "INT_RANGE", "WORDS", "SampleInputs", "ValueDomain", "choose_shape",
     "describe_guesses", "is_image_like", "sample_inputs", "synthetic_array", "synthetic_image",
     "table_keys", "value_domain",
 ]

@@ -22,6 +22,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     # TensorFlow's C++ start-up lines (oneDNN, CPU instructions, MLIR passes) are not test output;
     # set before anything imports TF (conftests load after this hook); the user's value wins
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # the lines TF logs while it loads ignore the level, and a conftest's pytest_configure (say,
+    # one that builds models) imports TF where pytest captures nothing: filter fd 2 meanwhile
+    from .quiet import quiet_first_import
+
+    quiet_first_import()
     add_options(parser)
 
 
@@ -190,6 +195,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     from .outputs import terminal_summary
 
     terminal_summary(terminalreporter, tf_session.settings, tf_session.results, tf_session.baseline)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from .quiet import stop_quiet_first_import
+
+    stop_quiet_first_import()  # the run never imported TensorFlow: leave sys.meta_path as it was
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -173,8 +173,8 @@ class TfperfRecorder:
 
         fg = self._as_model(model)
         label = kwargs.pop("input_label", None)
-        if inputs is None:
-            inputs = self.default_inputs(fg)
+        if inputs is None:  # the SampleInputs, not default_inputs' bare array: it knows the dims it chose
+            inputs = self._session.sample_feed_for_item(self._item, fg)
             label = label or self._image_label()
         settings = self._session.settings
         kwargs.setdefault("tflite_threads", settings.tflite_threads)

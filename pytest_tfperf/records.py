@@ -118,7 +118,8 @@ class MeasurementRecord(Record):
     target_kind: str | None = None
     regression: str | None = None
     runtime: str | None = None       # what ran: "tensorflow 2.21.0", "ai_edge_litert 2.3.0 (xnnpack, 1 thread)"
-    # the inputs of the timed call: {"name", "shape", "dtype", "guessed": dims tfperf chose}
+    # the inputs of the timed call: {"name", "shape", "dtype", "guessed": dims tfperf chose,
+    # "source": "given" | "sample image" | "synthetic" (absent in older files)}
     # (`timed_inputs.describe_inputs`); () when unknown (pytest-benchmark, older files)
     inputs: tuple[dict, ...] = ()
     # the timing settings this measurement ran under (`TimingSettings.to_dict()` plus threads),

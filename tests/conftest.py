@@ -12,6 +12,12 @@ pytest_plugins = ["pytester"]
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# TensorFlow is imported here, once per process, and never first inside a pytester inline run:
+# an inline run restores sys.modules when it ends, so a TF first imported there is dropped and
+# the next `import tensorflow` aborts the process ("PyExceptionRegistry::Init() already called"),
+# which xdist reports as a crashed worker (e.g. test_report_html then test_report_identity).
+import tensorflow  # noqa: E402,F401
+
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):

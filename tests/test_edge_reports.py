@@ -140,6 +140,43 @@ def test_variant_tables_in_every_report_format(table_record):
     assert again.variants == results.variants
 
 
+def _variants_section(record, width: int) -> list[str]:
+    from pytest_tfperf.report import terminal
+    from pytest_tfperf.results import SessionResults
+
+    results = SessionResults()
+    results.add("variants", record)
+    return dict(terminal.sections(results, report=True, width=width))["tfperf variants"]
+
+
+def test_variant_tables_fit_the_terminal(table_record):
+    # issue 14 item 2: at 80 columns nothing identifying is cut (wrapped instead); at 160 one
+    # line per variant. The runtime cell (~40 columns) and TFLite's fused tensor names are long.
+    import dataclasses
+
+    long_id = "tests/edge/test_deployment_targets.py::test_every_variant_of_the_classifier[mobile-int8]"
+    record = dataclasses.replace(table_record, test_id=long_id)
+    table = record.table
+    runtimes = {r["runtime"] for r in table["variants"]}
+    tensors = [w["tensor"] for r in table["variants"] for w in r["worst_layers"]]
+    assert any(len(r) > 35 for r in runtimes) and tensors
+    narrow = _variants_section(record, 80)
+    assert max(len(line) for line in narrow) <= 80, [line for line in narrow if len(line) > 80]
+    text = "\n".join(narrow)
+    joined = "".join(line.strip() for line in narrow)  # wrapped lines, read back to back
+    assert "…" not in text and long_id in joined
+    assert all(r in text for r in runtimes)  # each runtime whole on its row's line
+    assert all(t in joined for t in tensors)  # every tensor name whole, wrapped where long
+    # issue 11 item 7: the table says the shape it timed
+    assert "variants of bn_cnn on given, [1,32,32,3] float32" in " ".join(line.strip() for line in narrow)
+    wide = _variants_section(record, 160)
+    assert max(len(line) for line in wide) <= 160
+    for row in table["variants"]:  # one line per variant: name, runtime and numbers together
+        line = next(line for line in wide if line.strip().startswith(row["variant"] + "  "))
+        assert row["runtime"] in line and line.rstrip().endswith(("100%", "-"))
+    assert all(any(t in line for line in wide) for t in tensors)
+
+
 def test_variant_tables_survive_a_shard_merge(table_record):
     from pytest_tfperf.report import json_report
     from pytest_tfperf.report.merge import merge_documents, merged_results

@@ -142,3 +142,22 @@ def test_cli_json(keras_cnn, tmp_path, capsys):
     assert [r["variant"] for r in data["variants"]] == ["frozen graph", "tflite fp32"]
     for r in data["variants"]:
         assert r["median_ms"] > 0 and r["size_bytes"] > 0 and r["max_abs_err"] is not None
+
+
+def test_cli_text_fits_the_terminal_and_says_the_shape(keras_cnn, tmp_path, capsys, monkeypatch):
+    # the CLI's width is the terminal's (COLUMNS here); issue 11 item 7: the shape timed is said
+    cli = _cli_module()
+    model = tmp_path / "cnn.keras"
+    keras_cnn.save(model)
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["variants", str(model), "--rounds", "1", "--rows", "frozen graph,tflite fp32"])
+    for columns in (80, 160):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        assert cli.run(args) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert max(len(line) for line in lines) <= columns, columns
+        assert "…" not in "\n".join(lines)
+        words = " ".join(line.strip() for line in lines)
+        assert "variants of cnn.keras on synthetic sample image, [1,32,32,3] float32" in words
+        assert any("tflite fp32" in line and "ai_edge_litert" in line for line in lines)

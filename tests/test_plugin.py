@@ -371,8 +371,21 @@ def test_timing_sessions_use_one_intra_op_thread_unless_the_ini_says_otherwise(p
 
 
 def test_tensorflow_start_up_lines_stay_out_of_the_test_output(project, monkeypatch):
-    # issue 14 item 5: TF's C++ log lines (oneDNN, CPU instructions, MLIR, grappler) are noise
-    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    # issue 14 item 5: TF's C++ log lines (oneDNN, CPU instructions, MLIR, grappler) are noise.
+    # As in example_project/: a conftest's pytest_configure builds models, so TF loads where
+    # pytest captures nothing, and TF 2.21 logs its start-up lines whatever the level says.
+    # The level is 2 as ./dev.sh exports it (unset, the plugin sets 2 itself before the filter
+    # decides: the same path). The user's own stderr lines must still show.
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    project.makeconftest("""
+        import os, sys
+
+        def pytest_configure(config):
+            assert "tensorflow" not in sys.modules  # else this test checks nothing
+            print("conftest: building models", file=sys.stderr, flush=True)
+            import tensorflow as tf
+            os.write(2, b"conftest: built with " + tf.__version__.encode() + b"\\n")
+    """)
     project.makepyfile(test_user="""
         def test_one(tfperf, frozen_graph, sample_image):
             tfperf.measure(frozen_graph, sample_image)
@@ -382,6 +395,9 @@ def test_tensorflow_start_up_lines_stay_out_of_the_test_output(project, monkeypa
     text = result.stdout.str() + result.stderr.str()
     tf_log = [line for line in text.splitlines()
               if line.startswith(("I0000", "W0000", "E0000")) or "oneDNN custom operations" in line
+              or "absl::InitializeLog" in line
               or "rebuild TensorFlow with the appropriate compiler flags" in line]
     assert not tf_log, tf_log
     assert "tfperf latency" in text
+    err = result.stderr.str().splitlines()
+    assert "conftest: building models" in err and any(line.startswith("conftest: built with 2.") for line in err)

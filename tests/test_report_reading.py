@@ -116,16 +116,23 @@ def test_describe_inputs_marks_only_dims_tfperf_chose(dynamic_fg):
     assert dynamic_fg.inputs[0].shape == (None, None, None, 3)
     sample = sample_image_for(dynamic_fg)
     (generated,) = describe_inputs(dynamic_fg, sample, generated=True)
-    assert generated == {"name": "image:0", "shape": [1, 224, 224, 3], "dtype": "float32", "guessed": [1, 2]}
-    assert inputs_text([generated]) == "[1,224,224,3] float32 (dynamic dims pinned to 224)"
+    assert generated == {"name": "image:0", "shape": [1, 224, 224, 3], "dtype": "float32", "guessed": [1, 2],
+                         "source": "synthetic"}
+    assert inputs_text([generated]) == "[1,224,224,3] float32 (dynamic H/W: pinned to 224)"
     assert inputs_text([generated], mark="*") == "[1,224,224,3]* float32"
     # the sample_image fixture's array (or a batch made of it) is tfperf's choice too
     batch = np.repeat(sample, 4, axis=0)
-    assert describe_inputs(dynamic_fg, batch, samples=[sample])[0]["guessed"] == [1, 2]
+    (fixture,) = describe_inputs(dynamic_fg, batch, samples=[sample])
+    assert fixture["guessed"] == [1, 2] and fixture["source"] == "sample image"
     # an array the user built is the user's choice: shape only
     own = np.zeros((1, 96, 128, 3), np.float32)
     (mine,) = describe_inputs(dynamic_fg, own, samples=[sample])
-    assert mine["guessed"] == [] and inputs_text([mine]) == "[1,96,128,3] float32"
+    assert mine["guessed"] == [] and mine["source"] == "given" and inputs_text([mine]) == "[1,96,128,3] float32"
+    # what tfperf feeds when a test gives nothing (a SampleInputs) says its own guesses and sources
+    from pytest_tfperf.images import sample_feed
+
+    (fed,) = describe_inputs(dynamic_fg, sample_feed(dynamic_fg))
+    assert fed == {**generated, "source": "sample image"}
     # targets that are not Models: arrays described as given, nothing guessed
     two = describe_inputs(None, [np.zeros((2, 3), np.int32), np.ones((2,), np.float64)])
     assert inputs_text(two) == "input [2,3] int32; input1 [2] float64"
@@ -135,11 +142,11 @@ def test_describe_inputs_marks_only_dims_tfperf_chose(dynamic_fg):
 def test_bench_prints_the_input_it_timed(dynamic_keras, capsys):
     assert cli.main(["bench", str(dynamic_keras), "--runs", "2", "--top", "2"]) == 0
     out = capsys.readouterr().out
-    assert "Input: [1,224,224,3] float32 (dynamic dims pinned to 224)" in out.splitlines()[1]
+    assert "Input: [1,224,224,3] float32 (dynamic H/W: pinned to 224)" in out.splitlines()[1]
     assert cli.main(["bench", str(dynamic_keras), "--runs", "2", "--top", "2", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["inputs"] == [{"name": "image:0", "shape": [1, 224, 224, 3], "dtype": "float32",
-                               "guessed": [1, 2]}]
+                               "guessed": [1, 2], "source": "sample image"}]
 
 
 # -- a real session, at 80 and 160 columns ------------------------------------------------------
@@ -220,7 +227,7 @@ def test_session_at_80_columns(pytester, small_pb, dynamic_keras, monkeypatch):
                                "min_time": 0.05, "max_time": 0.3, "disable_gc": True}
     tf_info = by_name["test_dynamic_net_declarative::dynamic_net.keras"]["extra_info"]["tfperf"]
     assert tf_info["inputs"][0]["guessed"] == [1, 2]
-    assert tf_info["input"] == "[1,224,224,3] float32 (dynamic dims pinned to 224)"
+    assert tf_info["input"] == "[1,224,224,3] float32 (dynamic H/W: pinned to 224)"
     assert "p99" in tf_info["rough_percentiles"] and tf_info["timing"]["intra_op_threads"] == 1
     assert ours["extra_info"]["tfperf"]["budgets"][0]["fps_limit"] == 30
     bench = by_name["test_pytest_benchmark_fixture::benchmark"]["options"]
@@ -228,7 +235,7 @@ def test_session_at_80_columns(pytester, small_pb, dynamic_keras, monkeypatch):
     settings = doc["tfperf"]["settings"]
     assert settings["warmup"] == 2 and settings["disable_gc"] is True and settings["runtime"]["tensorflow"]
     md = (pytester.path / "out" / "run.md").read_text()
-    assert "[1,224,224,3] float32 (dynamic dims pinned to 224)" in md and "≥30 FPS" in md
+    assert "[1,224,224,3] float32 (dynamic H/W: pinned to 224)" in md and "≥30 FPS" in md
     page = (pytester.path / "out" / "run.html").read_text()
     assert "dynamic dims pinned to 224" in page and "≥30 FPS" in page and "~ rough" in page
 

@@ -14,8 +14,8 @@ import sys
 from types import ModuleType
 
 from ..errors import TfperfError
-from ._common import USER_SET_LOG_LEVEL, add_model_args, load_model_from_args, parse_shapes  # noqa: F401
-from ._quiet import quiet_tensorflow
+from ._common import add_model_args, load_model_from_args, parse_shapes  # noqa: F401
+from ._quiet import quiet_tensorflow, wants_quiet
 
 COMMANDS: tuple[str, ...] = ("summarize", "bench", "optimize", "compare", "merge", "variants")
 
@@ -40,8 +40,8 @@ def build_parser(modules: dict[str, ModuleType] | None = None) -> argparse.Argum
         prog="tfperf", description="TensorFlow model performance from the command line: what is in a "
         "model, how fast it runs and where the time goes, a faster graph with proof that it computes "
         "the same, and comparisons of saved runs. `tfperf COMMAND --help` tells more.",
-        epilog="TensorFlow's own log lines are kept off the terminal unless TF_CPP_MIN_LOG_LEVEL is set "
-        "(e.g. TF_CPP_MIN_LOG_LEVEL=0 shows all of them).")
+        epilog="TensorFlow's own info and warning log lines are kept off the terminal unless "
+        "TF_CPP_MIN_LOG_LEVEL asks for them (TF_CPP_MIN_LOG_LEVEL=0 shows all of them).")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in modules.values():
         module.register(sub)
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tfperf` console script; returns the exit code."""
     modules = command_modules()
     args = build_parser(modules).parse_args(argv)
-    with quiet_tensorflow(enabled=not USER_SET_LOG_LEVEL):  # TF's start-up lines ignore the level
+    with quiet_tensorflow(enabled=wants_quiet()):  # TF's start-up lines ignore the level
         try:
             return modules[args.command].run(args)
         except TfperfError as exc:

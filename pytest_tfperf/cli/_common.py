@@ -1,8 +1,8 @@
 """Helpers shared by the `tfperf` commands: model arguments, loading, shape parsing.
 
 Importing this module sets TF_CPP_MIN_LOG_LEVEL=2 (unless already set) so that TensorFlow,
-imported later by the command that runs, keeps its C++ info logs off the terminal;
-`USER_SET_LOG_LEVEL` remembers whether the user had set it (then `_quiet` filters nothing).
+imported later by the command that runs, keeps its C++ info logs off the terminal (`_quiet`
+filters the start-up lines the level misses, unless the user set the level to 0 or 1).
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 
-USER_SET_LOG_LEVEL: bool = "TF_CPP_MIN_LOG_LEVEL" in os.environ
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

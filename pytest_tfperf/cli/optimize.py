@@ -102,6 +102,7 @@ def run(args) -> int:
     from ..errors import OptimizeError
     from ..optimization import parse_transforms, time_variants
     from ..report.optimize_text import render_variant_table
+    from ..timed_inputs import describe_inputs
 
     out_path = optimization.check_writable(args.output)  # fail before the slow part
     specs = parse_transforms(args.transforms)
@@ -141,6 +142,7 @@ def run(args) -> int:
 
     if getattr(args, "json", False):
         print(dumps({"model": frozen.source, "output": out_path, "sample": sample_label,
+                     "inputs": list(describe_inputs(frozen, feed)),
                      "report": report.to_dict(), "equivalence": proof.to_dict(),
                      "speedup_reference": FROZEN_ROW, "speedup_source": source,
                      "timings": [r.to_dict() for r in rows]}))

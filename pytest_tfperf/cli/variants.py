@@ -39,15 +39,20 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Print the table (text, or `VariantTable.to_dict()` as JSON); returns 0."""
+    import shutil
+
     from ..edge.variants import variants
-    from ..images import sample_image_for
+    from ..images import sample_feed
     from ..report.variants_text import render_variants
 
     model = load_model_from_args(args)
-    image = sample_image_for(model, args.image, preprocess=args.preprocess) if args.image else None
+    # the image fitted to the model (and the input policy's arrays for any other input): a
+    # SampleInputs, so the table says which dims tfperf chose (dynamic H/W pinned to 224)
+    feed = sample_feed(model, args.image, preprocess=args.preprocess) if args.image else None
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
-    table = variants(model, image, rows=rows, rounds=args.rounds, tflite_threads=args.threads,
+    table = variants(model, feed, rows=rows, rounds=args.rounds, tflite_threads=args.threads,
                      use_xnnpack=not args.no_xnnpack,
                      input_label=f"image {args.image}" if args.image else None)
-    print(dumps_json(table.to_dict()) if args.json else render_variants(table))
+    print(dumps_json(table.to_dict()) if args.json else
+          render_variants(table, width=shutil.get_terminal_size().columns))
     return 0

@@ -95,6 +95,9 @@ class VariantTable:
     rounds: int
     rows: tuple[VariantRow, ...]
     notes: tuple[str, ...] = ()
+    # the inputs every row ran on, as `timed_inputs.describe_inputs` words them: name, shape,
+    # dtype, the dims tfperf chose, source (() in tables from before they were recorded)
+    timed_inputs: tuple[dict, ...] = ()
 
     def row(self, variant: str) -> VariantRow:
         """The row called `variant` (KeyError naming the rows there are)."""
@@ -112,14 +115,16 @@ class VariantTable:
     def to_dict(self) -> dict:
         return {"model": self.model, "name": self.name, "inputs": self.inputs,
                 "source": self.source, "rounds": self.rounds, "fastest": self.fastest,
-                "notes": list(self.notes), "variants": [r.to_dict() for r in self.rows]}
+                "notes": list(self.notes), "timed_inputs": [dict(i) for i in self.timed_inputs],
+                "variants": [r.to_dict() for r in self.rows]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "VariantTable":
         return cls(model=data["model"], name=data["name"], inputs=data["inputs"],
                    source=data["source"], rounds=int(data["rounds"]),
                    rows=tuple(VariantRow.from_dict(r) for r in data["variants"]),
-                   notes=tuple(data.get("notes") or ()))
+                   notes=tuple(data.get("notes") or ()),
+                   timed_inputs=tuple(dict(i) for i in data.get("timed_inputs") or ()))
 
 
 @dataclasses.dataclass
@@ -320,8 +325,9 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
 
     Args:
         model: a `FrozenGraph` or anything `pytest_tfperf.load` accepts.
-        inputs: what every row runs on (array, list or dict); None: `images.sample_feed` (a
-            synthetic sample image for the image input, the input policy's arrays elsewhere).
+        inputs: what every row runs on (array, list or dict; a `SampleInputs` says which dims
+            tfperf chose); None: `images.sample_feed` (a synthetic sample image for the image
+            input, the input policy's arrays elsewhere). The table records the shapes timed.
         rows: a subset of `ROWS` (default all that apply to the model).
         representative: int8 calibration data; default `image_variants(inputs)` for a
             single-input model.
@@ -359,10 +365,13 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
         raise ConfigError(f"variants: {getattr(model, 'name', model)!r} is a TFLite model; the "
                           "table starts from a TensorFlow source (Keras, SavedModel, frozen graph) "
                           "and converts it. Pass the model it was converted from.")
+    from ..timed_inputs import describe_inputs
+
     fg = load(model)
     x, label = _default_inputs(fg, inputs)
     label = input_label or label
     feed = fg.feed_dict(x)
+    timed = describe_inputs(fg, x, generated=inputs is None)
     if representative is None and len(fg.inputs) == 1 and feed[fg.inputs[0].name].dtype.kind == "f":
         representative = image_variants(feed[fg.inputs[0].name])
     notes = []
@@ -420,4 +429,4 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
     identity = getattr(fg, "identity", None)
     return VariantTable(model=str(identity if isinstance(identity, str) else fg.source),
                         name=fg.name, inputs=label, source=source.variant, rounds=rounds,
-                        rows=tuple(out), notes=tuple(notes))
+                        rows=tuple(out), notes=tuple(notes), timed_inputs=timed)

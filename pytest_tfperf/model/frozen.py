@@ -11,13 +11,13 @@ TensorFlow is imported inside functions only, so importing this module is cheap.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import graphs
-from ..errors import InputError, ModelLoadError, NodeNotFoundError, TfperfError, unknown_name_message
-from .shapes import _coerce, _display_name, _first_line, _import_graph_def, _is_array_like
+from ..errors import ModelLoadError, NodeNotFoundError, TfperfError, unknown_name_message
+from .shapes import _coerce, _display_name, _first_line, _import_graph_def, pair_inputs
 from .specs import TensorSpec
 from .tables import initialize_tables
 
@@ -155,38 +155,7 @@ class FrozenGraph:
         Raises:
             InputError: wrong count, rank, known dimension, or a dtype that cannot be cast safely.
         """
-        if isinstance(inputs, Mapping):
-            items = {}
-            feedable = {s.name: s for s in self.inputs + self.defaults}
-            for key, value in inputs.items():
-                key_name = key if isinstance(key, str) else getattr(key, "name", str(key))
-                tname = graphs.tensor_name(key_name)
-                if tname not in feedable:
-                    raise NodeNotFoundError(unknown_name_message(
-                        "input", key_name, list(feedable), f"model {self.name}"))
-                items[tname] = value
-            missing = [s.name for s in self.inputs if s.name not in items]
-            if missing:
-                raise InputError(f"model {self.name}: no value for required input(s) "
-                                 f"{', '.join(missing)}; feed a dict with every input. "
-                                 f"Received keys: {sorted(items)}")
-        else:
-            if inputs is None:
-                raise InputError(f"model {self.name} needs inputs "
-                                 f"({', '.join(s.name for s in self.inputs)}); received None")
-            if isinstance(inputs, (list, tuple)) and len(self.inputs) != 1:
-                values = list(inputs)
-            elif isinstance(inputs, (list, tuple)) and len(inputs) == 1 and _is_array_like(inputs[0]) \
-                    and np.ndim(inputs[0]) == (self.inputs[0].rank or np.ndim(inputs[0])):
-                values = [inputs[0]]
-            else:
-                values = [inputs]
-            if len(values) != len(self.inputs):
-                raise InputError(
-                    f"model {self.name} has {len(self.inputs)} input(s) "
-                    f"({', '.join(s.name for s in self.inputs)}) but {len(values)} value(s) were given; "
-                    "pass a list in that order or a dict by name.")
-            items = {s.name: v for s, v in zip(self.inputs, values)}
+        items = pair_inputs(inputs, self.inputs, self.name, optional=self.defaults)
         return {name: _coerce(self.spec(name), value, self.name) for name, value in items.items()}
 
     def _tensors(self, names: Sequence[str]):

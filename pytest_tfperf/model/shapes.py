@@ -3,7 +3,7 @@ reference-kind detection, names. TensorFlow is imported inside functions only.""
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -88,6 +88,56 @@ def _import_graph_def(graph_def, source):
             raise ModelLoadError(f"cannot import the graph of {source}: {type(exc).__name__}: "
                                  f"{_first_line(exc)}") from None
     return graph
+
+
+def pair_inputs(inputs, required: Sequence[TensorSpec], model_name: str, *,
+                optional: Sequence[TensorSpec] = ()) -> dict:
+    """{spec name: value}: what a user passes, paired with a model's inputs (not yet coerced).
+
+    Args:
+        inputs: an array (single-input models), a list/tuple in `required` order (a one-item
+            list of a single-input model is that input when the item has the input's rank, or
+            is an array when the rank is unknown; otherwise the list is the data), or a dict
+            keyed by tensor name ("node:0") or node name ("node").
+        required: the inputs every call feeds, in order.
+        model_name: for the messages.
+        optional: inputs a dict may feed too (a graph's PlaceholderWithDefault flags).
+    Raises:
+        InputError: None, a wrong count, or a dict without every required input.
+        NodeNotFoundError: a dict key that names no input (close matches listed).
+    """
+    if isinstance(inputs, Mapping):
+        feedable = [*required, *optional]
+        items = {}
+        for key, value in inputs.items():
+            key_name = key if isinstance(key, str) else getattr(key, "name", str(key))
+            spec = next((s for s in feedable if s.name in (key_name, graphs.tensor_name(key_name))), None)
+            if spec is None:
+                raise NodeNotFoundError(unknown_name_message(
+                    "input", key_name, [s.name for s in feedable], f"model {model_name}"))
+            items[spec.name] = value
+        missing = [s.name for s in required if s.name not in items]
+        if missing:
+            raise InputError(f"model {model_name}: no value for required input(s) "
+                             f"{', '.join(missing)}; feed a dict with every input. "
+                             f"Received keys: {sorted(items)}")
+        return items
+    names = ", ".join(s.name for s in required)
+    if inputs is None:
+        raise InputError(f"model {model_name} needs inputs ({names}); received None")
+    if isinstance(inputs, (list, tuple)) and len(required) != 1:
+        values = list(inputs)
+    elif isinstance(inputs, (list, tuple)) and len(inputs) == 1 and (
+            np.ndim(inputs[0]) == required[0].rank if required[0].rank is not None
+            else _is_array_like(inputs[0])):
+        values = [inputs[0]]
+    else:
+        values = [inputs]
+    if len(values) != len(required):
+        raise InputError(
+            f"model {model_name} has {len(required)} input(s) ({names}) but {len(values)} value(s) "
+            "were given; pass a list in that order or a dict by name.")
+    return {s.name: v for s, v in zip(required, values)}
 
 
 def _coerce(spec: TensorSpec, value, model_name: str) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 from .. import graphs
 from ..errors import InputError, ModelLoadError, NodeNotFoundError, unknown_name_message
 from .frozen import TensorSpec
-from .shapes import _as_list  # the one "a,b" / list-of-names parser
+from .shapes import _as_list, pair_inputs  # _as_list: the one "a,b" / list-of-names parser
 from .tflite_flatbuffer import (FlatbufferFacts, flatbuffer_facts, op_table, read_flatbuffer,
                                 tensor_table)
 
@@ -191,34 +191,7 @@ class TFLiteModel:
         Raises:
             InputError: wrong count, known dims that do not match, an unsafe dtype.
         """
-        if isinstance(inputs, Mapping):
-            items = {}
-            for key, value in inputs.items():
-                key_name = key if isinstance(key, str) else getattr(key, "name", str(key))
-                found = [s for s in self.inputs if s.name in (key_name, graphs.tensor_name(key_name))]
-                if not found:
-                    raise NodeNotFoundError(unknown_name_message(
-                        "input", key_name, [s.name for s in self.inputs], f"model {self.name}"))
-                items[found[0].name] = value
-            missing = [s.name for s in self.inputs if s.name not in items]
-            if missing:
-                raise InputError(f"model {self.name}: no value for input(s) {', '.join(missing)}; "
-                                 f"feed a dict with every input. Received keys: {sorted(items)}")
-        else:
-            if inputs is None:
-                raise InputError(f"model {self.name} needs inputs "
-                                 f"({', '.join(s.name for s in self.inputs)}); received None")
-            if isinstance(inputs, (list, tuple)) and (len(self.inputs) != 1 or (
-                    len(inputs) == 1 and np.ndim(inputs[0]) == (self.inputs[0].rank or -1))):
-                values = list(inputs)
-            else:
-                values = [inputs]
-            if len(values) != len(self.inputs):
-                raise InputError(
-                    f"model {self.name} has {len(self.inputs)} input(s) "
-                    f"({', '.join(s.name for s in self.inputs)}) but {len(values)} value(s) were "
-                    "given; pass a list in that order or a dict by name.")
-            items = {s.name: v for s, v in zip(self.inputs, values)}
+        items = pair_inputs(inputs, self.inputs, self.name)
         return {s.name: self._coerce(s, items[s.name]) for s in self.inputs}
 
     def runner(self, inputs, *, fresh: bool = False) -> Callable[[], list]:

@@ -157,17 +157,24 @@ def fold_batch_norms(graph_def, inputs: Sequence[str], outputs: Sequence[str]):
     Returns:
         a new GraphDef.
     """
+    def fold(g: _Graph, node) -> bool:
+        if node.op in FUSED_BN_OPS:
+            return _fold_fused(g, node)
+        return node.op == "Mul" and _fold_mul(g, node)
+    return _rewrite_until_fixed(graph_def, inputs, outputs, fold)
+
+
+def _rewrite_until_fixed(graph_def, inputs: Sequence[str], outputs: Sequence[str], rule):
+    """Apply `rule(g, node) -> bool` (True: it changed the graph) node by node, starting over
+    after every change, until no node changes; then drop what no output needs."""
     g = _Graph(graph_def, inputs, outputs)
     changed = True
     while changed:
         changed = False
         for node in list(g.gd.node):
-            if node.op in FUSED_BN_OPS:
-                changed |= _fold_fused(g, node)
-            elif node.op == "Mul":
-                changed |= _fold_mul(g, node)
-            if changed:
+            if rule(g, node):
                 g.refresh()
+                changed = True
                 break
     return drop_dead_consts(strip_unused_nodes(g.gd, inputs, outputs), inputs, outputs)
 
@@ -251,17 +258,8 @@ def merge_biases(graph_def, inputs: Sequence[str], outputs: Sequence[str]):
     Returns:
         a new GraphDef.
     """
-    g = _Graph(graph_def, inputs, outputs)
-    changed = True
-    while changed:
-        changed = False
-        for node in list(g.gd.node):
-            if node.op in ADD_OPS or node.op == "Sub":
-                changed = _merge_add(g, node)
-                if changed:
-                    g.refresh()
-                    break
-    return drop_dead_consts(strip_unused_nodes(g.gd, inputs, outputs), inputs, outputs)
+    return _rewrite_until_fixed(graph_def, inputs, outputs,
+                                lambda g, node: (node.op in ADD_OPS or node.op == "Sub") and _merge_add(g, node))
 
 
 def _merge_add(g: _Graph, add) -> bool:

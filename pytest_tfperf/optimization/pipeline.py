@@ -411,9 +411,12 @@ def write_graph_def(graph_def, path: str) -> str:
 
 def sample_feed(frozen, image_path: str | None) -> tuple[dict, str]:
     """A feed for the equivalence proof and the timings, and what it is: `images.sample_feed`
-    (the sample image for the image input, the input policy's arrays elsewhere)."""
+    (the sample image for the image input, the input policy's arrays elsewhere), as a
+    `SampleInputs`, and its words, e.g. "synthetic image [1,224,224,3] float32 (dynamic H/W:
+    pinned to 224)"."""
     from ..images import sample_feed as feed_for
-    from ..inputs import describe
+    from ..inputs import SampleInputs
+    from ..timed_inputs import describe
 
     try:
         feed = feed_for(frozen, path=image_path)
@@ -423,7 +426,9 @@ def sample_feed(frozen, image_path: str | None) -> tuple[dict, str]:
         raise OptimizeError(f"cannot make an input for model {frozen.name}: {exc}. Pin the input "
                             "shapes with --input-shape, e.g. --input-shape 1,224,224,3") from exc
     what = image_path or ("synthetic image" if "sample image" in feed.sources.values() else "synthetic input")
-    return frozen.feed_dict(feed), f"{what} {describe(feed)}"
+    # checked and cast by the model, still a SampleInputs (it knows the dims tfperf chose)
+    checked = SampleInputs(frozen.feed_dict(feed), sources=feed.sources, guessed=feed.guessed)
+    return checked, f"{what} {describe(feed)}"
 
 
 __all__ = [

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..records import measurement_label  # noqa: F401  (re-exported for the renderers)
 from ..stats import MIN_TAIL_SAMPLES, percentile_supported
+from ..timed_inputs import input_text, inputs_text  # noqa: F401  (re-exported for the renderers)
 from ..wording import fps_floor_text, headroom_text, limit_text
 
 MISSING = "-"
@@ -148,36 +149,12 @@ def is_rough(cell: str) -> bool:
 GUESSED_MARK = "*"
 
 
-def input_text(inp: dict, *, with_name: bool = False, mark: str | None = None) -> str:
-    """'[1,224,224,3] float32 (dynamic dims pinned to 224)' for one described input
-    (`MeasurementRecord.inputs`); with `mark`, guessed dims read '[1,224,224,3]* float32'."""
-    shape = get(inp, "shape")
-    shape_text = MISSING if shape is None else "[" + ",".join(
-        "?" if d is None else str(d) for d in shape) + "]"
-    guessed = [i for i in get(inp, "guessed", default=[]) or [] if isinstance(i, int)]
-    text = f"{get(inp, 'name')} " if with_name and get(inp, "name") else ""
-    if guessed and mark:
-        return f"{text}{shape_text}{mark} {get(inp, 'dtype', default=MISSING)}"
-    text += f"{shape_text} {get(inp, 'dtype', default=MISSING)}"
-    if guessed:
-        text += f" (dynamic dims pinned to {pinned_text(inp)})"
-    return text
-
-
 def pinned_text(inp: dict) -> str:
     """'224' (H and W both 224) or '224x160': the sizes tfperf chose for an input's dynamic dims."""
     shape = get(inp, "shape", default=[]) or []
     sizes = [str(shape[i]) for i in get(inp, "guessed", default=[]) or []
              if isinstance(i, int) and 0 <= i < len(shape)]
     return sizes[0] if len(set(sizes)) == 1 else "x".join(sizes)
-
-
-def inputs_text(inputs: Any, *, mark: str | None = None) -> str:
-    """Every input of a measurement ('; ' between them; names only when there are several)."""
-    items = [i for i in inputs or [] if isinstance(i, dict)]
-    if not items:
-        return MISSING
-    return "; ".join(input_text(i, with_name=len(items) > 1, mark=mark) for i in items)
 
 
 def guessed_legend(inputs_lists: Iterable[Any]) -> str | None:
@@ -212,21 +189,6 @@ def all_passed(verdicts: Iterable[dict]) -> bool | None:
     if not flags:
         return None
     return all(f is not False for f in flags)
-
-
-def truncate_left(text: str, width: int) -> str:
-    """'tests/test_models.py::test_x' -> '…_models.py::test_x' to fit `width` characters."""
-    if width <= 0:
-        return ""
-    if len(text) <= width:
-        return text
-    return "…" + text[len(text) - width + 1:] if width > 1 else "…"
-
-
-def truncate_right(text: str, width: int) -> str:
-    if len(text) <= width:
-        return text
-    return text[: max(width - 1, 0)] + "…" if width > 1 else "…"
 
 
 def display_path(path: Any, rootdir: Any) -> str:
@@ -282,6 +244,26 @@ def model_verdicts(results, key: str) -> list[dict]:
         if model_key(rec) == key:
             out.extend(v for v in rec.get("verdicts") or [] if isinstance(v, dict))
     return out
+
+
+EQUIVALENCE_HEADERS = ("reference", "candidate", "output", "shape", "max abs err", "max rel err",
+                       "top-1", "atol / rtol", "result")
+
+
+def equivalence_rows(results) -> list[list[Any]]:
+    """One row per compared output, in `EQUIVALENCE_HEADERS` order (Markdown and HTML); the
+    last cell is the raw passed flag (True / False / None) for each format to word."""
+    rows = []
+    for rec in results.equivalences:
+        rep = rec.get("report") or {}
+        for o in rep.get("outputs") or [{}]:
+            rows.append([rec.get("reference") or rep.get("reference"),
+                         rec.get("candidate") or rep.get("candidate"), o.get("name"),
+                         fmt_value(o.get("shape")), fmt_value(o.get("max_abs_error")),
+                         fmt_value(o.get("max_rel_error")), fmt_value(o.get("top1_agreement")),
+                         f"{fmt_value(rep.get('atol'))} / {fmt_value(rep.get('rtol'))}",
+                         o.get("passed", rep.get("passed"))])
+    return rows
 
 
 def first_measurement_of(results, key: str):

@@ -410,20 +410,11 @@ def render(results, title: str = "tfperf report") -> str:
         body.extend(f'<p class="note">{_e(note)}</p>' for note in weights_notes(results, labels))
         body.append(models_svg(chart))
     if results.equivalences:
-        rows = []
-        for rec in results.equivalences:
-            rep = rec.get("report") or {}
-            for o in rep.get("outputs") or [{}]:
-                rows.append([rec.get("reference") or rep.get("reference"),
-                             rec.get("candidate") or rep.get("candidate"), o.get("name"),
-                             fmt_value(o.get("shape")), fmt_value(o.get("max_abs_error")),
-                             fmt_value(o.get("max_rel_error")), fmt_value(o.get("top1_agreement")),
-                             f"{fmt_value(rep.get('atol'))} / {fmt_value(rep.get('rtol'))}",
-                             _verdict(o.get("passed", rep.get("passed")))])
+        from . import EQUIVALENCE_HEADERS, equivalence_rows
+
+        rows = [[*r[:-1], _verdict(r[-1])] for r in equivalence_rows(results)]
         body.append('<h2 id="equivalence">Equivalence</h2>')
-        body.append(_table(["reference", "candidate", "output", "shape", "max abs err",
-                            "max rel err", "top-1", "atol / rtol", "result"], rows,
-                           num=(4, 5, 6), cls="equivalence"))
+        body.append(_table(list(EQUIVALENCE_HEADERS), rows, num=(4, 5, 6), cls="equivalence"))
     if results.variants:
         from .variants_text import html_variants
 

@@ -30,10 +30,10 @@ def render_variant_table(rows: Sequence, *, sample: str | None = None, rounds: i
                   "-" if r.max_abs_error is None else f"{r.max_abs_error:.2e}"]
         lines.append("".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
                              for i, (c, (_, w)) in enumerate(zip(cells, columns))))
+    if sample:  # what every row ran on, shape included (issue 11 item 7)
+        lines.append(f"(timed on the {sample}; max abs err: vs the {ref_name}'s outputs on it)")
     if rounds is not None:
-        lines.append(f"(median of the per-round medians, {rounds} interleaved rounds, batch 1)")
-    if sample:
-        lines.append(f"(max abs err: vs the {ref_name}'s outputs on the {sample})")
+        lines.append(f"(median of the per-round medians, {rounds} interleaved rounds)")
     for r in rows:
         if r is not ref and r is not source:
             lines.append(f"speed-up of the {r.variant} over the {ref_name}: {_x(r.speedup)} "

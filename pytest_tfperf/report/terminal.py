@@ -405,7 +405,7 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
         if results.variants:
             from .variants_text import terminal_variants
 
-            out.append(("tfperf variants", terminal_variants(results.variants)))
+            out.append(("tfperf variants", terminal_variants(results.variants, width)))
     if profile and results.profiles:
         out.append(("tfperf profiles", render_profiles(results)))
     if (report or compare) and (results.comparisons or results.environment.get("baseline")):

@@ -5,10 +5,17 @@ Reads the records only; computes nothing but formatting.
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Any, Mapping
+
+from ..timed_inputs import inputs_text
+from ..wording import plural
+from .terminal import WIDTH, fit_table, wrap_id
 
 _COLUMNS = ("variant", "median ms", "vs source", "vs frozen", "size", "max abs err", "top-1",
             "runtime")
+# the terminal's order: what identifies a row (variant, runtime) first, then the numbers
+_TERMINAL_ORDER = (0, 7, 1, 2, 3, 4, 5, 6)
 
 
 def _ms(v) -> str:
@@ -58,24 +65,49 @@ def variant_cells(table: Any) -> list[list[str]]:
     return cells
 
 
+def input_words(data: Mapping[str, Any]) -> str:
+    """What the rows ran on: 'sample image astronaut.jpg, [1,224,224,3] float32' (the label,
+    then the shape timed; tables from before the shapes were recorded give the label only)."""
+    label = str(data.get("inputs") or "-")
+    timed = data.get("timed_inputs")
+    return f"{label}, {inputs_text(timed, with_source=True, sep=', ')}" if timed else label
+
+
 def _headline(data: Mapping[str, Any]) -> str:
-    return (f"variants of {data.get('name')} on {data.get('inputs')} "
-            f"({data.get('rounds')} interleaved rounds; errors and speed-up vs "
-            f"{data.get('source')})")
+    rounds = data.get("rounds")
+    rounds_text = plural(rounds, "interleaved round") if isinstance(rounds, int) else f"{rounds} interleaved rounds"
+    return (f"variants of {data.get('name')} on {input_words(data)} "
+            f"({rounds_text}; errors and speed-up vs {data.get('source')})")
 
 
-def _footer(data: Mapping[str, Any], layers: int) -> list[str]:
-    """The worst int8 layers, the fastest variant, failed variants and notes, as text lines."""
+def _wrapped(text: str, width: int, indent: str = "") -> list[str]:
+    """`text` in lines of `width` columns, broken at spaces (long words split, never cut)."""
+    return textwrap.wrap(text, max(width, 20), initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_on_hyphens=False) or [indent.rstrip()]
+
+
+def _worst_layer_lines(row: Mapping[str, Any], layers: int, width: int) -> list[str]:
+    worst = (row.get("worst_layers") or [])[:layers]
+    if not worst:
+        return []
+    lines = _wrapped(f"{row['variant']}: layers with the largest quantization error (RMSE in "
+                     "quantization steps, QuantizationDebugger):", width)
+    cells = [[w["op"], w["tensor"], f"{w['rmse_over_scale']:.3f}", f"{w['max_abs_error']:.3g}"]
+             for w in worst]
+    table = fit_table(["op", "tensor", "rmse/scale", "max abs"], cells, keys=2, width=width - 2,
+                      id_col=None)
+    return lines + ["  " + line for line in table]
+
+
+def _footer(data: Mapping[str, Any], layers: int, width: int | None = None) -> list[str]:
+    """The worst int8 layers, the fastest variant, failed variants and notes, as text lines
+    (`width`: wrapped to it, nothing cut; None: one line each, for Markdown and HTML)."""
     rows = data.get("variants") or []
+    wide = 1 << 16  # no wrapping
+    fit = width or wide
     lines = []
     for r in rows:
-        worst = (r.get("worst_layers") or [])[:layers]
-        if worst:
-            lines.append(f"{r['variant']}: layers with the largest quantization error "
-                         "(RMSE in quantization steps, QuantizationDebugger):")
-            for w in worst:
-                lines.append(f"  {w['op']:<16} rmse/scale {w['rmse_over_scale']:.3f}  max abs "
-                             f"{w['max_abs_error']:.3g}  {w['tensor'][:90]}")
+        lines += _worst_layer_lines(r, layers, fit)
     if data.get("fastest"):
         best = next((r for r in rows if r["variant"] == data["fastest"]), None)
         lines.append(f"fastest: {data['fastest']}"
@@ -83,36 +115,40 @@ def _footer(data: Mapping[str, Any], layers: int) -> list[str]:
     failed = [r for r in rows if r.get("error")]
     if failed:
         lines.append("failed variants:")
-        lines += [f"  {r['variant']}: {r['error']}" for r in failed]
-    lines += [f"note: {note}" for note in data.get("notes") or []]
+        for r in failed:
+            lines += _wrapped(f"{r['variant']}: {r['error']}", fit, "  ")
+    for note in data.get("notes") or []:
+        lines += _wrapped(f"note: {note}", fit)
     return lines
 
 
-def render_variants(table: Any, *, layers: int = 5) -> str:
-    """The table as aligned text: one line per variant, then the int8 layers with the largest
-    quantization error, the fastest variant, and failed variants with their errors.
+def render_variants(table: Any, *, layers: int = 5, width: int = WIDTH) -> str:
+    """The table as text that fits `width` columns: the headline (model, the input shape timed),
+    one row per variant (`terminal.fit_table`: one line each when they fit, else the variant
+    and runtime over its numbers), then the int8 layers with the largest quantization error,
+    the fastest variant, and failed variants with their errors. Nothing is cut; long names wrap.
 
     Args:
         table: a `VariantTable` or its `to_dict()`.
         layers: how many worst int8 layers to show.
+        width: the terminal's width (the CLI's, or pytest's).
     """
     data = _data(table)
-    cells = [list(_COLUMNS)] + variant_cells(data)
-    widths = [max(len(c[i]) for c in cells) for i in range(len(_COLUMNS))]
-    lines = [_headline(data)]
-    for c in cells:
-        parts = [c[0].ljust(widths[0])] + [c[i].rjust(widths[i]) for i in range(1, 7)] + [c[7]]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines + _footer(data, layers))
+    headers = [_COLUMNS[i] for i in _TERMINAL_ORDER]
+    rows = [[c[i] for i in _TERMINAL_ORDER] for c in variant_cells(data)]
+    lines = _wrapped(_headline(data), width)
+    lines += fit_table(headers, rows, keys=2, width=width, id_col=None)
+    return "\n".join(lines + _footer(data, layers, width))
 
 
 # -- the recorder's tables (`VariantsRecord`s) in each report format -----------------------------
-def terminal_variants(records) -> list[str]:
-    """`--tfperf-report`'s "tfperf variants" section: each table under its test id."""
+def terminal_variants(records, width: int = WIDTH) -> list[str]:
+    """`--tfperf-report`'s "tfperf variants" section: each table under its test id, in `width`."""
     lines: list[str] = []
     for rec in records:
-        lines.append(str(rec.get("test_id") or "-"))
-        lines += ["  " + line for line in render_variants(rec.get("table") or {}).splitlines()]
+        lines += wrap_id(str(rec.get("test_id") or "-"), width)
+        text = render_variants(rec.get("table") or {}, width=width - 2)
+        lines += ["  " + line if line else line for line in text.splitlines()]
     return lines
 
 
@@ -159,5 +195,5 @@ def html_variants(records) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["html_variants", "markdown_variants", "render_variants", "terminal_variants",
+__all__ = ["html_variants", "input_words", "markdown_variants", "render_variants", "terminal_variants",
            "variant_cells"]
