@@ -59,7 +59,7 @@ def parsed_budgets(item) -> dict[str, Any]:
     cached = item.stash.get(_BUDGETS_KEY, None)
     if cached is not None:
         return cached
-    from .budgets import parse_mark
+    from .budget_markers import parse_mark
 
     parsed = {}
     for name in BUDGET_MARKERS:
