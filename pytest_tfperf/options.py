@@ -25,7 +25,8 @@ __all__ = ["OPTIONS", "Option", "Settings", "check_output_path", "parse_input_sh
 class Option:
     """One setting: its `Settings` field, its command-line flag and/or ini key, how to read it.
 
-    `kind`: "flag" (store_true), "text", "names" (comma list), "shape", "int", "float",
+    `kind`: "flag" (store_true; with an ini key, a true/false ini value when the flag is
+    absent), "bool" (ini true/false), "text", "names" (comma list), "shape", "int", "float",
     "append" (repeatable option), "threads" (0 -> TensorFlow's choice).
     """
 
@@ -54,6 +55,13 @@ OPTIONS: tuple[Option, ...] = (
            flag="--tfperf-compare", metavar="NAME|PATH", nargs="?", const="latest"),
     Option("compare_fail", "fail tests that regressed, e.g. median:10%% or p90:5ms (repeatable)",
            flag="--tfperf-compare-fail", metavar="EXPR", kind="append"),
+    Option("compare_noise", "between-run floor per run, in %%, that comparisons add to the blocks' "
+           "own spread (default 4)", flag="--tfperf-compare-noise", ini="tfperf_compare_noise",
+           kind="float", metavar="PCT", minimum=0,
+           ini_help="between-run floor per run in % for baseline comparisons (default 4)"),
+    Option("normalize", "time a reference workload and compare ratios model / reference with "
+           "the baseline's", flag="--tfperf-normalize", ini="tfperf_normalize", kind="flag",
+           ini_help="true: compare ratios model / reference workload (as --tfperf-normalize)"),
     Option("budget_scale", "multiply latency budgets by X (slower CI runners)", flag="--tfperf-budget-scale",
            ini="tfperf_budget_scale", kind="float", metavar="X",
            ini_help="multiply latency budgets by this factor (slower CI runners)"),
@@ -79,6 +87,12 @@ OPTIONS: tuple[Option, ...] = (
            ini="tfperf_sample_image"),
     Option("preprocess", "sample image preprocessing: none, unit, tf, caffe, torch or 'scale=S,offset=O'",
            ini="tfperf_preprocess"),
+    Option("blocks", "timing blocks per measurement (default 8; comparisons replicate on them)",
+           ini="tfperf_blocks", kind="int", minimum=1),
+    Option("fresh_blocks", "true: time each block on a fresh TF session (sharing the minimum time)",
+           ini="tfperf_fresh_blocks", kind="bool"),
+    Option("cpus", "pin the process to these CPUs while timing, e.g. '1' or '0,1' (default: not "
+           "pinned)", ini="tfperf_cpus", kind="names"),
     Option("intra_op_threads", "TensorFlow intra-op threads for tfperf sessions (default 1: steady under "
            "CI contention; 0: TF default, one per core)", ini="tfperf_intra_op_threads", kind="threads"),
     Option("inter_op_threads", "TensorFlow inter-op threads for tfperf sessions (0: TF default)",
@@ -109,6 +123,11 @@ class Settings:
     intra_op_threads: int | None = 1
     inter_op_threads: int | None = None
     budget_scale: float = 1.0
+    compare_noise: float | None = None  # percent; None: blocks.DEFAULT_RUN_NOISE
+    normalize: bool = False
+    blocks: int | None = None
+    fresh_blocks: bool | None = None
+    cpus: tuple[str, ...] | None = None
     disabled: bool = False
     warmup: int | None = None
     min_time: float | None = None
@@ -149,7 +168,8 @@ class Settings:
 
         return TimingSettings(disabled=self.disabled, lock_path=self.lock_path).replace(
             warmup=self.warmup, min_time=self.min_time, max_time=self.max_time,
-            min_runs=self.min_runs)
+            min_runs=self.min_runs, blocks=self.blocks, fresh_blocks=self.fresh_blocks,
+            cpus=parse_cpus(self.cpus) if self.cpus else None)
 
 
 def add_options(parser) -> None:
@@ -240,7 +260,7 @@ def _read(config, o: Option) -> Any:
     """The value of one option: its flag's when given, else its ini key's, parsed by kind."""
     if o.flag:
         value = config.getoption(_dest(o.flag))
-        if o.kind == "flag":
+        if o.kind == "flag" and (value or not o.ini):
             return bool(value)
         if o.kind == "append":
             return tuple(value or ())
@@ -251,6 +271,8 @@ def _read(config, o: Option) -> Any:
     if not o.ini:
         return None
     text = _ini(config, o.ini)
+    if o.kind in ("flag", "bool"):
+        return _bool(text, o.ini) if o.kind == "flag" or text is not None else None
     if o.kind == "names":
         return _names(text)
     if o.kind == "shape":
@@ -261,6 +283,37 @@ def _read(config, o: Option) -> Any:
     if o.kind in ("int", "float"):
         return _number(text, o.ini, int if o.kind == "int" else float, minimum=o.minimum)
     return text
+
+
+def _bool(text: str | None, name: str) -> bool:
+    if text is None:
+        return False
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"ini {name} must be true or false. Received: {name}={text!r}")
+
+
+def parse_cpus(items) -> tuple[int, ...]:
+    """('1',) or ('0-1', '3') -> (1,) / (0, 1, 3): CPU numbers for ini tfperf_cpus."""
+    out: list[int] = []
+    for item in items:
+        first, _, last = str(item).strip().partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            raise ConfigError(f"ini tfperf_cpus must list CPU numbers or ranges, e.g. 1 or 0-1,3. "
+                              f"Received: tfperf_cpus={','.join(map(str, items))!r}") from None
+        out.extend(range(lo, hi + 1))
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else out
+    missing = sorted(set(out) - set(available))
+    if missing or not out:
+        raise ConfigError(f"ini tfperf_cpus names CPUs this process cannot use: {missing or out} "
+                          f"(available: {available}). Received: tfperf_cpus="
+                          f"{','.join(map(str, items))!r}")
+    return tuple(sorted(set(out)))
 
 
 def _dest(flag: str) -> str:
@@ -282,6 +335,11 @@ def settings_from_config(config) -> Settings:
     from .presets import parse_preprocess
 
     parse_preprocess(values["preprocess"])  # raises ConfigError naming tfperf_preprocess
+    if values["cpus"]:
+        parse_cpus(values["cpus"])  # a bad CPU list fails at start-up, not at the first timing
+    if values["compare_noise"] is not None and not 0 <= values["compare_noise"] < 100:
+        raise ConfigError(f"--tfperf-compare-noise / ini tfperf_compare_noise is a percentage "
+                          f"below 100, e.g. 4. Received: {values['compare_noise']!r}")
     settings = Settings(**values, rootdir=str(config.rootpath), inidir=inidir)
     for name, value in (("--tfperf-warmup", settings.warmup), ("--tfperf-min-runs", settings.min_runs),
                         ("--tfperf-min-time", settings.min_time), ("--tfperf-max-time", settings.max_time)):

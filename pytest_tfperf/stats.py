@@ -98,6 +98,9 @@ class LatencyStats:
     "pytest-benchmark".
     `discarded_n`: timed calls left out because a quieter block of samples followed an
     over-budget one (the timing engine's failure confirmation); 0 when none were.
+    `blocks`: per-block statistics (`blocks.block_summary` dicts) of consecutive runs of the
+    samples, in call order (their `n` add up to `n`): the replicates that comparisons across
+    runs use (`blocks.estimate_change`); empty when unknown (pytest-benchmark, older files).
     """
 
     n: int
@@ -127,12 +130,15 @@ class LatencyStats:
     median_ci_coverage: float = CONFIDENCE
     gated_ci_coverage: float = CONFIDENCE
     discarded_n: int = 0
+    blocks: tuple[dict, ...] = ()
 
     @classmethod
     def from_samples(cls, samples_ms: Iterable[float], *, batch: int = 1, warmup_n: int = 0,
                      init_ms: float | None = None, first_ms: float | None = None,
                      gated_percentile: float = 50, stop_reason: str = "", name: str = "",
-                     model: str = "", discarded_n: int = 0) -> LatencyStats:
+                     model: str = "", discarded_n: int = 0,
+                     block_sizes: Sequence[int] | None = None,
+                     block_fresh: Sequence[bool] | None = None) -> LatencyStats:
         """Compute every statistic from raw per-call latencies in milliseconds.
 
         Args:
@@ -141,6 +147,8 @@ class LatencyStats:
             warmup_n, init_ms, first_ms, stop_reason, name, model, discarded_n: recorded
                 as given.
             gated_percentile: the percentile a budget gates on (0 < q < 100).
+            block_sizes: calls per block, in order (adding up to the samples), or None for no
+                blocks; `block_fresh` says which blocks ran on a fresh runtime instance.
 
         Returns:
             The `LatencyStats`.
@@ -155,6 +163,11 @@ class LatencyStats:
         std = float(x.std(ddof=1)) if x.size > 1 else 0.0
         med_lo, med_hi, med_cov = percentile_ci(x, 50)
         g_lo, g_hi, g_cov = percentile_ci(x, gated_percentile)
+        blocks: tuple[dict, ...] = ()
+        if block_sizes:
+            from .blocks import blocks_from_samples
+
+            blocks = blocks_from_samples(x, block_sizes, gated_percentile, block_fresh)
         return cls(
             n=int(x.size), warmup_n=int(warmup_n),
             init_ms=None if init_ms is None else float(init_ms),
@@ -167,6 +180,7 @@ class LatencyStats:
             fps=fps_from_ms(float(median), batch), samples_ms=tuple(float(v) for v in x),
             stop_reason=stop_reason, name=name, model=model,
             median_ci_coverage=med_cov, gated_ci_coverage=g_cov, discarded_n=int(discarded_n),
+            blocks=blocks,
         )
 
     def percentile(self, q: float) -> float:
@@ -186,7 +200,10 @@ class LatencyStats:
         out: dict[str, Any] = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, tuple):
+            if field.name == "blocks":
+                value = [{k: _json_float(v) if isinstance(v, float) else v for k, v in b.items()}
+                         for b in value]
+            elif isinstance(value, tuple):
                 value = [_json_float(v) for v in value]
             elif isinstance(value, float):
                 value = _json_float(value)
@@ -201,9 +218,35 @@ class LatencyStats:
         for key in ("median_ci_ms", "gated_ci_ms", "samples_ms"):
             if key in kwargs and kwargs[key] is not None:
                 kwargs[key] = tuple(float(v) for v in kwargs[key])
+        if "blocks" in kwargs:
+            kwargs["blocks"] = tuple(dict(b) for b in kwargs["blocks"] or () if isinstance(b, dict))
         if kwargs.get("fps") is None and "fps" in kwargs:
             kwargs["fps"] = math.inf
         return cls(**kwargs)
+
+
+def stop_reason(samples_ns: list[int], percentile: float, budget_ms: float | None,
+                precision: float) -> str | None:
+    """'budget' / 'precision' when the samples so far settle the question, else None.
+
+    The 95% order-statistic CI of the gated percentile must have real 95% coverage (enough
+    samples), then either lie entirely below or above `budget_ms`, or have both ends within
+    `precision` (a fraction) of the statistic.
+    """
+    n = len(samples_ns)
+    lo_rank, hi_rank, coverage = order_statistic_ranks(n, percentile / 100.0)
+    if coverage < 0.95:
+        return None
+    x = np.asarray(samples_ns, dtype=np.float64)
+    lo, hi = np.partition(x, (lo_rank - 1, hi_rank - 1))[[lo_rank - 1, hi_rank - 1]]
+    if budget_ms is not None:
+        budget_ns = budget_ms * 1_000_000.0
+        if hi <= budget_ns or lo > budget_ns:
+            return "budget"
+    stat = float(np.percentile(x, percentile))
+    if stat > 0 and max(stat - lo, hi - stat) <= precision * stat:
+        return "precision"
+    return None
 
 
 def fps_from_ms(ms: float, batch: int = 1) -> float:

@@ -21,6 +21,9 @@ Sequence (defaults in `TimingSettings`):
    gated percentile) is the measurement; calls of the other blocks are counted in
    `LatencyStats.discarded_n`. A real slowdown is over budget in every block and still fails;
    a neighbour's burst of CPU use no longer fails the gate on its own.
+5. blocks: the reported calls are cut into up to `blocks` consecutive blocks (or, with
+   `fresh_blocks`, timed as blocks on fresh runners); `LatencyStats.blocks` keeps each one's
+   statistics for comparisons across runs (`blocks.py`). Cutting costs nothing at run time.
 Steps 2-4 run under `timing_lock(settings.lock_path)` so xdist workers never time at once.
 """
 from __future__ import annotations
@@ -34,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from .affinity import pinned
 from .model.shapes import _is_session  # the one Session test (TF-free)
-from .stats import LatencyStats, order_statistic_ranks
+from .stats import LatencyStats, stop_reason  # noqa: F401  (stop_reason: re-exported)
 
 _NS_PER_MS = 1_000_000.0
 _NS_PER_S = 1_000_000_000
@@ -56,6 +60,9 @@ class TimingSettings:
         max_runs: cap on timed calls, bounding memory for microsecond-fast targets.
         confirm_time: with a budget, seconds of sampling that must all be over the budget
             before a failing verdict stands (default 1.0; 0 disables confirmation).
+        blocks: at most this many blocks of >= 5 calls (`LatencyStats.blocks`; step 5).
+        fresh_blocks: each block on its own fresh runner (new TF session), sharing `min_time`.
+        cpus: pin every thread of the process to these CPUs while timing (`affinity.py`).
         disabled: `--tfperf-disable`: build, call once, report that single call.
         lock_path: a file lock held while warming up and timing (xdist serialisation), or None.
     """
@@ -68,6 +75,9 @@ class TimingSettings:
     precision: float = 0.02
     max_runs: int = 1_000_000
     confirm_time: float = 1.0
+    blocks: int = 8
+    fresh_blocks: bool = False
+    cpus: tuple[int, ...] | None = None
     disabled: bool = False
     lock_path: str | None = None
 
@@ -314,6 +324,7 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
 
     if settings.disabled:
         samples_ns, warmup_n, reason, discarded_n = [t2 - t1], 0, "disabled", 0
+        sizes, fresh = [1], [False]
     else:
         rebuild, private = None, []
         if target_kind(target) == "frozen_graph":
@@ -323,8 +334,8 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
                 private.append(target.new_session())
                 return target.make_callable(inputs, session=private[-1])
         try:
-            with timing_lock(settings.lock_path):
-                samples_ns, warmup_n, reason, discarded_n = sample_blocks(
+            with timing_lock(settings.lock_path), pinned(settings.cpus):
+                samples_ns, warmup_n, reason, discarded_n, sizes, fresh = sample_blocks(
                     runner, settings, budget_ms=budget_ms, percentile=percentile, rebuild=rebuild)
         finally:
             while private:  # the model's shared session is never closed under the user
@@ -332,13 +343,14 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
     return LatencyStats.from_samples(
         np.asarray(samples_ns, dtype=np.float64) / _NS_PER_MS, batch=batch, warmup_n=warmup_n,
         init_ms=init_ms, first_ms=first_ms, gated_percentile=percentile, stop_reason=reason,
-        name=name if name is not None else label, model=model, discarded_n=discarded_n)
+        name=name if name is not None else label, model=model, discarded_n=discarded_n,
+        block_sizes=sizes, block_fresh=fresh)
 
 
 def sample_blocks(runner: Callable[[], Any], settings: TimingSettings, *,
                   budget_ms: float | None = None, percentile: float = 50,
                   rebuild: Callable[[], Callable[[], Any]] | None = None,
-                  ) -> tuple[list[int], int, str, int]:
+                  ) -> tuple[list[int], int, str, int, list[int], list[bool]]:
     """`sample` with the over-budget confirmation of the module docstring (step 4).
 
     Args:
@@ -346,14 +358,17 @@ def sample_blocks(runner: Callable[[], Any], settings: TimingSettings, *,
         settings: the timing settings.
         budget_ms: the gated percentile's limit, or None (one block, no confirmation).
         percentile: the gated percentile.
-        rebuild: makes a fresh runner (a new TF session) for each confirmation block, or None
-            to confirm on the same runner. Sessions of one model differ by up to ~10% here
-            (thread pools, buffer placement), so a verdict must hold across sessions.
+        rebuild: a fresh runner (new TF session) per confirmation block and, with
+            `settings.fresh_blocks`, per block; None: the same runner. Sessions of one model
+            differ by up to ~10% here, so a verdict must hold across sessions.
 
     Returns:
-        `(samples_ns, warmup_n, stop_reason, discarded_n)`: the samples and stop reason of the
-        reported block, and how many timed calls the other blocks held.
+        `(samples_ns, warmup_n, stop_reason, discarded_n, block_sizes, block_fresh)`: the
+        reported samples, why they stopped, the calls of the other blocks, and the reported
+        samples' blocks (contiguous, or one per runner) and which ran on a fresh runner.
     """
+    from .blocks import block_count, split_sizes
+
     clock = time.perf_counter_ns
     max_ns = int(settings.max_time * _NS_PER_S)
     gc_was_enabled = gc.isenabled()
@@ -370,29 +385,66 @@ def sample_blocks(runner: Callable[[], Any], settings: TimingSettings, *,
 
         start = clock()
         deadline = start + max_ns
-        best, reason = _sample_block(runner, settings, budget_ms, percentile, deadline)
+        if settings.fresh_blocks and rebuild is not None and settings.blocks > 1:
+            best, reason, sizes = _sample_fresh_blocks(runner, rebuild, settings, budget_ms,
+                                                       percentile, deadline)
+            fresh = [i > 0 for i in range(len(sizes))]
+        else:
+            best, reason = _sample_block(runner, settings, budget_ms, percentile, deadline)
+            sizes = split_sizes(len(best), block_count(len(best), settings.blocks))
+            fresh = [False] * len(sizes)
         if budget_ms is None or settings.confirm_time <= 0:
-            return best, warmup_n, reason, 0
+            return best, warmup_n, reason, 0, sizes, fresh
         budget_ns = budget_ms * _NS_PER_MS
         best_value = _gated_ns(best, percentile)
         discarded = 0
         confirm_end = min(start + int(settings.confirm_time * _NS_PER_S), deadline)
         while best_value > budget_ns and clock() < confirm_end:
             if rebuild is not None:
-                runner = rebuild()
-                for _ in range(max(settings.warmup, 1) + 1):  # first call + warm-up, untimed
-                    runner()
+                runner = _warm(rebuild(), settings)
             block, block_reason = _sample_block(runner, settings, budget_ms, percentile, deadline)
             value = _gated_ns(block, percentile)
             if value < best_value and len(block) >= min(settings.min_runs, len(best)):
                 discarded += len(best)
                 best, reason, best_value = block, block_reason, value
+                sizes = split_sizes(len(best), block_count(len(best), settings.blocks))
+                fresh = [rebuild is not None] * len(sizes)
             else:
                 discarded += len(block)
-        return best, warmup_n, reason, discarded
+        return best, warmup_n, reason, discarded, sizes, fresh
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _warm(runner: Callable[[], Any], settings: TimingSettings) -> Callable[[], Any]:
+    """A fresh runner's first call and warm-up calls, untimed."""
+    for _ in range(max(settings.warmup, 1) + 1):
+        runner()
+    return runner
+
+
+def _sample_fresh_blocks(runner, rebuild, settings: TimingSettings, budget_ms, percentile,
+                         deadline: int) -> tuple[list[int], str, list[int]]:
+    """`settings.blocks` blocks (the first on `runner`, the others on `rebuild()`) sharing the
+    minimum time and runs, then more until the stopping rule decides: (samples, reason, sizes)."""
+    k = settings.blocks
+    per_block = settings.replace(min_time=settings.min_time / k,
+                                 min_runs=max(1, -(-settings.min_runs // k)), precision=0.0)
+    samples: list[int] = []
+    sizes: list[int] = []
+    while True:
+        if sizes:
+            runner = _warm(rebuild(), settings)
+        block, reason = _sample_block(runner, per_block, None, percentile, deadline)
+        samples.extend(block)
+        sizes.append(len(block))
+        if reason in ("max_time", "max_runs") or len(samples) >= settings.max_runs:
+            return samples, reason, sizes
+        if len(sizes) >= k:
+            reason = stop_reason(samples, percentile, budget_ms, settings.precision)
+            if reason:
+                return samples, reason, sizes
 
 
 def _gated_ns(samples_ns: list[int], percentile: float) -> float:
@@ -434,27 +486,3 @@ def _sample_block(runner: Callable[[], Any], settings: TimingSettings, budget_ms
 def next_check_after(n: int) -> int:
     """Sample count of the next stopping-rule check after one at `n` (~5% growth, >= 5)."""
     return n + max(5, n // 20)
-
-
-def stop_reason(samples_ns: list[int], percentile: float, budget_ms: float | None,
-                precision: float) -> str | None:
-    """'budget' / 'precision' when the samples so far settle the question, else None.
-
-    The 95% order-statistic CI of the gated percentile must have real 95% coverage (enough
-    samples), then either lie entirely below or above `budget_ms`, or have both ends within
-    `precision` (a fraction) of the statistic.
-    """
-    n = len(samples_ns)
-    lo_rank, hi_rank, coverage = order_statistic_ranks(n, percentile / 100.0)
-    if coverage < 0.95:
-        return None
-    x = np.asarray(samples_ns, dtype=np.float64)
-    lo, hi = np.partition(x, (lo_rank - 1, hi_rank - 1))[[lo_rank - 1, hi_rank - 1]]
-    if budget_ms is not None:
-        budget_ns = budget_ms * _NS_PER_MS
-        if hi <= budget_ns or lo > budget_ns:
-            return "budget"
-    stat = float(np.percentile(x, percentile))
-    if stat > 0 and max(stat - lo, hi - stat) <= precision * stat:
-        return "precision"
-    return None

@@ -118,6 +118,19 @@ def render_comparisons(comparisons: list[dict], width: int = WIDTH) -> list[str]
                   [0, 7, 9, 9, 8, 8, 9], left=(0, 1), width=width)
 
 
+def comparison_summary(comparisons: list) -> list[str]:
+    """'12 compared: 0 regressed, 1 improved, 2 noise' and how the verdicts were reached."""
+    verdicts = [str(c.get("verdict")) for c in comparisons]
+    lines = [f"{len(verdicts)} compared: {verdicts.count('regressed')} regressed, "
+             f"{verdicts.count('improved')} improved, {verdicts.count('noise')} noise"]
+    floors = sorted({c.get("run_noise") for c in comparisons if c.get("run_noise") is not None})
+    if floors:
+        lines.append("regressed/improved: the 95% CI of the change lies past the threshold; noise: "
+                     "past it, inside the CI (block spread + a "
+                     f"{'/'.join(f'{f * 100:g}%' for f in floors)} between-run floor)")
+    return lines
+
+
 def render_failures(results, width: int = WIDTH) -> list[str]:
     """'test_id: message' per failed budget (the only section printed without --tfperf-report)."""
     lines = []
@@ -187,6 +200,7 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
         out.append(("tfperf profiles", render_profiles(results)))
     if (report or compare) and (results.comparisons or results.environment.get("baseline")):
         lines = render_comparisons(results.comparisons, width)
+        lines += comparison_summary(results.comparisons)
         if not report:
             lines = render_environment(results)[1:] + lines
         out.append(("tfperf comparison", lines))

@@ -1,0 +1,242 @@
+"""A/B speed assertions in one process: `assert_faster(candidate, reference, inputs, by="10%")`.
+
+When both sides exist, timing them side by side is the gold standard: whatever level the
+process, the machine and its neighbours are at, both see it. So the two targets are timed in
+interleaved *block pairs*: for each pair, a fresh runtime instance of each (a new TF session,
+a new interpreter; the same runner for a plain callable), warmed up, then one block of each,
+back to back, the order alternating from pair to pair (ABBA) so drift hits both alike. Each
+pair gives one speed-up, reference median / candidate median; the verdict is the t-interval of
+the mean log speed-up over pairs (`blocks.paired_ratio_interval`), never per-call samples.
+
+Sampling stops as soon as the interval lies entirely above the required speed-up (faster) or
+entirely below it (not faster), after `min_pairs`; otherwise at `max_pairs` / `max_time`
+(inconclusive: the assertion fails, saying so). Because the interval is checked after every
+pair, it is a 99% interval (`LEVEL`), which keeps the chance of a false pass under repeated
+looks near the nominal 2.5% (Pocock's boundary for ~25 looks is ~2.5 standard errors).
+
+`by`: "10%" requires a speed-up of at least 1.10x (reference time / candidate time, i.e. the
+candidate takes at most 1/1.1 of the reference's time); "1.5x" requires 1.5x; "0%" requires
+only that the candidate is faster.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gc
+import math
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+LEVEL = 0.99
+_BY_RE = re.compile(r"^\s*(?P<num>[0-9]*\.?[0-9]+)\s*(?P<unit>%|x)\s*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeedComparison:
+    """Candidate vs reference, timed in interleaved block pairs in one process.
+
+    `speedup` = geometric mean over pairs of reference median / candidate median, with its
+    `level` CI (`speedup_low`, `speedup_high`); `required` = the speed-up `by` asks for;
+    `verdict` is "faster", "not faster" or "inconclusive"; `passed` iff "faster".
+    """
+
+    candidate: str
+    reference: str
+    candidate_ms: float              # median of the candidate's block medians
+    reference_ms: float
+    speedup: float
+    speedup_low: float
+    speedup_high: float
+    level: float
+    required: float
+    by: str
+    pairs: int
+    pair_speedups: tuple[float, ...]
+    fresh: bool                      # pairs ran on fresh runtime instances
+    verdict: str
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "faster"
+
+    def message(self) -> str:
+        """One line: the verdict, both medians, the speed-up and its CI, the requirement."""
+        head = {"faster": f"{self.candidate} is faster than {self.reference}",
+                "not faster": f"{self.candidate} is not {self.by} faster than {self.reference}",
+                "inconclusive": f"{self.candidate} is not shown {self.by} faster than "
+                                f"{self.reference} (inconclusive: the CI still spans "
+                                f"{self.required:.2f}x after {self.seconds:.1f} s)"}[self.verdict]
+        return (f"assert_faster: {head}: speed-up {self.speedup:.2f}x, {self.level:.0%} CI "
+                f"[{self.speedup_low:.2f}x, {self.speedup_high:.2f}x], required >= "
+                f"{self.required:.2f}x (by={self.by}); medians {_ms(self.candidate_ms)} ms vs "
+                f"{_ms(self.reference_ms)} ms; {self.pairs} interleaved block pairs"
+                f"{' on fresh sessions' if self.fresh else ''}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["pair_speedups"] = list(self.pair_speedups)
+        out["passed"] = self.passed
+        return out
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}"
+
+
+def parse_by(by: Any) -> float:
+    """The speed-up `by` requires: "10%" -> 1.10, "1.5x" -> 1.5, "0%" -> 1.0.
+
+    Raises:
+        ValueError: not of that form (the message shows the value).
+    """
+    m = _BY_RE.match(by) if isinstance(by, str) else None
+    if not m:
+        raise ValueError(f"assert_faster(by=...) must be a string like '10%' (a speed-up of "
+                         f"1.10x) or '1.5x'. Received: by={by!r}")
+    value = float(m.group("num"))
+    required = 1.0 + value / 100.0 if m.group("unit") == "%" else value
+    if required < 1.0:
+        raise ValueError(f"assert_faster(by=...) must ask for a speed-up of at least 1x. "
+                         f"Received: by={by!r}")
+    return required
+
+
+def _factory(target: Any, inputs: Any) -> tuple[Callable[[], tuple[Callable, Callable | None]], bool]:
+    """`(make, fresh)`: `make()` returns `(runner, close)` on a fresh runtime instance when the
+    target has one (FrozenGraph: a private session; a Model: `runner(inputs, fresh=True)`),
+    else the same runner every time."""
+    from .model import is_model
+    from .timing import build_runner, target_kind
+
+    if is_model(target) and not hasattr(target, "new_session"):
+        return (lambda: (target.runner(inputs, fresh=True), None)), True
+    if target_kind(target) == "frozen_graph":
+        def make():
+            session = target.new_session()
+            return target.make_callable(inputs, session=session), session.close
+        return make, True
+    runner = build_runner(target, inputs)
+    return (lambda: (runner, None)), False
+
+
+def _block(runner: Callable, seconds: float, min_calls: int) -> float:
+    """Median ms of one block: at least `min_calls` calls and `seconds` of timing."""
+    clock = time.perf_counter_ns
+    out: list[int] = []
+    end = clock() + int(seconds * 1e9)
+    while len(out) < min_calls or clock() < end:
+        t0 = clock()
+        runner()
+        out.append(clock() - t0)
+    out.sort()
+    mid = len(out) // 2
+    middle = out[mid] if len(out) % 2 else (out[mid - 1] + out[mid]) / 2
+    return middle / 1e6
+
+
+def compare_speed(candidate: Any, reference: Any, inputs: Any = None, *, by: str = "10%",
+                  reference_inputs: Any = None, min_pairs: int = 5, max_pairs: int = 40,
+                  max_time: float = 20.0, block_time: float = 0.05, min_calls: int = 5,
+                  warmup: int = 5, settings=None) -> SpeedComparison:
+    """Time `candidate` and `reference` in interleaved block pairs (module docstring).
+
+    Args:
+        candidate, reference: FrozenGraph / Model, keras.Model, tf.function or callable (as
+            `measure` takes them).
+        inputs: the inputs both run on (`reference_inputs` overrides the reference's).
+        by: the speed-up required ("10%", "1.5x").
+        min_pairs, max_pairs, max_time: at least / at most this many pairs, at most this many
+            seconds in all.
+        block_time, min_calls: each block times at least this long and this many calls.
+        warmup: untimed calls of each fresh runner after its first call.
+        settings: `TimingSettings` for the timing lock and CPU pinning (None: none).
+
+    Returns:
+        The `SpeedComparison` (never raises on a slow candidate: `assert_faster` does).
+    """
+    from .affinity import pinned
+    from .blocks import paired_ratio_interval
+    from .timing import target_names, timing_lock
+
+    required = parse_by(by)
+    if not 2 <= min_pairs <= max_pairs:
+        raise ValueError(f"compare_speed needs 2 <= min_pairs <= max_pairs. Received: "
+                         f"min_pairs={min_pairs!r}, max_pairs={max_pairs!r}")
+    ref_inputs = inputs if reference_inputs is None else reference_inputs
+    make_c, fresh_c = _factory(candidate, inputs)
+    make_r, fresh_r = _factory(reference, ref_inputs)
+    c_ms: list[float] = []
+    r_ms: list[float] = []
+    verdict, ci = "inconclusive", (math.nan, math.nan, math.nan)
+    start = time.perf_counter()
+    gc_was_enabled = gc.isenabled()
+    with timing_lock(getattr(settings, "lock_path", None)), pinned(getattr(settings, "cpus", None)):
+        gc.disable()
+        try:
+            while len(c_ms) < max_pairs:
+                order = [(make_c, c_ms), (make_r, r_ms)]
+                if len(c_ms) % 2:
+                    order.reverse()
+                built = [(make(), out) for make, out in order]
+                try:
+                    for (runner, _), _ in built:  # first call + warm-up, untimed
+                        for _ in range(max(warmup, 0) + 1):
+                            runner()
+                    for (runner, _), out in built:
+                        out.append(_block(runner, block_time, min_calls))
+                finally:
+                    for (_, close), _ in built:
+                        if close is not None:
+                            close()
+                if len(c_ms) >= min_pairs:
+                    ci = paired_ratio_interval([math.log(r / c) for c, r in zip(c_ms, r_ms)],
+                                               LEVEL)
+                    if ci[1] > required or ci[2] < required:
+                        verdict = "faster" if ci[1] > required else "not faster"
+                        break
+                if time.perf_counter() - start > max_time and len(c_ms) >= min_pairs:
+                    break
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+    import numpy as np
+
+    return SpeedComparison(
+        candidate=target_names(candidate)[0] or "candidate",
+        reference=target_names(reference)[0] or "reference",
+        candidate_ms=float(np.median(c_ms)), reference_ms=float(np.median(r_ms)),
+        speedup=ci[0], speedup_low=ci[1], speedup_high=ci[2], level=LEVEL, required=required,
+        by=str(by).strip(), pairs=len(c_ms),
+        pair_speedups=tuple(r / c for c, r in zip(c_ms, r_ms)), fresh=fresh_c and fresh_r,
+        verdict=verdict, seconds=time.perf_counter() - start)
+
+
+def assert_faster(candidate: Any, reference: Any, inputs: Any = None, *, by: str = "10%",
+                  **kwargs) -> SpeedComparison:
+    """Assert that `candidate` is faster than `reference` by at least `by`, timed side by side.
+
+    Args:
+        candidate, reference: what to compare (FrozenGraph / Model, keras.Model, tf.function,
+            callable).
+        inputs: the inputs both run on.
+        by: "10%" (speed-up >= 1.10x, the default), "1.5x", "0%" (just faster).
+        kwargs: `compare_speed` options (`reference_inputs`, `min_pairs`, `max_time`, ...).
+
+    Returns:
+        The `SpeedComparison` when the candidate is shown faster.
+
+    Raises:
+        NotFasterError: (an AssertionError) the candidate is not shown faster by `by`: its
+            message has both medians, the speed-up and its CI; `.result` the comparison.
+
+    Example:
+        assert_faster(optimized, original, image, by="10%")
+    """
+    from .errors import NotFasterError
+
+    result = compare_speed(candidate, reference, inputs, by=by, **kwargs)
+    if not result.passed:
+        raise NotFasterError(result)
+    return result
