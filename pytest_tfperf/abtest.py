@@ -5,7 +5,10 @@ process, the machine and its neighbours are at, both see it. So the two targets 
 interleaved *block pairs*: for each pair, a fresh runtime instance of each (a new TF session,
 a new interpreter; the same runner for a plain callable), warmed up, then one block of each,
 back to back, the order alternating from pair to pair (ABBA) so drift hits both alike. Each
-pair gives one speed-up, reference median / candidate median; the verdict is the t-interval of
+pair gives one speed-up, reference / candidate, each side's time being the median of its
+quietest of `ROUNDS` short sub-blocks, timed alternating with the other side's (contention
+only adds time, so a burst of a neighbour's load that hits a few sub-blocks does not decide
+the ratio); the verdict is the t-interval of
 the mean log speed-up over pairs (`blocks.paired_ratio_interval`), never per-call samples.
 
 Sampling stops as soon as the interval lies entirely above the required speed-up (faster) or
@@ -29,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 LEVEL = 0.99
+ROUNDS = 6  # sub-blocks per side in one block pair
 _BY_RE = re.compile(r"^\s*(?P<num>[0-9]*\.?[0-9]+)\s*(?P<unit>%|x)\s*$")
 
 
@@ -121,19 +125,38 @@ def _factory(target: Any, inputs: Any) -> tuple[Callable[[], tuple[Callable, Cal
     return (lambda: (runner, None)), False
 
 
-def _block(runner: Callable, seconds: float, min_calls: int) -> float:
-    """Median ms of one block: at least `min_calls` calls and `seconds` of timing."""
+def _calls(runner: Callable, seconds: float, min_calls: int, out: list[int]) -> None:
+    """Time calls of `runner` into `out` (ns): at least `min_calls` and `seconds`."""
     clock = time.perf_counter_ns
-    out: list[int] = []
     end = clock() + int(seconds * 1e9)
-    while len(out) < min_calls or clock() < end:
+    n = 0
+    while n < min_calls or clock() < end:
         t0 = clock()
         runner()
         out.append(clock() - t0)
-    out.sort()
-    mid = len(out) // 2
-    middle = out[mid] if len(out) % 2 else (out[mid - 1] + out[mid]) / 2
-    return middle / 1e6
+        n += 1
+
+
+def _pair(first: Callable, second: Callable, seconds: float, min_calls: int,
+          rounds: int = ROUNDS) -> tuple[float, float]:
+    """Each runner's ms over one block pair: `rounds` short sub-blocks of each, alternating
+    (first, second, second, first, ...); per side the median of its quietest sub-block.
+
+    Contention only ever adds time, so, as the latency gate keeps its quietest block, a pair
+    keeps each side's quietest sub-block: a burst of a neighbour's load that hits some
+    sub-blocks does not decide the ratio.
+    """
+    import numpy as np
+
+    a: list[float] = []
+    b: list[float] = []
+    per_calls, per_seconds = max(1, -(-min_calls // rounds)), seconds / rounds
+    for r in range(rounds):
+        for runner, out in ((first, a), (second, b)) if r % 2 == 0 else ((second, b), (first, a)):
+            calls: list[int] = []
+            _calls(runner, per_seconds, per_calls, calls)
+            out.append(float(np.median(calls)) / 1e6)
+    return min(a), min(b)
 
 
 def compare_speed(candidate: Any, reference: Any, inputs: Any = None, *, by: str = "10%",
@@ -149,7 +172,8 @@ def compare_speed(candidate: Any, reference: Any, inputs: Any = None, *, by: str
         by: the speed-up required ("10%", "1.5x").
         min_pairs, max_pairs, max_time: at least / at most this many pairs, at most this many
             seconds in all.
-        block_time, min_calls: each block times at least this long and this many calls.
+        block_time, min_calls: each side of a pair times at least this long (and at least half
+            the time building the pair's fresh runners took, up to 0.5 s) and this many calls.
         warmup: untimed calls of each fresh runner after its first call.
         settings: `TimingSettings` for the timing lock and CPU pinning (None: none).
 
@@ -176,20 +200,23 @@ def compare_speed(candidate: Any, reference: Any, inputs: Any = None, *, by: str
         gc.disable()
         try:
             while len(c_ms) < max_pairs:
-                order = [(make_c, c_ms), (make_r, r_ms)]
-                if len(c_ms) % 2:
-                    order.reverse()
-                built = [(make(), out) for make, out in order]
+                swap = len(c_ms) % 2 == 1  # ABBA from pair to pair too
+                t_build = time.perf_counter()
+                built = [make_r(), make_c()] if swap else [make_c(), make_r()]
                 try:
-                    for (runner, _), _ in built:  # first call + warm-up, untimed
+                    for runner, _ in built:  # first call + warm-up, untimed
                         for _ in range(max(warmup, 0) + 1):
                             runner()
-                    for (runner, _), out in built:
-                        out.append(_block(runner, block_time, min_calls))
+                    # time each side at least half as long as building both took (a fresh
+                    # session's first call runs grappler: 0.2-1 s), so pairs stay informative
+                    seconds = min(max(block_time, (time.perf_counter() - t_build) / 2), 0.5)
+                    first_ms, second_ms = _pair(built[0][0], built[1][0], seconds, min_calls)
                 finally:
-                    for (_, close), _ in built:
+                    for _, close in built:
                         if close is not None:
                             close()
+                c_ms.append(second_ms if swap else first_ms)
+                r_ms.append(first_ms if swap else second_ms)
                 if len(c_ms) >= min_pairs:
                     ci = paired_ratio_interval([math.log(r / c) for c, r in zip(c_ms, r_ms)],
                                                LEVEL)

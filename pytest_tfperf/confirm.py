@@ -5,7 +5,8 @@ them shift one timing of a measurement; a real regression shifts every timing. S
 per-test gate finds an enforced regression, the measurement is re-timed (fresh TF sessions per
 block, `TfperfRecorder.retimers`) and compared again; the less severe of the two comparisons
 (then the lower ratio) is kept, its record marked `retimed`, the other's calls counted in
-`discarded_n`. A regression stands only if the re-timed measurement regressed too.
+`discarded_n` (when the re-timing is kept, the first timing's stats stay in
+`stats["first_timing"]`). A regression stands only if the re-timed measurement regressed too.
 """
 from __future__ import annotations
 
@@ -49,8 +50,10 @@ def retime_regressions(session, item, recorder, regression: str | None = None) -
         if second is not None and (_SEVERITY[second.verdict], second.ratio or 0.0) < (
                 _SEVERITY[first.verdict], first.ratio or 0.0):
             keep, other = again, record
+            extra = {"first_timing": dict(record.stats)}  # what the first timing saw, kept
         else:
-            keep, other = dataclasses.replace(record, retimed=True), again
+            keep, other, extra = dataclasses.replace(record, retimed=True), again, {}
         discarded = int(keep.stats.get("discarded_n") or 0) + int(other.stats.get("n") or 0)
-        records[i] = dataclasses.replace(keep, stats={**keep.stats, "discarded_n": discarded})
+        records[i] = dataclasses.replace(keep, stats={**keep.stats, **extra,
+                                                      "discarded_n": discarded})
     return retimed

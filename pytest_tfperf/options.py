@@ -264,7 +264,7 @@ def _read(config, o: Option) -> Any:
             return bool(value)
         if o.kind == "append":
             return tuple(value or ())
-        if value is not None:
+        if value is not None and o.kind != "flag":
             if o.field == "budget_scale":  # a number already: only the sign is checked below
                 return _number(str(value), o.flag, float, source="option")
             return value

@@ -231,6 +231,9 @@ def test_summary_line_in_tfperf_compare(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "4 compared: 1 regressed, 1 improved, 1 noise" in out
     assert "4% between-run floor" in out
+    assert cli.main(["compare", str(a), str(b), "--normalize"]) == 1
+    assert "--tfperf-normalize: the baseline has no reference workload timing" in \
+        capsys.readouterr().out
     assert cli.main(["compare", str(a), str(b), "--noise", "0", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["summary"] == {"ok": 1, "improved": 1, "noise": 0, "regressed": 2}

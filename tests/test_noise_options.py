@@ -1,0 +1,83 @@
+"""Options of the noise work (issue 12): CPU pinning, the comparison floor, normalisation,
+blocks; checked at start-up with a clear error."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pytest_tfperf.affinity import pinned
+from pytest_tfperf.errors import ConfigError
+from pytest_tfperf.options import parse_cpus
+from pytest_tfperf.timing import TimingSettings, measure
+
+needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
+
+
+@needs_affinity
+def test_pinned_pins_every_thread_and_restores_the_mask():
+    import threading
+
+    before = os.sched_getaffinity(0)
+    cpu = min(before)
+    seen = {}
+    with pinned([cpu]):
+        assert os.sched_getaffinity(0) == {cpu}
+        worker = threading.Thread(target=lambda: seen.update(mask=os.sched_getaffinity(0)))
+        worker.start()
+        worker.join()
+    assert seen["mask"] == {cpu}  # a thread started inside inherits the pin
+    assert os.sched_getaffinity(0) == before
+    with pinned(None):
+        assert os.sched_getaffinity(0) == before
+
+
+@needs_affinity
+def test_measure_pins_while_timing():
+    cpu = min(os.sched_getaffinity(0))
+    masks = []
+    stats = measure(lambda: masks.append(os.sched_getaffinity(0)),
+                    settings=TimingSettings(min_time=0.01, max_time=0.05, cpus=(cpu,)))
+    assert stats.n > 0 and masks[-1] == {cpu}
+    assert os.sched_getaffinity(0) != {cpu} or len(os.sched_getaffinity(0)) == 1
+
+
+@needs_affinity
+def test_parse_cpus():
+    cpu = min(os.sched_getaffinity(0))
+    assert parse_cpus([str(cpu)]) == (cpu,)
+    assert parse_cpus([f"{cpu}-{cpu}"]) == (cpu,)
+    with pytest.raises(ConfigError, match="CPU numbers or ranges.*Received: tfperf_cpus='x'"):
+        parse_cpus(["x"])
+    with pytest.raises(ConfigError, match="cannot use: \\[4096\\]"):
+        parse_cpus(["4096"])
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("-o", "tfperf_cpus=4096"), "tfperf_cpus names CPUs this process cannot use"),
+    (("--tfperf-compare-noise", "150"), "percentage below 100"),
+    (("-o", "tfperf_normalize=maybe"), "tfperf_normalize must be true or false"),
+    (("-o", "tfperf_fresh_blocks=2"), "tfperf_fresh_blocks must be true or false"),
+    (("-o", "tfperf_blocks=0"), "tfperf_blocks must be >= 1"),
+])
+def test_bad_noise_options_are_usage_errors(pytester, args, needle):
+    pytester.makepyfile(test_x="def test_never_runs():\n    raise AssertionError('ran')\n")
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", *args)
+    text = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, text[-1500:]
+    assert needle in text and "INTERNALERROR" not in text
+
+
+def test_noise_options_reach_the_settings(pytester):
+    pytester.makeini("[pytest]\ntfperf_normalize = true\ntfperf_blocks = 4\n"
+                     "tfperf_fresh_blocks = yes\ntfperf_compare_noise = 2.5\n")
+    config = pytester.parseconfigure()
+    from pytest_tfperf.options import settings_from_config
+
+    s = settings_from_config(config)
+    assert (s.normalize, s.blocks, s.fresh_blocks, s.compare_noise) == (True, 4, True, 2.5)
+    t = s.timing_settings()
+    assert (t.blocks, t.fresh_blocks, t.cpus) == (4, True, None)
+    from pytest_tfperf.baseline import compare_options
+
+    assert compare_options(s) == {"run_noise": 0.025, "normalize": True}
