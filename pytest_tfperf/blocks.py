@@ -12,9 +12,8 @@ that decides *across runs* here works on per-block values, never on per-call sam
   process's level that no in-process replicate can see (CV of fresh-process medians measured
   by `bench/bench_compare.py`; default `DEFAULT_RUN_NOISE`). A baseline and a new run are two
   processes, so the floor enters twice: var(log ratio) = s_b^2/B_b + s_n^2/B_n + 2 f^2.
-- `paired_ratio_interval(log_ratios)`: interleaved block pairs of two targets in one process
-  (`assert_faster`): the t-interval of the mean log ratio. Both targets see the same process
-  and the same moment, so the process level cancels and no floor is needed.
+Interleaved block pairs of two targets in one process (`abtest.assert_faster`) need no floor:
+both targets see the same process and the same moment, so the process level cancels.
 
 Pure numpy (no TensorFlow), deterministic.
 """
@@ -257,19 +256,3 @@ def estimate_change(base_point: float, new_point: float, base_blocks: Sequence[f
         ratio=ratio, low=math.exp(log_ratio - half), high=math.exp(log_ratio + half),
         sd_log=sd, df=df, base_blocks=len(base_blocks), new_blocks=len(new_blocks),
         run_noise=run_noise, p_value=min(max(p, 0.0), 1.0))
-
-
-def paired_ratio_interval(log_ratios: Sequence[float], level: float = LEVEL
-                          ) -> tuple[float, float, float]:
-    """`(ratio, low, high)`: geometric mean of paired block ratios and its t-interval.
-
-    Args:
-        log_ratios: log(a_i / b_i) of interleaved block pairs (at least 2).
-        level: CI level.
-    """
-    x = np.asarray(log_ratios, dtype=np.float64)
-    if x.size < 2:
-        raise ValueError(f"paired_ratio_interval needs at least 2 pairs. Received: {x.size}")
-    mean = float(x.mean())
-    half = t_quantile(0.5 + level / 2, x.size - 1) * float(x.std(ddof=1)) / math.sqrt(x.size)
-    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)

@@ -44,8 +44,8 @@ def test_the_lighter_graph_is_faster(light, heavy, image):
     result = pytest_tfperf.assert_faster(light, heavy, image, by="50%")
     assert result.passed and result.verdict == "faster" and result.fresh
     assert result.speedup_low > 1.5 and result.speedup > 1.5
-    assert result.candidate_ms < result.reference_ms / 1.5
-    assert result.pairs >= 5 and len(result.pair_speedups) == result.pairs
+    assert result.candidate_fastest_ms < result.reference_fastest_ms / 1.5
+    assert result.pairs >= 8 and len(result.pair_speedups) == result.pairs
     assert result.to_dict()["passed"] is True
     text = result.message()
     assert text.startswith("assert_faster: light is faster than heavy: speed-up ")
@@ -60,8 +60,7 @@ def test_the_heavier_graph_is_not_faster(light, heavy, image):
     assert result.verdict == "not faster" and result.speedup_high < 1.10
     msg = str(info.value)
     assert "heavy is not 10% faster than light" in msg
-    assert f"medians {result.candidate_ms:.2f} ms vs {result.reference_ms:.3f} ms" in msg \
-        or "medians" in msg
+    assert "medians " in msg and "fastest calls " in msg
     assert "speed-up 0." in msg and "CI [" in msg and "required >= 1.10x" in msg
 
 

@@ -145,16 +145,6 @@ def test_t_quantiles_match_the_tables(p, df, expected):
     assert blocks.t_quantile(1 - p, df) == pytest.approx(-expected, abs=1e-4)
 
 
-def test_paired_ratio_interval():
-    ratio, lo, hi = blocks.paired_ratio_interval(np.log([1.2, 1.3, 1.25, 1.35, 1.3]))
-    logs = np.log([1.2, 1.3, 1.25, 1.35, 1.3])
-    half = 2.776445 * logs.std(ddof=1) / math.sqrt(5)
-    assert ratio == pytest.approx(math.exp(logs.mean()))
-    assert (lo, hi) == pytest.approx((math.exp(logs.mean() - half), math.exp(logs.mean() + half)))
-    with pytest.raises(ValueError, match="at least 2"):
-        blocks.paired_ratio_interval([0.1])
-
-
 def test_block_counts_and_sizes():
     assert blocks.block_count(1000) == 8 and blocks.block_count(12) == 2
     assert blocks.block_count(3) == 1
