@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -430,7 +431,7 @@ def _sample_fresh_blocks(runner, rebuild, settings: TimingSettings, budget_ms, p
     minimum time and runs, then more until the stopping rule decides: (samples, reason, sizes)."""
     k = settings.blocks
     per_block = settings.replace(min_time=settings.min_time / k,
-                                 min_runs=max(1, -(-settings.min_runs // k)), precision=0.0)
+                                 min_runs=max(1, -(-settings.min_runs // k)), precision=math.inf)
     samples: list[int] = []
     sizes: list[int] = []
     while True:

@@ -81,3 +81,28 @@ def test_noise_options_reach_the_settings(pytester):
     from pytest_tfperf.baseline import compare_options
 
     assert compare_options(s) == {"run_noise": 0.025, "normalize": True}
+
+
+def test_blocks_cut_the_reported_calls_at_no_cost():
+    stats = measure(lambda: None, settings=TimingSettings(min_time=0.02, max_time=0.2))
+    assert len(stats.blocks) == 8 and sum(b["n"] for b in stats.blocks) == stats.n
+    assert not any(b["fresh"] for b in stats.blocks)
+    few = measure(lambda: None, settings=TimingSettings(min_time=0.0, min_runs=12, warmup=1,
+                                                        warmup_time=0.0, precision=1.0))
+    assert len(few.blocks) == min(8, max(1, few.n // 5)) < 8  # blocks of >= 5 calls
+
+
+def test_fresh_blocks_time_each_block_on_a_new_session(small_frozen, image32, monkeypatch):
+    made = []
+    original = type(small_frozen).new_session
+
+    def counting(self):
+        made.append(1)
+        return original(self)
+    monkeypatch.setattr(type(small_frozen), "new_session", counting)
+    feeds = {"input_node:0": image32, "training:0": False}
+    stats = measure(small_frozen, feeds, settings=TimingSettings(
+        min_time=0.08, max_time=2.0, blocks=4, fresh_blocks=True, precision=0.5))
+    assert len(stats.blocks) >= 4 and sum(b["n"] for b in stats.blocks) == stats.n
+    assert [b["fresh"] for b in stats.blocks] == [False] + [True] * (len(stats.blocks) - 1)
+    assert len(made) == len(stats.blocks) - 1
