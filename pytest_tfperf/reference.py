@@ -54,11 +54,12 @@ def time_reference(settings=None, *, intra_op: int | None = 1, inter_op: int | N
 
 
 def ensure_reference(session) -> None:
-    """Time the reference once per session, before the first measurement, when the run will
-    store or compare results (or `--tfperf-normalize` asks); a no-op otherwise."""
+    """Time the reference once per session, before the first measurement, when the run
+    writes a JSON file or a baseline, compares, or `--tfperf-normalize` asks; else a no-op."""
     settings = session.settings
     env = session.results.environment
-    if "reference" in env or settings.disabled or not (settings.normalize or settings.reporting):
+    stored = settings.json_path or settings.save or settings.compare is not None
+    if "reference" in env or settings.disabled or not (settings.normalize or stored):
         return
     env["reference"] = None  # once, even if timing it fails
     try:
