@@ -29,7 +29,8 @@ The machine is shared: the load average is printed with every run; take figures 
 is quiet (`uptime` 1-minute load < 1). Total time at defaults ~30-40 min on 2 idle cores.
 
 Run: python bench/bench_compare.py [--pairs 20] [--models tiny,mid,big]
-     [--conditions null,slow1.3,slow1.15,cv-pin,cv-fresh,ab] [--json PATH] [--quick]
+     [--conditions null,slow1.3,slow1.15,cv-pin,cv-fresh,ab] [--ini tfperf_cpus=1]
+     [--json PATH] [--quick]
 """
 from __future__ import annotations
 
@@ -118,6 +119,9 @@ def build_models(folder: Path, sizes: dict[str, int], names: list[str]) -> dict[
 
 # --- one run ---------------------------------------------------------------------------------
 
+INI: list[str] = []  # --ini items, passed to every run
+
+
 def pytest_run(project: Path, models: dict[str, str], out: Path, *, extra_ms=None,
                compare: Path | None = None, ini: tuple[str, ...] = ()) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT),
@@ -125,7 +129,7 @@ def pytest_run(project: Path, models: dict[str, str], out: Path, *, extra_ms=Non
                BENCH_EXTRA_MS=",".join(f"{k}={v!r}" for k, v in (extra_ms or {}).items()))
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
            f"--tfperf-json={out}", "test_cmp.py"]
-    for item in ini:
+    for item in (*INI, *ini):
         cmd += ["-o", item]
     if compare is not None:
         cmd += [f"--tfperf-compare={compare}", f"--tfperf-compare-fail={THRESHOLD}"]
@@ -360,6 +364,8 @@ def main(argv=None) -> int:
                    help="input sizes (tiny: small convnet; mid/big: AlexNet, dense 1024)")
     p.add_argument("--conditions", default=",".join(CONDITIONS))
     p.add_argument("--ab-runs", type=int, default=10)
+    p.add_argument("--ini", action="append", default=[], metavar="KEY=VALUE",
+                   help="ini override for every pytest run, e.g. tfperf_cpus=1 (repeatable)")
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--ab-run", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -373,8 +379,9 @@ def main(argv=None) -> int:
     bad = [c for c in conditions if c not in CONDITIONS] + [m for m in names if m not in sizes]
     if bad:
         p.error(f"unknown condition/model {bad}; conditions {CONDITIONS}, models {list(sizes)}")
+    INI.extend(args.ini)
     t_start = time.perf_counter()
-    print(f"load at start {os.getloadavg()}", flush=True)
+    print(f"load at start {os.getloadavg()}; ini overrides {args.ini}", flush=True)
     with tempfile.TemporaryDirectory(prefix="tfperf-compare-") as tmp_name:
         tmp = Path(tmp_name)
         models = build_models(tmp, sizes, names)
