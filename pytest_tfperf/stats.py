@@ -225,30 +225,6 @@ class LatencyStats:
         return cls(**kwargs)
 
 
-def stop_reason(samples_ns: list[int], percentile: float, budget_ms: float | None,
-                precision: float) -> str | None:
-    """'budget' / 'precision' when the samples so far settle the question, else None.
-
-    The 95% order-statistic CI of the gated percentile must have real 95% coverage (enough
-    samples), then either lie entirely below or above `budget_ms`, or have both ends within
-    `precision` (a fraction) of the statistic.
-    """
-    n = len(samples_ns)
-    lo_rank, hi_rank, coverage = order_statistic_ranks(n, percentile / 100.0)
-    if coverage < 0.95:
-        return None
-    x = np.asarray(samples_ns, dtype=np.float64)
-    lo, hi = np.partition(x, (lo_rank - 1, hi_rank - 1))[[lo_rank - 1, hi_rank - 1]]
-    if budget_ms is not None:
-        budget_ns = budget_ms * 1_000_000.0
-        if hi <= budget_ns or lo > budget_ns:
-            return "budget"
-    stat = float(np.percentile(x, percentile))
-    if stat > 0 and max(stat - lo, hi - stat) <= precision * stat:
-        return "precision"
-    return None
-
-
 def fps_from_ms(ms: float, batch: int = 1) -> float:
     """`batch * 1000 / ms` (inf for a zero latency)."""
     return batch * 1000.0 / ms if ms > 0 else math.inf

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
-import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -40,10 +38,14 @@ import numpy as np
 
 from .affinity import pinned
 from .model.shapes import _is_session  # the one Session test (TF-free)
-from .stats import LatencyStats, stop_reason  # noqa: F401  (stop_reason: re-exported)
+from .sampling import (  # noqa: F401  (next_check_after, stop_reason: re-exported)
+    next_check_after,
+    sample_blocks,
+    stop_reason,
+)
+from .stats import LatencyStats
 
 _NS_PER_MS = 1_000_000.0
-_NS_PER_S = 1_000_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -346,144 +348,3 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
         init_ms=init_ms, first_ms=first_ms, gated_percentile=percentile, stop_reason=reason,
         name=name if name is not None else label, model=model, discarded_n=discarded_n,
         block_sizes=sizes, block_fresh=fresh)
-
-
-def sample_blocks(runner: Callable[[], Any], settings: TimingSettings, *,
-                  budget_ms: float | None = None, percentile: float = 50,
-                  rebuild: Callable[[], Callable[[], Any]] | None = None,
-                  ) -> tuple[list[int], int, str, int, list[int], list[bool]]:
-    """`sample` with the over-budget confirmation of the module docstring (step 4).
-
-    Args:
-        runner: zero-argument callable (already called once).
-        settings: the timing settings.
-        budget_ms: the gated percentile's limit, or None (one block, no confirmation).
-        percentile: the gated percentile.
-        rebuild: a fresh runner (new TF session) per confirmation block and, with
-            `settings.fresh_blocks`, per block; None: the same runner. Sessions of one model
-            differ by up to ~10% here, so a verdict must hold across sessions.
-
-    Returns:
-        `(samples_ns, warmup_n, stop_reason, discarded_n, block_sizes, block_fresh)`: the
-        reported samples, why they stopped, the calls of the other blocks, and the reported
-        samples' blocks (contiguous, or one per runner) and which ran on a fresh runner.
-    """
-    from .blocks import block_count, split_sizes
-
-    clock = time.perf_counter_ns
-    max_ns = int(settings.max_time * _NS_PER_S)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        warmup_n = 0
-        start = clock()
-        warmup_ns = int(settings.warmup_time * _NS_PER_S)
-        while warmup_n < settings.warmup or clock() - start < warmup_ns:
-            runner()
-            warmup_n += 1
-            if clock() - start >= max_ns:
-                break
-
-        start = clock()
-        deadline = start + max_ns
-        if settings.fresh_blocks and rebuild is not None and settings.blocks > 1:
-            best, reason, sizes = _sample_fresh_blocks(runner, rebuild, settings, budget_ms,
-                                                       percentile, deadline)
-            fresh = [i > 0 for i in range(len(sizes))]
-        else:
-            best, reason = _sample_block(runner, settings, budget_ms, percentile, deadline)
-            sizes = split_sizes(len(best), block_count(len(best), settings.blocks))
-            fresh = [False] * len(sizes)
-        if budget_ms is None or settings.confirm_time <= 0:
-            return best, warmup_n, reason, 0, sizes, fresh
-        budget_ns = budget_ms * _NS_PER_MS
-        best_value = _gated_ns(best, percentile)
-        discarded = 0
-        confirm_end = min(start + int(settings.confirm_time * _NS_PER_S), deadline)
-        while best_value > budget_ns and clock() < confirm_end:
-            if rebuild is not None:
-                runner = _warm(rebuild(), settings)
-            block, block_reason = _sample_block(runner, settings, budget_ms, percentile, deadline)
-            value = _gated_ns(block, percentile)
-            if value < best_value and len(block) >= min(settings.min_runs, len(best)):
-                discarded += len(best)
-                best, reason, best_value = block, block_reason, value
-                sizes = split_sizes(len(best), block_count(len(best), settings.blocks))
-                fresh = [rebuild is not None] * len(sizes)
-            else:
-                discarded += len(block)
-        return best, warmup_n, reason, discarded, sizes, fresh
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def _warm(runner: Callable[[], Any], settings: TimingSettings) -> Callable[[], Any]:
-    """A fresh runner's first call and warm-up calls, untimed."""
-    for _ in range(max(settings.warmup, 1) + 1):
-        runner()
-    return runner
-
-
-def _sample_fresh_blocks(runner, rebuild, settings: TimingSettings, budget_ms, percentile,
-                         deadline: int) -> tuple[list[int], str, list[int]]:
-    """`settings.blocks` blocks (the first on `runner`, the others on `rebuild()`) sharing the
-    minimum time and runs, then more until the stopping rule decides: (samples, reason, sizes)."""
-    k = settings.blocks
-    per_block = settings.replace(min_time=settings.min_time / k,
-                                 min_runs=max(1, -(-settings.min_runs // k)), precision=math.inf)
-    samples: list[int] = []
-    sizes: list[int] = []
-    while True:
-        if sizes:
-            runner = _warm(rebuild(), settings)
-        block, reason = _sample_block(runner, per_block, None, percentile, deadline)
-        samples.extend(block)
-        sizes.append(len(block))
-        if reason in ("max_time", "max_runs") or len(samples) >= settings.max_runs:
-            return samples, reason, sizes
-        if len(sizes) >= k:
-            reason = stop_reason(samples, percentile, budget_ms, settings.precision)
-            if reason:
-                return samples, reason, sizes
-
-
-def _gated_ns(samples_ns: list[int], percentile: float) -> float:
-    return float(np.percentile(np.asarray(samples_ns, dtype=np.float64), percentile))
-
-
-def _sample_block(runner: Callable[[], Any], settings: TimingSettings, budget_ms: float | None,
-                  percentile: float, deadline: int) -> tuple[list[int], str]:
-    """Time one block: at least `min_runs` calls and `min_time` seconds, then until the
-    stopping rule decides, `max_runs`, or the `deadline` (a perf_counter_ns value)."""
-    clock = time.perf_counter_ns
-    min_ns = int(settings.min_time * _NS_PER_S)
-    samples: list[int] = []
-    append = samples.append
-    min_runs = max(settings.min_runs, 1)
-    next_check = min_runs
-    start = clock()
-    while True:
-        t0 = clock()
-        runner()
-        t1 = clock()
-        append(t1 - t0)
-        n = len(samples)
-        if n < next_check:
-            if t1 >= deadline:
-                return samples, "max_time"
-            continue
-        if t1 >= deadline:
-            return samples, "max_time"
-        if n >= settings.max_runs:
-            return samples, "max_runs"
-        if t1 - start >= min_ns:
-            reason = stop_reason(samples, percentile, budget_ms, settings.precision)
-            if reason:
-                return samples, reason
-        next_check = next_check_after(n)
-
-
-def next_check_after(n: int) -> int:
-    """Sample count of the next stopping-rule check after one at `n` (~5% growth, >= 5)."""
-    return n + max(5, n // 20)
