@@ -25,8 +25,7 @@ __all__ = ["OPTIONS", "Option", "Settings", "check_output_path", "parse_input_sh
 class Option:
     """One setting: its `Settings` field, its command-line flag and/or ini key, how to read it.
 
-    `kind`: "flag" (store_true; with an ini key, a true/false ini value when the flag is
-    absent), "bool" (ini true/false), "text", "names" (comma list), "shape", "int", "float",
+    `kind`: "flag" (store_true), "text", "names" (comma list), "shape", "int", "float",
     "append" (repeatable option), "threads" (0 -> TensorFlow's choice).
     """
 
@@ -60,8 +59,7 @@ OPTIONS: tuple[Option, ...] = (
            kind="float", metavar="PCT", minimum=0,
            ini_help="between-run floor per run in % for baseline comparisons (default 4)"),
     Option("normalize", "time a reference workload and compare ratios model / reference with "
-           "the baseline's", flag="--tfperf-normalize", ini="tfperf_normalize", kind="flag",
-           ini_help="true: compare ratios model / reference workload (as --tfperf-normalize)"),
+           "the baseline's", flag="--tfperf-normalize", kind="flag"),
     Option("budget_scale", "multiply latency budgets by X (slower CI runners)", flag="--tfperf-budget-scale",
            ini="tfperf_budget_scale", kind="float", metavar="X",
            ini_help="multiply latency budgets by this factor (slower CI runners)"),
@@ -260,19 +258,19 @@ def _read(config, o: Option) -> Any:
     """The value of one option: its flag's when given, else its ini key's, parsed by kind."""
     if o.flag:
         value = config.getoption(_dest(o.flag))
-        if o.kind == "flag" and (value or not o.ini):
+        if o.kind == "flag":
             return bool(value)
         if o.kind == "append":
             return tuple(value or ())
-        if value is not None and o.kind != "flag":
+        if value is not None:
             if o.field == "budget_scale":  # a number already: only the sign is checked below
                 return _number(str(value), o.flag, float, source="option")
             return value
     if not o.ini:
         return None
     text = _ini(config, o.ini)
-    if o.kind in ("flag", "bool"):
-        return _bool(text, o.ini) if o.kind == "flag" or text is not None else None
+    if o.kind == "bool":  # ini true/false (main has the same kind: `_boolean`)
+        return None if text is None else _bool(text, o.ini)
     if o.kind == "names":
         return _names(text)
     if o.kind == "shape":
@@ -285,9 +283,7 @@ def _read(config, o: Option) -> Any:
     return text
 
 
-def _bool(text: str | None, name: str) -> bool:
-    if text is None:
-        return False
+def _bool(text: str, name: str) -> bool:
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True

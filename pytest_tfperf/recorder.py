@@ -82,16 +82,18 @@ class TfperfRecorder:
         from .reference import ensure_reference
 
         ensure_reference(self._session)  # once per session, when results are stored or compared
-        timing = self._session.settings.timing_settings()
-        kwargs = dict(batch=batch, name=name, warmup=warmup, min_time=min_time, max_time=max_time,
-                      min_runs=min_runs, percentile=budget.percentile if budget else 50)
-        stats = measure(target, inputs, budget_ms=budget_ms, settings=timing, **kwargs)
+        stats = measure(target, inputs, batch=batch, name=name, warmup=warmup, min_time=min_time,
+                        max_time=max_time, min_runs=min_runs, budget_ms=budget_ms,
+                        percentile=budget.percentile if budget else 50,
+                        settings=self._session.settings.timing_settings())
         self.measurements.append((stats, fg))
-        self.retimers.append(functools.partial(  # fresh sessions, no early stop on the budget
-            measure, target, inputs, settings=timing.replace(fresh_blocks=True), **kwargs))
         if fg is not None:
             self.last_inputs[id(fg)] = inputs
         self._note_model(fg)
+        self.retimers.append(functools.partial(  # confirm.py: fresh sessions, no budget stop
+            measure, target, inputs, batch=batch, name=name, warmup=warmup, min_time=min_time,
+            max_time=max_time, min_runs=min_runs, percentile=budget.percentile if budget else 50,
+            settings=self._session.settings.timing_settings().replace(fresh_blocks=True)))
         return stats
 
     def assert_equivalent(self, reference, candidate, inputs=None, **kwargs):

@@ -56,7 +56,6 @@ def test_parse_cpus():
 @pytest.mark.parametrize("args, needle", [
     (("-o", "tfperf_cpus=4096"), "tfperf_cpus names CPUs this process cannot use"),
     (("--tfperf-compare-noise", "150"), "percentage below 100"),
-    (("-o", "tfperf_normalize=maybe"), "tfperf_normalize must be true or false"),
     (("-o", "tfperf_fresh_blocks=2"), "tfperf_fresh_blocks must be true or false"),
     (("-o", "tfperf_blocks=0"), "tfperf_blocks must be >= 1"),
 ])
@@ -69,9 +68,9 @@ def test_bad_noise_options_are_usage_errors(pytester, args, needle):
 
 
 def test_noise_options_reach_the_settings(pytester):
-    pytester.makeini("[pytest]\ntfperf_normalize = true\ntfperf_blocks = 4\n"
+    pytester.makeini("[pytest]\ntfperf_blocks = 4\n"
                      "tfperf_fresh_blocks = yes\ntfperf_compare_noise = 2.5\n")
-    config = pytester.parseconfigure()
+    config = pytester.parseconfigure("--tfperf-normalize")
     from pytest_tfperf.options import settings_from_config
 
     s = settings_from_config(config)
