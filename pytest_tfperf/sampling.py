@@ -7,7 +7,6 @@ here: this module sits below `timing`). No TensorFlow, no printing.
 from __future__ import annotations
 
 import gc
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +23,7 @@ def sample_blocks(runner: Callable[[], Any], settings, *,
                   budget_ms: float | None = None, percentile: float = 50,
                   rebuild: Callable[[], Callable[[], Any]] | None = None,
                   ) -> tuple[list[int], int, str, int, list[int], list[bool]]:
-    """`sample` with the over-budget confirmation of the module docstring (step 4).
+    """Warm-up, sampling and the over-budget confirmation (`timing`'s docstring, steps 2-5).
 
     Args:
         runner: zero-argument callable (already called once).
@@ -102,8 +101,9 @@ def _sample_fresh_blocks(runner, rebuild, settings, budget_ms, percentile,
     """`settings.blocks` blocks (the first on `runner`, the others on `rebuild()`) sharing the
     minimum time and runs, then more until the stopping rule decides: (samples, reason, sizes)."""
     k = settings.blocks
-    per_block = settings.replace(min_time=settings.min_time / k,
-                                 min_runs=max(1, -(-settings.min_runs // k)), precision=math.inf)
+    per_block = settings.replace(  # each block stops at its share (any finite CI is precise)
+        min_time=settings.min_time / k, min_runs=max(1, -(-settings.min_runs // k)),
+        precision=1e9)
     samples: list[int] = []
     sizes: list[int] = []
     while True:
