@@ -105,3 +105,16 @@ def test_fresh_blocks_time_each_block_on_a_new_session(small_frozen, image32, mo
     assert len(stats.blocks) >= 4 and sum(b["n"] for b in stats.blocks) == stats.n
     assert [b["fresh"] for b in stats.blocks] == [False] + [True] * (len(stats.blocks) - 1)
     assert len(made) == len(stats.blocks) - 1
+
+
+def test_the_plugin_gives_every_session_its_own_thread_pool():
+    """TF sizes one process-wide intra-op pool from the first session; the plugin asks for
+    per-session pools before anything imports TensorFlow, so tfperf's one-thread sessions stay
+    one-thread whatever session came first (bench/RESULTS.md, issue 12)."""
+    import inspect
+
+    from pytest_tfperf import plugin
+
+    assert os.environ.get("TF_OVERRIDE_GLOBAL_THREADPOOL") == "1"
+    assert 'setdefault("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")' in inspect.getsource(
+        plugin.pytest_addoption)
