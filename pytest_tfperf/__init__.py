@@ -2,8 +2,8 @@
 
 Public API (TensorFlow is imported only when a function first needs it):
 `load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`,
-`optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, and the error hierarchy
-rooted at `TfperfError`.
+`optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, `assert_faster`, and the
+error hierarchy rooted at `TfperfError`.
 """
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ _LAZY = {
     "count_flops": "profiling", "profile": "profiling",
     "sample_image_for": "images", "sample_inputs": "inputs",
     "to_tflite": "edge", "variants": "edge", "VariantTable": "edge",
+    "assert_faster": "abtest", "compare_speed": "abtest", "SpeedComparison": "abtest",
+    "NotFasterError": "errors",
 }
 
 

@@ -106,3 +106,14 @@ class NotEquivalentError(AssertionError):
     def __init__(self, report):
         super().__init__(report.message())
         self.report = report
+
+
+class NotFasterError(AssertionError):
+    """Raised by `assert_faster` when the candidate is not shown faster by the required margin;
+    `.result` is the `abtest.SpeedComparison` (both medians, the speed-up and its CI).
+
+    An `AssertionError` (not a `TfperfError`), so pytest shows it as a plain test failure."""
+
+    def __init__(self, result):
+        super().__init__(result.message())
+        self.result = result

@@ -59,6 +59,12 @@ OPTIONS: tuple[Option, ...] = (
            flag="--tfperf-compare", metavar="NAME|PATH", nargs="?", const="latest"),
     Option("compare_fail", "fail tests that regressed, e.g. median:10%% or p90:5ms (repeatable)",
            flag="--tfperf-compare-fail", metavar="EXPR", kind="append"),
+    Option("compare_noise", "between-run floor per run, in %%, that comparisons add to the blocks' "
+           "own spread (default 4)", flag="--tfperf-compare-noise", ini="tfperf_compare_noise",
+           kind="float", metavar="PCT", minimum=0,
+           ini_help="between-run floor per run in % for baseline comparisons (default 4)"),
+    Option("normalize", "time a reference workload and compare ratios model / reference with "
+           "the baseline's", flag="--tfperf-normalize", kind="flag"),
     Option("budget_scale", "multiply latency budgets by X (slower CI runners)", flag="--tfperf-budget-scale",
            ini="tfperf_budget_scale", kind="float", metavar="X", minimum=0, exclusive=True,
            ini_help="multiply latency budgets by this factor (slower CI runners)"),
@@ -86,6 +92,12 @@ OPTIONS: tuple[Option, ...] = (
            ini="tfperf_sample_image"),
     Option("preprocess", "sample image preprocessing: none, unit, tf, caffe, torch or 'scale=S,offset=O'",
            ini="tfperf_preprocess"),
+    Option("blocks", "timing blocks per measurement (default 8; comparisons replicate on them)",
+           ini="tfperf_blocks", kind="int", minimum=1),
+    Option("fresh_blocks", "true: time each block on a fresh TF session (sharing the minimum time)",
+           ini="tfperf_fresh_blocks", kind="bool"),
+    Option("cpus", "pin the process to these CPUs while timing, e.g. '1' or '0,1' (default: not "
+           "pinned)", ini="tfperf_cpus", kind="names"),
     Option("intra_op_threads", "TensorFlow intra-op threads for tfperf sessions (default 1: steady under "
            "CI contention; 0: TF default, one per core)", ini="tfperf_intra_op_threads", kind="threads"),
     Option("inter_op_threads", "TensorFlow inter-op threads for tfperf sessions (0: TF default)",
@@ -124,6 +136,11 @@ class Settings:
     tflite_threads: int = 1
     tflite_xnnpack: bool = True
     budget_scale: float = 1.0
+    compare_noise: float | None = None  # percent; None: blocks.DEFAULT_RUN_NOISE
+    normalize: bool = False
+    blocks: int | None = None
+    fresh_blocks: bool | None = None
+    cpus: tuple[str, ...] | None = None
     disabled: bool = False
     warmup: int | None = None
     min_time: float | None = None
@@ -164,7 +181,8 @@ class Settings:
 
         return TimingSettings(disabled=self.disabled, lock_path=self.lock_path).replace(
             warmup=self.warmup, min_time=self.min_time, max_time=self.max_time,
-            min_runs=self.min_runs)
+            min_runs=self.min_runs, blocks=self.blocks, fresh_blocks=self.fresh_blocks,
+            cpus=parse_cpus(self.cpus) if self.cpus else None)
 
 
 def add_options(parser) -> None:
@@ -321,6 +339,26 @@ def _boolean(text: str | None, name: str) -> bool | None:
     return _BOOLEANS[text.lower()]
 
 
+def parse_cpus(items) -> tuple[int, ...]:
+    """('1',) or ('0-1', '3') -> (1,) / (0, 1, 3): CPU numbers for ini tfperf_cpus."""
+    out: list[int] = []
+    for item in items:
+        first, _, last = str(item).strip().partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            raise ConfigError(f"ini tfperf_cpus must list CPU numbers or ranges, e.g. 1 or 0-1,3. "
+                              f"Received: tfperf_cpus={','.join(map(str, items))!r}") from None
+        out.extend(range(lo, hi + 1))
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else out
+    missing = sorted(set(out) - set(available))
+    if missing or not out:
+        raise ConfigError(f"ini tfperf_cpus names CPUs this process cannot use: {missing or out} "
+                          f"(available: {available}). Received: tfperf_cpus="
+                          f"{','.join(map(str, items))!r}")
+    return tuple(sorted(set(out)))
+
+
 def _dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")
 
@@ -337,6 +375,11 @@ def settings_from_config(config) -> Settings:
     from .presets import parse_preprocess
 
     parse_preprocess(values["preprocess"])  # raises ConfigError naming tfperf_preprocess
+    if values["cpus"]:
+        parse_cpus(values["cpus"])  # a bad CPU list fails at start-up, not at the first timing
+    if values["compare_noise"] is not None and not 0 <= values["compare_noise"] < 100:
+        raise ConfigError(f"--tfperf-compare-noise / ini tfperf_compare_noise is a percentage "
+                          f"below 100, e.g. 4. Received: {values['compare_noise']!r}")
     settings = Settings(**values, rootdir=str(config.rootpath), inidir=inidir)
     for option, path in (("--tfperf-json", settings.json_path), ("--tfperf-markdown", settings.markdown_path),
                          ("--tfperf-html", settings.html_path)):

@@ -27,6 +27,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     from .quiet import quiet_first_import
 
     quiet_first_import()
+    # TF sizes one process-wide intra-op pool from the FIRST session's config: a default-config
+    # session (freezing a tf.Graph, a conftest) would give tfperf's one-thread sessions two
+    # threads, hog-sensitive and 15-29% CV between processes (bench/RESULTS.md, issue 12).
+    # Per-session pools make every session honour its own thread settings; read lazily by TF.
+    os.environ.setdefault("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")
     add_options(parser)
 
 

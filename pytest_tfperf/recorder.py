@@ -5,6 +5,7 @@ so budget markers can be checked at the end of the test and the session report c
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -25,6 +26,7 @@ class TfperfRecorder:
         self._session = session
         self._item = item
         self.measurements: list[tuple[Any, Any]] = []   # (LatencyStats, the Model measured or None)
+        self.retimers: list[Any] = []                    # per measurement: re-time it (confirm.py)
         self.models: list[Any] = []                      # Models the test touched
         self.last_inputs: dict[int, Any] = {}            # id(model) -> inputs last measured on
         # id(LatencyStats) -> {"inputs": described inputs, "timing": settings}: for the record
@@ -81,6 +83,9 @@ class TfperfRecorder:
         runs_batch = batch if batch is not None else infer_batch(inputs)
         budget_ms = (budget.limit_ms_at(runs_batch) * self._session.settings.budget_scale
                      if budget else None)
+        from .reference import ensure_reference
+
+        ensure_reference(self._session)  # once per session, when results are stored or compared
         stats = measure(target, inputs, batch=batch, name=name, warmup=warmup, min_time=min_time,
                         max_time=max_time, min_runs=min_runs, budget_ms=budget_ms,
                         percentile=budget.percentile if budget else 50,
@@ -91,6 +96,10 @@ class TfperfRecorder:
         if fg is not None:
             self.last_inputs[id(fg)] = inputs
         self._note_model(fg)
+        self.retimers.append(functools.partial(  # confirm.py: fresh sessions, no budget stop
+            measure, target, inputs, batch=batch, name=name, warmup=warmup, min_time=min_time,
+            max_time=max_time, min_runs=min_runs, percentile=budget.percentile if budget else 50,
+            settings=self._session.settings.timing_settings().replace(fresh_blocks=True)))
         return stats
 
     def assert_equivalent(self, reference, candidate, inputs=None, **kwargs):
@@ -111,6 +120,30 @@ class TfperfRecorder:
             raise
         self._record_equivalence(reference, candidate, report)
         return report
+
+    def assert_faster(self, candidate, reference, inputs=None, *, by: str = "10%", **kwargs):
+        """`pytest_tfperf.assert_faster`: `candidate` faster than `reference` by `by`, timed in
+        interleaved block pairs (fresh sessions) in this process, with the session's thread,
+        lock and CPU settings. Model references are loaded; models compared with no `inputs`
+        run on the reference's sample image.
+
+        Returns:
+            The `SpeedComparison`; raises `NotFasterError` (an AssertionError) otherwise.
+        """
+        from .abtest import assert_faster
+
+        settings = self._session.settings
+        sides = []
+        for target in (candidate, reference):
+            if isinstance(target, (str, os.PathLike)) or _is_model(target):
+                target = self._as_model(target)
+                if hasattr(target, "set_threads"):
+                    target.set_threads(settings.intra_op_threads, settings.inter_op_threads)
+            sides.append(target)
+        if inputs is None and _is_model(sides[1]):
+            inputs = self.default_inputs(sides[1])
+        kwargs.setdefault("settings", settings.timing_settings())
+        return assert_faster(sides[0], sides[1], inputs, by=by, **kwargs)
 
     def profile(self, model, inputs=None, **kwargs):
         """Per-op profile (benchmark_model's tables) of a model; recorded for the report."""

@@ -125,6 +125,7 @@ class MeasurementRecord(Record):
     # the timing settings this measurement ran under (`TimingSettings.to_dict()` plus threads),
     # or pytest-benchmark's own options for its `benchmark` fixture; None when unknown
     timing: dict | None = None
+    retimed: bool = False  # re-timed in fresh sessions to confirm a baseline regression
 
     def __post_init__(self):
         object.__setattr__(self, "verdicts", _tuple_of_dicts(self.verdicts))
@@ -200,12 +201,19 @@ class VariantsRecord(Record):
     table: dict = dataclasses.field(default_factory=dict)
 
 
-ALPHA = 0.01  # significance level of the Mann-Whitney U test (baseline.compare gates on it)
+ALPHA = 0.01  # significance level of tfperf 0.2's per-call Mann-Whitney rule (no longer used)
 
 
 @dataclasses.dataclass(frozen=True)
 class ComparisonRecord(Record):
-    """One measurement of this run against the same measurement in the baseline."""
+    """One measurement of this run against the same measurement in the baseline.
+
+    The verdict comes from the 95% CI of `ratio` (`ci_low`..`ci_high`), built from the spread
+    of per-block values on both sides plus a between-run floor (`run_noise`, per run):
+    "regressed" when the whole CI is past the threshold, "improved" likewise the other way,
+    "noise" when the point estimate is past the threshold but the CI reaches back over it
+    (inconclusive: +-`noise_pct`), "ok" otherwise (`baseline/compare.py`, `blocks.py`).
+    """
 
     kind: ClassVar[str] = "comparison"
     key: str = ""             # "tests/test_a.py::test_x" or "...::test_x::name"
@@ -216,17 +224,31 @@ class ComparisonRecord(Record):
     new_ms: float | None = None
     ratio: float | None = None       # new / base
     delta_ms: float | None = None    # new - base
-    p_value: float | None = None     # Mann-Whitney U on the raw samples (None: no samples)
+    p_value: float | None = None     # two-sided, "no change", same block-level model as the CI
     base_n: int = 0
     new_n: int = 0
     threshold: str = ""       # the expression that decided the verdict
     verdict: str = "ok"       # "ok" | "improved" | "noise" | "regressed"
     enforced: bool = False    # True when the threshold was asked for (a regression fails)
     note: str = ""
+    ci_low: float | None = None      # 95% CI of `ratio`
+    ci_high: float | None = None
+    run_noise: float | None = None   # between-run floor used, per run (0.04 = 4%)
+    base_blocks: int = 0
+    new_blocks: int = 0
+    normalized: bool = False  # ratios of model / reference workload (--tfperf-normalize)
+    retimed: bool = False     # a regression was re-timed in fresh sessions before this verdict
 
     @property
     def change_pct(self) -> float | None:
         return None if self.ratio is None else (self.ratio - 1.0) * 100.0
+
+    @property
+    def noise_pct(self) -> float | None:
+        """Half-width of the ratio's CI in percent (the "+-X%" of "inconclusive")."""
+        if not self.ci_low or not self.ci_high:
+            return None
+        return ((self.ci_high / self.ci_low) ** 0.5 - 1.0) * 100.0
 
     @property
     def failed(self) -> bool:
@@ -234,12 +256,23 @@ class ComparisonRecord(Record):
 
     def message(self, source: str | None = None) -> str:
         """One line for a failure / the report."""
-        sig = ("no raw samples to test significance" if self.p_value is None else
-               f"Mann-Whitney p={self.p_value:.2g}{' < ' if self.p_value < ALPHA else ' >= '}"
-               f"{ALPHA:g}, n={self.base_n} vs {self.new_n}")
         change = "" if self.change_pct is None else f"{self.change_pct:+.1f}%, "
+        if self.ci_low is not None and self.ci_high is not None:
+            floor = f"{(self.run_noise or 0.0) * 100:g}%"
+            sig = (f"95% CI {(self.ci_low - 1) * 100:+.1f}% to {(self.ci_high - 1) * 100:+.1f}% "
+                   f"from {self.base_blocks} vs {self.new_blocks} blocks and a {floor} "
+                   f"between-run floor")
+        elif self.p_value is not None:
+            sig = f"p={self.p_value:.2g}, n={self.base_n} vs {self.new_n}"
+        else:
+            sig = "no samples: the threshold alone decides"
+        verdict = self.verdict
+        if verdict == "noise" and self.noise_pct is not None and self.change_pct is not None:
+            verdict = f"noise (inconclusive: {self.change_pct:+.1f}% +-{self.noise_pct:.1f}%)"
         text = (f"{self.statistic} {_ms(self.new_ms)} ms vs baseline {_ms(self.base_ms)} ms "
-                f"({change}threshold {self.threshold}; {sig}): {self.verdict}")
+                f"({change}threshold {self.threshold}; {sig}"
+                f"{'; normalized by the reference workload' if self.normalized else ''}"
+                f"{'; re-timed in fresh sessions' if self.retimed else ''}): {verdict}")
         if source:
             text += f"; baseline {source}"
         return text
@@ -247,14 +280,13 @@ class ComparisonRecord(Record):
     def to_dict(self) -> dict:
         out = super().to_dict()
         out["change_pct"] = self.change_pct
+        out["noise_pct"] = self.noise_pct
         out["failed"] = self.failed
         return out
 
     def get(self, key: str, default: Any = None) -> Any:
-        if key == "change_pct":
-            return self.change_pct
-        if key == "failed":
-            return self.failed
+        if key in ("change_pct", "noise_pct", "failed"):
+            return getattr(self, key)
         return super().get(key, default)
 
 

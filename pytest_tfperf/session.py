@@ -241,7 +241,7 @@ class TfperfSession:
         item.user_properties.extend(junit_properties(added))
         if not passed or self.settings.disabled:
             return None
-        regressions = self._regressions(item) if self.baseline is not None else []
+        regressions = self._regressions(item, recorder) if self.baseline is not None else []
         failed = [v.message for v in verdicts if not v.passed]
         return "\n".join(failed + regressions) or None
 
@@ -309,8 +309,8 @@ class TfperfSession:
             profiled.add(key)
             recorder.profile(model, recorder.inputs_for(model), runs=20)
 
-    def _regressions(self, item) -> list[str]:
-        return regressions_of(self, item)
+    def _regressions(self, item, recorder=None) -> list[str]:
+        return regressions_of(self, item, recorder)
 
     def finish(self, config) -> None:
         """Session end: a worker ships its results; the controller compares and writes reports."""
@@ -337,15 +337,26 @@ def record_run(results: SessionResults, config, started: _dt.datetime) -> None:
         env.setdefault("command", shlex.join(["pytest", *(str(a) for a in args)]))
 
 
-def regressions_of(session, item) -> list[str]:
-    """Failure messages for the item's measurements that regressed against `session.baseline`."""
-    from .baseline import check_regressions
+def regressions_of(session, item, recorder=None) -> list[str]:
+    """Failure messages for the item's measurements that regressed against `session.baseline`;
+    with the test's `recorder`, a regression must persist when re-timed (`confirm.py`)."""
+    from .baseline import check_regressions, compare_options
     from .markers import latency_budget_of
 
     budget = latency_budget_of(item)  # parsed: positional or keyword, stripped, validated
     regression = budget.regression if budget else None
-    records = [r for r in session.results.measurements if r.get("test_id") == item.nodeid]
-    return check_regressions(session.baseline, item.nodeid, records, session.thresholds, regression)
+
+    def check() -> list[str]:
+        records = [r for r in session.results.measurements if r.get("test_id") == item.nodeid]
+        return check_regressions(session.baseline, item.nodeid, records, session.thresholds,
+                                 regression, **compare_options(getattr(session, "settings", None)))
+    failed = check()
+    if failed and recorder is not None and getattr(recorder, "retimers", None):
+        from .confirm import retime_regressions
+
+        retime_regressions(session, item, recorder, regression)
+        failed = check()
+    return failed
 
 
 def ship_results(config, results: SessionResults) -> None:

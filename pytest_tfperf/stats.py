@@ -144,6 +144,9 @@ class LatencyStats:
     over-budget one (the timing engine's failure confirmation); 0 when none were.
     `runtime`: what ran the calls ("tensorflow 2.21.0", "ai_edge_litert 2.3.0 (xnnpack,
     1 thread)"); "" when unknown (a plain Python callable).
+    `blocks`: per-block statistics (`blocks.block_summary` dicts) of consecutive runs of the
+    samples, in call order (their `n` add up to `n`): the replicates that comparisons across
+    runs use (`blocks.estimate_change`); empty when unknown (pytest-benchmark, older files).
     """
 
     n: int
@@ -174,12 +177,15 @@ class LatencyStats:
     gated_ci_coverage: float = CONFIDENCE
     discarded_n: int = 0
     runtime: str = ""
+    blocks: tuple[dict, ...] = ()
 
     @classmethod
     def from_samples(cls, samples_ms: Iterable[float], *, batch: int = 1, warmup_n: int = 0,
                      init_ms: float | None = None, first_ms: float | None = None,
                      gated_percentile: float = 50, stop_reason: str = "", name: str = "",
-                     model: str = "", discarded_n: int = 0, runtime: str = "") -> LatencyStats:
+                     model: str = "", discarded_n: int = 0, runtime: str = "",
+                     block_sizes: Sequence[int] | None = None,
+                     block_fresh: Sequence[bool] | None = None) -> LatencyStats:
         """Compute every statistic from raw per-call latencies in milliseconds.
 
         Args:
@@ -188,6 +194,8 @@ class LatencyStats:
             warmup_n, init_ms, first_ms, stop_reason, name, model, discarded_n, runtime:
                 recorded as given.
             gated_percentile: the percentile a budget gates on (0 < q < 100).
+            block_sizes: calls per block, in order (adding up to the samples), or None for no
+                blocks; `block_fresh` says which blocks ran on a fresh runtime instance.
 
         Returns:
             The `LatencyStats`.
@@ -202,6 +210,11 @@ class LatencyStats:
         std = float(x.std(ddof=1)) if x.size > 1 else 0.0
         med_lo, med_hi, med_cov = percentile_ci(x, 50)
         g_lo, g_hi, g_cov = percentile_ci(x, gated_percentile)
+        blocks: tuple[dict, ...] = ()
+        if block_sizes:
+            from .blocks import blocks_from_samples
+
+            blocks = blocks_from_samples(x, block_sizes, gated_percentile, block_fresh)
         return cls(
             n=int(x.size), warmup_n=int(warmup_n),
             init_ms=None if init_ms is None else float(init_ms),
@@ -215,6 +228,7 @@ class LatencyStats:
             stop_reason=stop_reason, name=name, model=model,
             median_ci_coverage=med_cov, gated_ci_coverage=g_cov, discarded_n=int(discarded_n),
             runtime=str(runtime or ""),
+            blocks=blocks,
         )
 
     def percentile(self, q: float) -> float:
@@ -234,7 +248,10 @@ class LatencyStats:
         out: dict[str, Any] = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, tuple):
+            if field.name == "blocks":
+                value = [{k: _json_float(v) if isinstance(v, float) else v for k, v in b.items()}
+                         for b in value]
+            elif isinstance(value, tuple):
                 value = [_json_float(v) for v in value]
             elif isinstance(value, float):
                 value = _json_float(value)
@@ -249,6 +266,8 @@ class LatencyStats:
         for key in ("median_ci_ms", "gated_ci_ms", "samples_ms"):
             if key in kwargs and kwargs[key] is not None:
                 kwargs[key] = tuple(float(v) for v in kwargs[key])
+        if "blocks" in kwargs:
+            kwargs["blocks"] = tuple(dict(b) for b in kwargs["blocks"] or () if isinstance(b, dict))
         if kwargs.get("fps") is None and "fps" in kwargs:
             kwargs["fps"] = math.inf
         return cls(**kwargs)

@@ -21,27 +21,34 @@ Sequence (defaults in `TimingSettings`):
    gated percentile) is the measurement; calls of the other blocks are counted in
    `LatencyStats.discarded_n`. A real slowdown is over budget in every block and still fails;
    a neighbour's burst of CPU use no longer fails the gate on its own.
+5. blocks: the reported calls are cut into up to `blocks` consecutive blocks (or, with
+   `fresh_blocks`, timed as blocks on fresh runners); `LatencyStats.blocks` keeps each one's
+   statistics for comparisons across runs (`blocks.py`). Cutting costs nothing at run time.
 Steps 2-4 run under `timing_lock(settings.lock_path)` so xdist workers never time at once.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
+from .affinity import pinned
 from .model.protocol import is_model
 from .model.shapes import _is_session  # the one Session test (TF-free)
 from .runtimes import describe as describe_runtime
-from .stats import LatencyStats, order_statistic_ranks
+from .sampling import (  # noqa: F401  (next_check_after, stop_reason: re-exported)
+    next_check_after,
+    sample_blocks,
+    stop_reason,
+)
+from .stats import LatencyStats
 from .timing_checks import check_timing_settings
 
 _NS_PER_MS = 1_000_000.0
-_NS_PER_S = 1_000_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +66,9 @@ class TimingSettings:
         max_runs: cap on timed calls, bounding memory for microsecond-fast targets.
         confirm_time: with a budget, seconds of sampling that must all be over the budget
             before a failing verdict stands (default 1.0; 0 disables confirmation).
+        blocks: at most this many blocks of >= 5 calls (`LatencyStats.blocks`; step 5).
+        fresh_blocks: each block on its own fresh runner (new TF session), sharing `min_time`.
+        cpus: pin every thread of the process to these CPUs while timing (`affinity.py`).
         disabled: `--tfperf-disable`: build, call once, report that single call.
         lock_path: a file lock held while warming up and timing (xdist serialisation), or None.
     """
@@ -71,6 +81,9 @@ class TimingSettings:
     precision: float = 0.02
     max_runs: int = 1_000_000
     confirm_time: float = 1.0
+    blocks: int = 8
+    fresh_blocks: bool = False
+    cpus: tuple[int, ...] | None = None
     disabled: bool = False
     lock_path: str | None = None
 
@@ -335,6 +348,7 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
 
     if settings.disabled:
         samples_ns, warmup_n, reason, discarded_n = [t2 - t1], 0, "disabled", 0
+        sizes, fresh = [1], [False]
     else:
         rebuild, private = None, []
         if target_kind(target) == "model":
@@ -347,8 +361,8 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
                 private.append(target.new_session())
                 return target.make_callable(inputs, session=private[-1])
         try:
-            with timing_lock(settings.lock_path):
-                samples_ns, warmup_n, reason, discarded_n = sample_blocks(
+            with timing_lock(settings.lock_path), pinned(settings.cpus):
+                samples_ns, warmup_n, reason, discarded_n, sizes, fresh = sample_blocks(
                     runner, settings, budget_ms=budget_ms, percentile=percentile, rebuild=rebuild)
         finally:
             while private:  # the model's shared session is never closed under the user
@@ -357,129 +371,5 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
         np.asarray(samples_ns, dtype=np.float64) / _NS_PER_MS, batch=batch, warmup_n=warmup_n,
         init_ms=init_ms, first_ms=first_ms, gated_percentile=percentile, stop_reason=reason,
         name=name if name is not None else label, model=model, discarded_n=discarded_n,
-        runtime=describe_runtime(target, target_kind(target)))
-
-
-def sample_blocks(runner: Callable[[], Any], settings: TimingSettings, *,
-                  budget_ms: float | None = None, percentile: float = 50,
-                  rebuild: Callable[[], Callable[[], Any]] | None = None,
-                  ) -> tuple[list[int], int, str, int]:
-    """`sample` with the over-budget confirmation of the module docstring (step 4).
-
-    Args:
-        runner: zero-argument callable (already called once).
-        settings: the timing settings.
-        budget_ms: the gated percentile's limit, or None (one block, no confirmation).
-        percentile: the gated percentile.
-        rebuild: makes a fresh runner (a new TF session) for each confirmation block, or None
-            to confirm on the same runner. Sessions of one model differ by up to ~10% here
-            (thread pools, buffer placement), so a verdict must hold across sessions.
-
-    Returns:
-        `(samples_ns, warmup_n, stop_reason, discarded_n)`: the samples and stop reason of the
-        reported block, and how many timed calls the other blocks held.
-    """
-    clock = time.perf_counter_ns
-    max_ns = int(settings.max_time * _NS_PER_S)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        warmup_n = 0
-        start = clock()
-        warmup_ns = int(settings.warmup_time * _NS_PER_S)
-        while warmup_n < settings.warmup or clock() - start < warmup_ns:
-            runner()
-            warmup_n += 1
-            if clock() - start >= max_ns:
-                break
-
-        start = clock()
-        deadline = start + max_ns
-        best, reason = _sample_block(runner, settings, budget_ms, percentile, deadline)
-        if budget_ms is None or settings.confirm_time <= 0:
-            return best, warmup_n, reason, 0
-        budget_ns = budget_ms * _NS_PER_MS
-        best_value = _gated_ns(best, percentile)
-        discarded = 0
-        confirm_end = min(start + int(settings.confirm_time * _NS_PER_S), deadline)
-        while best_value > budget_ns and clock() < confirm_end:
-            if rebuild is not None:
-                runner = rebuild()
-                for _ in range(max(settings.warmup, 1) + 1):  # first call + warm-up, untimed
-                    runner()
-            block, block_reason = _sample_block(runner, settings, budget_ms, percentile, deadline)
-            value = _gated_ns(block, percentile)
-            if value < best_value and len(block) >= min(settings.min_runs, len(best)):
-                discarded += len(best)
-                best, reason, best_value = block, block_reason, value
-            else:
-                discarded += len(block)
-        return best, warmup_n, reason, discarded
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def _gated_ns(samples_ns: list[int], percentile: float) -> float:
-    return float(np.percentile(np.asarray(samples_ns, dtype=np.float64), percentile))
-
-
-def _sample_block(runner: Callable[[], Any], settings: TimingSettings, budget_ms: float | None,
-                  percentile: float, deadline: int) -> tuple[list[int], str]:
-    """Time one block: at least `min_runs` calls and `min_time` seconds, then until the
-    stopping rule decides, `max_runs`, or the `deadline` (a perf_counter_ns value)."""
-    clock = time.perf_counter_ns
-    min_ns = int(settings.min_time * _NS_PER_S)
-    samples: list[int] = []
-    append = samples.append
-    min_runs = max(settings.min_runs, 1)
-    next_check = min_runs
-    start = clock()
-    while True:
-        t0 = clock()
-        runner()
-        t1 = clock()
-        append(t1 - t0)
-        n = len(samples)
-        if n < next_check:
-            if t1 >= deadline:
-                return samples, "max_time"
-            continue
-        if t1 >= deadline:
-            return samples, "max_time"
-        if n >= settings.max_runs:
-            return samples, "max_runs"
-        if t1 - start >= min_ns:
-            reason = stop_reason(samples, percentile, budget_ms, settings.precision)
-            if reason:
-                return samples, reason
-        next_check = next_check_after(n)
-
-
-def next_check_after(n: int) -> int:
-    """Sample count of the next stopping-rule check after one at `n` (~5% growth, >= 5)."""
-    return n + max(5, n // 20)
-
-
-def stop_reason(samples_ns: list[int], percentile: float, budget_ms: float | None,
-                precision: float) -> str | None:
-    """'budget' / 'precision' when the samples so far settle the question, else None.
-
-    The 95% order-statistic CI of the gated percentile must have real 95% coverage (enough
-    samples), then either lie entirely below or above `budget_ms`, or have both ends within
-    `precision` (a fraction) of the statistic.
-    """
-    n = len(samples_ns)
-    lo_rank, hi_rank, coverage = order_statistic_ranks(n, percentile / 100.0)
-    if coverage < 0.95:
-        return None
-    x = np.asarray(samples_ns, dtype=np.float64)
-    lo, hi = np.partition(x, (lo_rank - 1, hi_rank - 1))[[lo_rank - 1, hi_rank - 1]]
-    if budget_ms is not None:
-        budget_ns = budget_ms * _NS_PER_MS
-        if hi <= budget_ns or lo > budget_ns:
-            return "budget"
-    stat = float(np.percentile(x, percentile))
-    if stat > 0 and max(stat - lo, hi - stat) <= precision * stat:
-        return "precision"
-    return None
+        runtime=describe_runtime(target, target_kind(target)),
+        block_sizes=sizes, block_fresh=fresh)

@@ -40,7 +40,8 @@ def _run(*records: dict) -> SessionResults:
     ("p90:5ms", ("p90", "ms", 5.0)),
     ("P50:2.5%", ("median", "percent", 2.5)),
     ("mean: 0.5 ms", ("mean", "ms", 0.5)),
-    ("7%", ("median", "percent", 7.0)),
+    ("7%", ("gated", "percent", 7.0)),  # each measurement's gated statistic
+    ("gated:5%", ("gated", "percent", 5.0)),
 ])
 def test_parse_fail_expr(expr, expected):
     th = baseline.parse_fail_expr(expr)
@@ -137,7 +138,7 @@ def test_change_past_threshold_without_significance_is_noise():
 def test_significant_speedup_is_improved_and_ms_thresholds():
     base, fast = _pair(10.0, 6.0)
     assert baseline.compare_measurement(base, fast, ["median:10%"]).verdict == "improved"
-    base, slow = _pair(10.0, 12.0)
+    base, slow = _pair(10.0, 14.0)
     assert baseline.compare_measurement(base, slow, ["median:5ms"]).verdict == "ok"
     c = baseline.compare_measurement(base, slow, ["median:5ms", "p90:1ms"])
     assert (c.verdict, c.statistic, c.threshold) == ("regressed", "p90", "p90:1ms")

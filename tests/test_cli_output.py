@@ -177,4 +177,4 @@ def test_compare_section_ends_with_a_tally():
                              "enforced": enforced, "failed": verdict == "regressed" and enforced})
     for report in (False, True):
         lines = dict(sections(r, report=report, compare=True))["tfperf comparison"]
-        assert lines[-1] == "6 compared: 1 regressed, 1 slower, 1 improved, 1 within noise, 2 ok"
+        assert lines[-1] == "6 compared: 1 regressed, 1 slower, 1 improved, 1 noise, 2 ok"

@@ -14,7 +14,12 @@ from .compare import (
     check_regressions,
     collect_environment,
     compare_measurement,
+    compare_options,
     compare_runs,
+    comparison_warnings,
+    gated_statistic,
+    record_blocks,
+    reference_of,
     finalize,
     parse_fail_expr,
     parse_thresholds,
@@ -35,7 +40,8 @@ from .storage import (
 __all__ = [
     "ALPHA", "Comparison", "DEFAULT_DISPLAY_EXPR", "DEFAULT_ROOT", "Threshold", "VERDICTS",
     "baseline_warnings", "check_regressions", "collect_environment", "compare_measurement",
-    "compare_runs", "finalize", "load_baseline", "machine_id", "measurement_index",
+    "compare_options", "compare_runs", "comparison_warnings", "finalize", "gated_statistic",
+    "record_blocks", "reference_of", "load_baseline", "machine_id", "measurement_index",
     "parse_fail_expr", "parse_thresholds", "regression_for", "resolve_baseline", "save",
     "statistic_value", "tensorflow_version",
 ]

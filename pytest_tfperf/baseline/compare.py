@@ -1,107 +1,38 @@
 """Comparisons of a run against a stored one, and the per-test regression gate.
 
-A change is a regression only when BOTH hold: the statistic moved past the threshold
-(`median:10%`, `p90:5ms`) AND the raw samples differ significantly (two-sided Mann-Whitney U,
-p < `ALPHA`). A change past the threshold that is not significant is reported as "noise".
+The noise that decides whether a change is real lives between runs (a process, a session, a
+neighbour's burst shifts every call of a run together), so per-call samples are not the
+replicates: each measurement's *blocks* are (`blocks.py`). For a statistic (the test's gated
+one by default: the p90 for a p90 budget) the change new/base gets a 95% CI from the spread of
+per-block values on both sides plus a between-run floor (`run_noise`, default
+`blocks.DEFAULT_RUN_NOISE` = 4% per run, `--tfperf-compare-noise`):
+
+- regressed: the whole CI lies past the threshold (default `DEFAULT_DISPLAY_EXPR`, 10% on the
+  gated statistic: classifies, fails nothing unless asked for with `--tfperf-compare-fail` or
+  `latency_budget(..., regression=...)`);
+- improved: the whole CI lies past the threshold the other way;
+- noise: the change is past the threshold but the CI reaches back over it ("inconclusive:
+  +X% +-Y%");
+- ok: the change is within the threshold.
+Inside pytest an enforced regression must persist when the measurement is re-timed in fresh
+sessions (`confirm.py`), as the latency gate's failure confirmation does. A baseline without
+blocks (an older file, pytest-benchmark's) gets blocks cut from its stored samples, in order.
 Nothing here prints: messages are returned, `report/` renders them.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Iterable, Sequence
 
-from ..errors import ConfigError
-from ..records import ALPHA, measurement_label
+from ..records import ALPHA, measurement_label  # noqa: F401  (ALPHA: re-exported)
 from ..records import ComparisonRecord as Comparison
 from .storage import _keyed, measurement_index
+from .thresholds import Threshold, parse_fail_expr, parse_thresholds
 
-DEFAULT_DISPLAY_EXPR = "median:10%"  # classifies (never fails) when no threshold is given
+DEFAULT_DISPLAY_EXPR = "10%"  # on the gated statistic; classifies (never fails) when none is given
 VERDICTS = ("ok", "improved", "noise", "regressed")
 _SEVERITY = {"ok": 0, "noise": 1, "improved": 2, "regressed": 3}
-_EXPR_RE = re.compile(r"^\s*(?:(?P<stat>[a-zA-Z][a-zA-Z0-9.]*)\s*:)?\s*(?P<num>[0-9]*\.?[0-9]+)"
-                      r"\s*(?P<unit>%|ms)\s*$")
-
-
-# --------------------------------------------------------------------------- thresholds
-@dataclasses.dataclass(frozen=True)
-class Threshold:
-    """How much a statistic may grow: `percent` (of the baseline) or `ms` (absolute)."""
-
-    statistic: str  # "median", "mean", "min", "max", "p90", ...
-    kind: str       # "percent" | "ms"
-    value: float
-
-    @property
-    def expr(self) -> str:
-        return f"{self.statistic}:{self.value:g}{'%' if self.kind == 'percent' else 'ms'}"
-
-    def exceeded(self, base: float, new: float) -> bool:
-        """True when `new` is slower than `base` by more than the threshold."""
-        if self.kind == "percent":
-            return base > 0 and (new / base - 1.0) * 100.0 > self.value
-        return new - base > self.value
-
-    def improved(self, base: float, new: float) -> bool:
-        """True when `new` is faster than `base` by more than the threshold."""
-        if self.kind == "percent":
-            return base > 0 and (1.0 - new / base) * 100.0 > self.value
-        return base - new > self.value
-
-    def to_dict(self) -> dict:
-        return {"statistic": self.statistic, "kind": self.kind, "value": self.value,
-                "expr": self.expr}
-
-
-def _normalize_statistic(stat: str, expr: str) -> str:
-    stat = stat.lower()
-    if stat in ("median", "p50", "mean", "min", "max"):
-        return "median" if stat == "p50" else stat
-    m = re.fullmatch(r"p(\d+(?:\.\d+)?)", stat)
-    if m and 0 < float(m.group(1)) < 100:
-        return f"p{float(m.group(1)):g}"
-    raise ConfigError(f"regression threshold {expr!r}: unknown statistic {stat!r}; use one of "
-                      f"median, mean, min, max or a percentile pNN (p90, p99). Received: {expr!r}")
-
-
-def parse_fail_expr(expr: str, default_statistic: str = "median") -> Threshold:
-    """Parse a `--tfperf-compare-fail` expression.
-
-    Args:
-        expr: `STAT:N%` or `STAT:Nms` (e.g. `median:10%`, `p90:5ms`), or just `N%` / `Nms`
-            for `default_statistic`.
-        default_statistic: the statistic when `expr` names none (a marker's percentile).
-
-    Returns:
-        The `Threshold`.
-
-    Raises:
-        ConfigError: `expr` is not of that form.
-    """
-    if isinstance(expr, Threshold):
-        return expr
-    m = _EXPR_RE.match(str(expr))
-    if not m:
-        raise ConfigError(
-            f"regression threshold {expr!r} is not STAT:N% or STAT:Nms; write e.g. median:10% "
-            f"(10% slower than the baseline) or p90:5ms (5 ms slower). Received: {expr!r}")
-    stat = _normalize_statistic(m.group("stat") or default_statistic, str(expr))
-    return Threshold(stat, "percent" if m.group("unit") == "%" else "ms", float(m.group("num")))
-
-
-def parse_thresholds(exprs: Iterable[str | Threshold] | str | None,
-                     default_statistic: str = "median") -> tuple[Threshold, ...]:
-    """Several `parse_fail_expr`s (a single string may hold comma-separated expressions)."""
-    if exprs is None:
-        return ()
-    if isinstance(exprs, (str, Threshold)):
-        exprs = [exprs]
-    out: list[Threshold] = []
-    for item in exprs:
-        parts = [item] if isinstance(item, Threshold) else [p for p in str(item).split(",") if p.strip()]
-        out.extend(parse_fail_expr(p, default_statistic) for p in parts)
-    return tuple(out)
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -109,10 +40,18 @@ def _samples(record: dict) -> list[float]:
     return [float(v) for v in (record.get("stats") or {}).get("samples_ms") or [] if v is not None]
 
 
+def gated_statistic(record: dict) -> str:
+    """"median" or "pNN": the statistic a measurement's budget gates on."""
+    q = (record.get("stats") or {}).get("gated_percentile")
+    return "median" if q in (None, 50, 50.0) else f"p{float(q):g}"
+
+
 def statistic_value(record: dict, statistic: str) -> float | None:
     """The value (ms) of `statistic` for a measurement record: from its stats, else its samples."""
     import numpy as np
 
+    if statistic == "gated":
+        statistic = gated_statistic(record)
     st = record.get("stats") or {}
     key = {"median": "median_ms", "mean": "mean_ms", "min": "min_ms", "max": "max_ms"}.get(
         statistic, f"{statistic}_ms")
@@ -127,53 +66,118 @@ def statistic_value(record: dict, statistic: str) -> float | None:
         samples))
 
 
+def record_blocks(record: dict) -> tuple[list[dict], bool]:
+    """`(blocks, derived)`: a record's stored blocks, else blocks cut from its samples in call
+    order (`derived` True: an older file or pytest-benchmark's), else none."""
+    from ..blocks import block_count, blocks_from_samples, split_sizes
+
+    st = record.get("stats") or {}
+    stored = [b for b in st.get("blocks") or [] if isinstance(b, dict)]
+    if stored:
+        return stored, False
+    samples = _samples(record)
+    if not samples:
+        return [], False
+    q = st.get("gated_percentile") or 50
+    sizes = split_sizes(len(samples), block_count(len(samples)))
+    return list(blocks_from_samples(samples, sizes, float(q))), True
+
+
+def _single_side_sd(record: dict, statistic: str) -> float | None:
+    """SD of log(statistic) from its per-call order-statistic CI, for a side with one block."""
+    import math
+
+    from ..stats import percentile_ci
+
+    samples = [v for v in _samples(record) if v > 0]
+    if len(samples) < 2:
+        return None
+    q = 50.0 if statistic in ("median", "mean") else float(statistic[1:]) \
+        if statistic.startswith("p") else None
+    if q is None:
+        return None
+    lo, hi, coverage = percentile_ci(samples, q)
+    if lo <= 0:
+        return None
+    return math.log(hi / lo) / (2 * 1.96) if coverage >= 0.95 else math.log(hi / lo) / 2
+
+
 def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | str] = (),
-                        *, enforced: bool | None = None) -> Comparison:
-    """Compare one measurement record with its baseline record.
+                        *, enforced: bool | None = None, run_noise: float | None = None,
+                        references: tuple[dict, dict] | None = None) -> Comparison:
+    """Compare one measurement record with its baseline record (see the module docstring).
 
     Args:
-        base: the baseline's measurement record (`stats` with `samples_ms`).
+        base: the baseline's measurement record (`stats` with `blocks` or `samples_ms`).
         new: this run's measurement record.
         thresholds: `Threshold`s or expressions; empty -> `DEFAULT_DISPLAY_EXPR`, not enforced.
         enforced: override whether a regression fails (default: True iff thresholds given).
+        run_noise: the between-run floor per run (default `blocks.DEFAULT_RUN_NOISE`).
+        references: `(base_reference, new_reference)` reference-workload records
+            (`reference.py`) to compare ratios model / reference (`--tfperf-normalize`).
 
     Returns:
         The `Comparison` of the most severe threshold (regressed > improved > noise > ok).
     """
-    from ..stats import mann_whitney_u
+    from ..blocks import DEFAULT_RUN_NOISE
 
     parsed = parse_thresholds(thresholds)
     if enforced is None:
         enforced = bool(parsed)
     if not parsed:
         parsed = (parse_fail_expr(DEFAULT_DISPLAY_EXPR),)
-    a, b = _samples(base), _samples(new)
-    p_value = float(mann_whitney_u(a, b)[1]) if a and b else None
-    significant = None if p_value is None else p_value < ALPHA
+    noise = DEFAULT_RUN_NOISE if run_noise is None else float(run_noise)
     best: Comparison | None = None
     for th in parsed:
-        bv, nv = statistic_value(base, th.statistic), statistic_value(new, th.statistic)
-        note = ""
-        if bv is None or nv is None:
-            verdict, note = "ok", f"no {th.statistic} in the baseline or this run"
-        elif th.exceeded(bv, nv) or th.improved(bv, nv):
-            moved = "regressed" if th.exceeded(bv, nv) else "improved"
-            verdict = moved if significant is not False else "noise"
-            if significant is None:
-                verdict, note = moved, "no raw samples: the threshold alone decides"
-        else:
-            verdict = "ok"
-        cmp = Comparison(
-            key=measurement_label(new), test_id=str(new.get("test_id") or ""),
-            name=new.get("name"), statistic=th.statistic, base_ms=bv, new_ms=nv,
-            ratio=(nv / bv) if (bv and nv is not None) else None,
-            delta_ms=(nv - bv) if (bv is not None and nv is not None) else None,
-            p_value=p_value, base_n=len(a), new_n=len(b), threshold=th.expr, verdict=verdict,
-            enforced=enforced, note=note)
+        if th.statistic == "gated":
+            th = dataclasses.replace(th, statistic=gated_statistic(new))
+        cmp = _compare_one(base, new, th, enforced, noise, references)
         if best is None or _SEVERITY[cmp.verdict] > _SEVERITY[best.verdict]:
             best = cmp
     assert best is not None
     return best
+
+
+def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: float,
+                 references: tuple[dict, dict] | None) -> Comparison:
+    from ..blocks import block_values, estimate_change
+
+    stat = th.statistic
+    bv, nv = statistic_value(base, stat), statistic_value(new, stat)
+    common = dict(key=measurement_label(new), test_id=str(new.get("test_id") or ""),
+                  name=new.get("name"), statistic=stat, base_ms=bv, new_ms=nv,
+                  base_n=len(_samples(base)), new_n=len(_samples(new)), threshold=th.expr,
+                  enforced=enforced)
+    if bv is None or nv is None or bv <= 0 or nv <= 0:
+        return Comparison(**common, verdict="ok",
+                          note=f"no {stat} in the baseline or this run: not compared")
+    (b_blocks, b_derived), (n_blocks, _) = record_blocks(base), record_blocks(new)
+    b_values, n_values = block_values(b_blocks, stat), block_values(n_blocks, stat)
+    notes = ["baseline without blocks: blocks cut from its stored samples"] if b_derived else []
+    extra, scale, normalized = (), 1.0, False
+    if references is not None:
+        ref_base, ref_new = (statistic_value(r, "median") for r in references)
+        if ref_base and ref_new:
+            scale, normalized = ref_base / ref_new, True
+            extra = tuple(block_values(record_blocks(r)[0], "median") for r in references)
+    change = estimate_change(
+        bv, nv * scale, b_values, n_values, run_noise=noise, extra_blocks=extra,
+        base_sd=_single_side_sd(base, stat) if len(b_values) < 2 else None,
+        new_sd=_single_side_sd(new, stat) if len(n_values) < 2 else None)
+    low_ms, high_ms = bv * change.low, bv * change.high  # the CI of `new`, on the base's scale
+    if th.exceeded(bv, low_ms):
+        verdict = "regressed"
+    elif th.improved(bv, high_ms):
+        verdict = "improved"
+    elif th.exceeded(bv, bv * change.ratio) or th.improved(bv, bv * change.ratio):
+        verdict = "noise"
+    else:
+        verdict = "ok"
+    return Comparison(
+        **common, ratio=change.ratio, delta_ms=nv * scale - bv, p_value=change.p_value,
+        verdict=verdict, note="; ".join(notes), ci_low=change.low, ci_high=change.high,
+        run_noise=noise, base_blocks=len(b_values), new_blocks=len(n_values),
+        normalized=normalized, retimed=bool(new.get("retimed")))
 
 
 # --------------------------------------------------------------------------- baseline documents
@@ -198,13 +202,38 @@ def baseline_warnings(base_doc: dict, environment: dict, machine: dict | None = 
     return warnings
 
 
+def compare_options(settings) -> dict:
+    """`compare_runs` keyword arguments from the run's settings (noise floor, normalisation)."""
+    noise = getattr(settings, "compare_noise", None)
+    return {"run_noise": None if noise is None else noise / 100.0,
+            "normalize": bool(getattr(settings, "normalize", False))}
+
+
+def comparison_warnings(base_doc: dict, results, settings=None) -> list[str]:
+    """Why a comparison sees less than it should: a baseline without blocks, a missing
+    reference workload under `--tfperf-normalize`."""
+    src = base_doc.get("_tfperf_source", "the baseline")
+    out = []
+    records = measurement_index(base_doc).values()
+    if any(not (r.get("stats") or {}).get("blocks") for r in records):
+        out.append(f"{src} has measurements without timing blocks (saved by an older tfperf or "
+                   f"by pytest-benchmark): their blocks are cut from the stored samples, which "
+                   f"see less of the run-to-run noise; save a new baseline to replace it")
+    if settings is not None and getattr(settings, "normalize", False):
+        for what, run in (("the baseline", base_doc), ("this run", results)):
+            if reference_of(run) is None:
+                out.append(f"--tfperf-normalize: {what} has no reference workload timing; "
+                           f"compared without normalisation")
+    return out
+
+
 def _ident_text(m: dict) -> str:
     cpu = (m.get("cpu") or {}).get("brand_raw")
     return f"node {m.get('node')!r}, cpu {cpu!r}"
 
 
-def compare_runs(base_doc: dict, new_results, thresholds: Sequence[Threshold | str] = ()
-                 ) -> list[Comparison]:
+def compare_runs(base_doc: dict, new_results, thresholds: Sequence[Threshold | str] = (), *,
+                 run_noise: float | None = None, normalize: bool = False) -> list[Comparison]:
     """Compare every measurement of this run that the baseline also has.
 
     Args:
@@ -213,6 +242,9 @@ def compare_runs(base_doc: dict, new_results, thresholds: Sequence[Threshold | s
         thresholds: `--tfperf-compare-fail` thresholds (empty: classify only, fail nothing).
             A record's own `regression` (from `latency_budget(..., regression="10%")`)
             replaces them for that measurement.
+        run_noise: the between-run floor per run (default `blocks.DEFAULT_RUN_NOISE`).
+        normalize: compare ratios model / reference workload when both runs timed one
+            (`--tfperf-normalize`; a run without one is compared as is).
 
     Returns:
         One `Comparison` per measurement present in both, keyed by test id + measurement name.
@@ -222,23 +254,34 @@ def compare_runs(base_doc: dict, new_results, thresholds: Sequence[Threshold | s
         new = measurement_index(new_results)
     else:
         new = _keyed(new_results.measurements, measurement_label)
+    references = None
+    if normalize:
+        pair = (reference_of(base_doc), reference_of(new_results))
+        references = pair if all(pair) else None
     out = []
     for key, rec in new.items():
         if key in base:
             own = _record_thresholds(rec)
             cmp = compare_measurement(base[key], rec, own or thresholds,
-                                      enforced=True if own else None)
+                                      enforced=True if own else None, run_noise=run_noise,
+                                      references=references)
             out.append(dataclasses.replace(cmp, key=key))
     return out
+
+
+def reference_of(run) -> dict | None:
+    """The reference-workload record (`reference.py`) of a document or `SessionResults`."""
+    env = run.environment if hasattr(run, "environment") else \
+        ((run.get("tfperf") or {}).get("environment") or {})
+    ref = env.get("reference") if isinstance(env, dict) else None
+    return ref if isinstance(ref, dict) and isinstance(ref.get("stats"), dict) else None
 
 
 def _record_thresholds(record: dict) -> tuple[Threshold, ...]:
     expr = record.get("regression")
     if not expr:
         return ()
-    q = (record.get("stats") or {}).get("gated_percentile")
-    default = "median" if q in (None, 50, 50.0) else f"p{float(q):g}"
-    return parse_thresholds(expr, default_statistic=default)
+    return parse_thresholds(expr, default_statistic=gated_statistic(record))
 
 
 def _display_path(path: str) -> str:
@@ -265,7 +308,7 @@ def regression_for(test_id: str, comparisons: Iterable[Comparison | dict],
 
 def check_regressions(baseline_doc: dict | None, test_id: str, measurement_records: list[dict],
                       thresholds: Sequence[Threshold | str] = (),
-                      regression: str | None = None) -> list[str]:
+                      regression: str | None = None, **compare_kwargs) -> list[str]:
     """Per-test gate, called by the plugin at the end of each test's call phase.
 
     Args:
@@ -274,6 +317,7 @@ def check_regressions(baseline_doc: dict | None, test_id: str, measurement_recor
         measurement_records: the measurement records this test made (dicts).
         thresholds: `--tfperf-compare-fail` thresholds.
         regression: the test's `latency_budget(..., regression="10%")`, replacing `thresholds`.
+        compare_kwargs: `run_noise`, `normalize` for `compare_runs`.
 
     Returns:
         Failure messages, one per regressed measurement; empty when nothing regressed.
@@ -290,7 +334,8 @@ def check_regressions(baseline_doc: dict | None, test_id: str, measurement_recor
     run = SessionResults()
     run.extend("measurement", records)
     # only the enforced ones: records without their own threshold use `thresholds` (enforced)
-    comparisons = [c for c in compare_runs(baseline_doc, run, thresholds) if c.enforced]
+    comparisons = [c for c in compare_runs(baseline_doc, run, thresholds, **compare_kwargs)
+                   if c.enforced]
     return regression_for(test_id, comparisons, baseline_doc.get("_tfperf_source"))
 
 
@@ -351,7 +396,9 @@ def finalize(settings, results, baseline_doc: dict | None = None) -> None:
                 settings.compare or None, settings.storage)
             info["path"] = doc.get("_tfperf_source")
             info["warnings"] = baseline_warnings(doc, results.environment, machine_info())
-            results.records["comparison"] = list(compare_runs(doc, results, settings.compare_fail))
+            results.records["comparison"] = list(compare_runs(
+                doc, results, settings.compare_fail, **compare_options(settings)))
+            info["warnings"] += comparison_warnings(doc, results, settings)
         except TfperfError as exc:
             info["warnings"].append(str(exc))
         except (ValueError, TypeError, AttributeError, KeyError) as exc:

@@ -91,6 +91,14 @@ def _read(path: Path) -> dict:
         if not isinstance(bench, dict) or not isinstance(bench.get("stats"), dict):
             raise BaselineError(f"baseline file {path} is corrupt: a 'benchmarks' entry has no "
                                 f"'stats' dict ({str(bench)[:80]}); it was left untouched.")
+    from ..report.json_report import FORMAT
+
+    version = (doc.get("tfperf") or {}).get("format") if isinstance(doc.get("tfperf"), dict) else None
+    if version is not None and (not _is_number(version) or version > FORMAT):
+        raise BaselineError(
+            f"baseline file {path} has tfperf.format {_show(version)}: it was written by a newer "
+            f"pytest-tfperf (this one reads formats up to {FORMAT}); it was left untouched: "
+            f"upgrade pytest-tfperf, or compare against a run saved by this version.")
     problem = _document_problem(doc)
     if problem:
         raise BaselineError(f"baseline file {path} is corrupt: {problem}; it was left untouched: "
@@ -149,7 +157,24 @@ def _measurement_problem(i: int, rec) -> str | None:
             if problem:
                 return problem
     return _numbers_problem(where, "stats.gated_percentile", stats.get("gated_percentile"),
-                            elements=False)
+                            elements=False) or _blocks_problem(where, stats.get("blocks"))
+
+
+def _blocks_problem(where: str, blocks) -> str | None:
+    """What is wrong with `stats.blocks` (a list of per-block statistics), or None."""
+    if blocks is None:
+        return None
+    if not isinstance(blocks, list):
+        return f"{where} stats.blocks must be a list of objects, not {_show(blocks)}"
+    for j, block in enumerate(blocks):
+        if not isinstance(block, dict):
+            return f"{where} stats.blocks[{j}] must be an object, not {_show(block)}"
+        for key, value in block.items():
+            if key.endswith("_ms") or key == "n":
+                problem = _numbers_problem(where, f"stats.blocks[{j}].{key}", value, elements=False)
+                if problem:
+                    return problem
+    return None
 
 
 def _document_problem(doc: dict) -> str | None:

@@ -83,6 +83,16 @@ def fmt_pct(value: Any, signed: bool = True) -> str:
     return f"{value:+.1f}%" if signed else f"{value:.1f}%"
 
 
+def fmt_change_ci(comparison: dict) -> str:
+    """The 95% CI of a comparison's change: '[+3.1%, +26.0%]' (block spread + the between-run
+    floor, `blocks.estimate_change`); the p-value of files without one; '-' when neither."""
+    low, high = comparison.get("ci_low"), comparison.get("ci_high")
+    if _finite(low) and _finite(high):
+        return f"[{fmt_pct((low - 1) * 100)}, {fmt_pct((high - 1) * 100)}]"
+    p = comparison.get("p_value")
+    return f"p={p:.2g}" if _finite(p) else MISSING
+
+
 def fmt_value(value: Any) -> str:
     """Generic cell: numbers compactly, bools as yes/no, lists joined, None as '-'."""
     if value is None:

@@ -26,6 +26,7 @@ from . import (
     first_measurement_of,
     fmt_budget_value,
     fmt_bytes,
+    fmt_change_ci,
     fmt_count,
     fmt_ms,
     fmt_num,
@@ -44,9 +45,9 @@ from . import (
     model_weights,
     percentile_cell,
     run_tally,
-    weights_notes,
     unique_models,
     verdict_text,
+    weights_notes,
 )
 
 CSS = """
@@ -427,12 +428,11 @@ def render(results, title: str = "tfperf report") -> str:
             body += [f'<p class="warn">{_e(w)}</p>' for w in base.get("warnings") or []]
         rows = []
         for c in results.comparisons:
-            p = c.get("p_value")
             verdict = str(c.get("verdict") or MISSING)
             rows.append([_Id(c.get("key") or c.get("test_id")), c.get("statistic"), fmt_ms(c.get("base_ms")),
                          fmt_ms(c.get("new_ms")), fmt_pct(c.get("change_pct")),
-                         MISSING if p is None else f"{p:.2g}", c.get("threshold"), (verdict, verdict)])
-        body.append(_table(["test", "stat", "base ms", "new ms", "change", "p", "threshold",
+                         fmt_change_ci(c), c.get("threshold"), (verdict, verdict)])
+        body.append(_table(["test", "stat", "base ms", "new ms", "change", "95% CI", "threshold",
                             "verdict"], rows, num=(2, 3, 4, 5), cls="comparison"))
     if len(body) == n_head:
         body.append("<p>No tfperf measurements in this run.</p>")

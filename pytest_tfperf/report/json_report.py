@@ -16,7 +16,7 @@ import os
 from ..integrations.pytest_benchmark import benchmark_stats
 from . import get, inputs_text, measurement_label
 
-FORMAT = 1  # version of the `tfperf` section's layout
+FORMAT = 2  # version of the `tfperf` section's layout (2: measurements have timing blocks)
 
 
 def machine_info() -> dict:

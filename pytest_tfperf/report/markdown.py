@@ -12,6 +12,7 @@ from . import (
     display_labels,
     display_path,
     fmt_bytes,
+    fmt_change_ci,
     fmt_count,
     fmt_ms,
     fmt_num,
@@ -28,9 +29,9 @@ from . import (
     model_verdicts,
     model_weights,
     percentile_cell,
-    weights_notes,
     unique_models,
     verdict_text,
+    weights_notes,
 )
 
 
@@ -115,12 +116,11 @@ def render(results, title: str = "tfperf report") -> str:
                 out.append("")
         rows = []
         for c in results.comparisons:
-            p = c.get("p_value")
             rows.append([f"`{c.get('key') or c.get('test_id')}`", c.get("statistic"),
                          fmt_ms(c.get("base_ms")), fmt_ms(c.get("new_ms")), fmt_pct(c.get("change_pct")),
-                         MISSING if p is None else f"{p:.2g}", c.get("threshold"),
+                         fmt_change_ci(c), c.get("threshold"),
                          ("❌ " if c.get("failed") else "") + str(c.get("verdict") or MISSING)])
-        out += _table(["test", "stat", "base ms", "new ms", "change", "p", "threshold", "verdict"],
+        out += _table(["test", "stat", "base ms", "new ms", "change", "95% CI", "threshold", "verdict"],
                       rows, right=(2, 3, 4, 5))
     if len(out) == 5:
         out += ["No tfperf measurements in this run.", ""]

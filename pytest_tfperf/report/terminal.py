@@ -22,6 +22,7 @@ from . import (
     display_labels,
     display_path,
     fmt_bytes,
+    fmt_change_ci,
     fmt_count,
     fmt_ms,
     fmt_num,
@@ -39,9 +40,9 @@ from . import (
     model_verdicts,
     model_weights,
     percentile_cell,
-    weights_notes,
     unique_models,
     verdict_text,
+    weights_notes,
 )
 
 WIDTH = 100  # the width when the caller has no terminal to ask (pytest passes its own)
@@ -268,19 +269,19 @@ def render_comparisons(comparisons: list[dict], width: int = WIDTH) -> list[str]
         verdict = str(c.get("verdict") or MISSING)
         if verdict == "regressed" and not c.get("enforced", True):
             verdict = "slower"  # past the display threshold but no --tfperf-compare-fail given
-        p = c.get("p_value")
         rows.append([c.get("key") or c.get("test_id") or MISSING, str(c.get("statistic") or MISSING),
                      fmt_ms(c.get("base_ms")), fmt_ms(c.get("new_ms")), fmt_pct(c.get("change_pct")),
-                     MISSING if p is None else f"{p:.2g}", verdict.upper() if c.get("failed") else verdict])
-    return fit_table(["test", "stat", "base ms", "new ms", "change", "p", "verdict"], rows,
+                     fmt_change_ci(c), verdict.upper() if c.get("failed") else verdict])
+    return fit_table(["test", "stat", "base ms", "new ms", "change", "95% CI", "verdict"], rows,
                      width=width)
 
 
-def comparison_summary(comparisons: list[dict]) -> str:
-    """One tally line under the comparison table: '5 compared: 1 regressed, 1 improved, 3 ok'.
+def comparison_summary(comparisons: list) -> list[str]:
+    """The lines under the comparison table: how verdicts are reached, then the tally
+    ('12 compared: 0 regressed, 1 improved, 2 noise, 9 ok').
 
     A regression past the display threshold only (no --tfperf-compare-fail) counts as "slower",
-    as its row says; "noise" = past the threshold but not significant (Mann-Whitney).
+    as its row says; "noise": past the threshold, but the change's CI reaches back over it.
     """
     counts: dict[str, int] = {}
     for c in comparisons:
@@ -288,10 +289,18 @@ def comparison_summary(comparisons: list[dict]) -> str:
         if verdict == "regressed" and not c.get("enforced", True):
             verdict = "slower"
         counts[verdict] = counts.get(verdict, 0) + 1
-    order = ["regressed", "slower", "improved", "noise", "ok"]
-    parts = [f"{counts[v]} {'within noise' if v == 'noise' else v}"
-             for v in order + sorted(set(counts) - set(order)) if counts.get(v)]
-    return f"{len(comparisons)} compared" + (": " + ", ".join(parts) if parts else "")
+    shown = ["regressed", "slower", "improved", "noise", "ok"]
+    parts = [f"{counts.get(v, 0)} {v}" for v in ("regressed",)]
+    parts += [f"{counts[v]} slower" for v in ("slower",) if counts.get(v)]
+    parts += [f"{counts.get(v, 0)} {v}" for v in ("improved", "noise")]
+    parts += [f"{counts[v]} {v}" for v in ["ok", *sorted(set(counts) - set(shown))] if counts.get(v)]
+    lines = []
+    floors = sorted({c.get("run_noise") for c in comparisons if c.get("run_noise") is not None})
+    if floors:
+        lines.append("regressed/improved: the 95% CI of the change lies past the threshold; noise: "
+                     "past it, inside the CI (block spread + a "
+                     f"{'/'.join(f'{f * 100:g}%' for f in floors)} between-run floor)")
+    return lines + [f"{len(comparisons)} compared: " + ", ".join(parts)]
 
 
 def render_failures(results, width: int = WIDTH) -> list[str]:
@@ -410,7 +419,7 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
         out.append(("tfperf profiles", render_profiles(results)))
     if (report or compare) and (results.comparisons or results.environment.get("baseline")):
         lines = render_comparisons(results.comparisons, width)
-        lines.append(comparison_summary(results.comparisons))  # issue 14 item 7: the tally
+        lines += comparison_summary(results.comparisons)
         if not report:
             lines = render_environment(results)[1:] + lines
         out.append(("tfperf comparison", lines))

@@ -1,0 +1,421 @@
+"""Baseline comparisons against between-run noise (issue 12), in fresh pytest processes.
+
+Every run is a separate `pytest` process (it pays TensorFlow start-up and gets its own
+process-level speed, like a CI job) timing three frozen TF1 graphs with `tfperf.measure`:
+tiny (a small convnet, ~0.2 ms), mid (AlexNet-family 128 px, dense 1024, ~5 ms) and big
+(the same at a larger input, ~25 ms; `--sizes`).
+
+Pairs (`--pairs N`, 20 by default). Pair i: run A (idle, `--tfperf-json A.json`), then the B runs
+of each comparison condition, back to back, each `--tfperf-compare A.json
+--tfperf-compare-fail median:10%` (the pytest gate, with its re-timing) and `--tfperf-json`:
+  null       B is the same suite unchanged: every "regressed" is a false regression (goal 0/N)
+  slow1.3    B's runner spins 0.3 x the calibrated median after each call: a real 1.3x slowdown
+  slow1.15   the same at 1.15x
+Odd pairs run their B runs with a one-core CPU hog (`while True: pass`) beside them.
+Verdicts per model and method, on the same pairs:
+  gate       the pytest run's own verdict (block-level CI + floor, regression re-timed)
+  files      `tfperf compare A.json B.json` on the first timings (no re-timing possible)
+  norm       the same with `--normalize` (ratios model / reference workload)
+  mw-0.2     tfperf 0.2's rule: past the threshold and per-call Mann-Whitney p < 0.01
+  pytest-benchmark   `--benchmark-compare-fail=median:10%`'s check on the same medians
+CV of the reported median across fresh idle processes: the A runs (not pinned), and
+  cv-pin     `--pairs` extra idle runs pinned to one CPU (`-o tfperf_cpus=1`)
+  cv-fresh   `--pairs` extra idle runs with fresh-session blocks (`-o tfperf_fresh_blocks=true`)
+each also normalised by the reference workload.
+  ab         `--ab-runs` (10) fresh processes of `assert_faster(facenet_opt, facenet, by=10%)`
+             (the example project's BN-folded pair): verdict stability.
+
+The machine is shared: the load average is printed with every run; take figures only when it
+is quiet (`uptime` 1-minute load < 1). Total time at defaults ~30-40 min on 2 idle cores.
+
+Run: python bench/bench_compare.py [--pairs 20] [--models tiny,mid,big]
+     [--conditions null,slow1.3,slow1.15,cv-pin,cv-fresh,ab] [--ini tfperf_cpus=1]
+     [--json PATH] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+OUTPUT = "logits_layer/BiasAdd"
+COMPARE = ("null", "slow1.3", "slow1.15")
+CONDITIONS = (*COMPARE, "cv-pin", "cv-fresh", "ab")
+METHODS = ("gate", "files", "norm", "mw-0.2", "pytest-benchmark")
+THRESHOLD = "median:10%"
+
+TEST_FILE = '''\
+import copy
+import os
+import time
+
+import pytest
+
+MODELS = dict(item.split("=", 1) for item in os.environ["BENCH_MODELS"].split(","))
+EXTRA = {k: float(v) for k, v in (item.split("=", 1) for item in
+                                  os.environ.get("BENCH_EXTRA_MS", "").split(",") if item)}
+
+
+def slowed(fg, extra_ms):
+    """The same model; each call spins `extra_ms` more (fresh sessions included)."""
+    if extra_ms <= 0:
+        return fg
+    extra_ns = int(extra_ms * 1e6)
+    slow = copy.copy(fg)
+    inner = fg.make_callable
+
+    def make_callable(inputs, fetches=None, *, session=None):
+        run = inner(inputs, fetches, session=session)
+
+        def spin():
+            out = run()
+            end = time.perf_counter_ns() + extra_ns
+            while time.perf_counter_ns() < end:
+                pass
+            return out
+        return spin
+    slow.make_callable = make_callable
+    return slow
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model(tfperf, name):
+    fg = tfperf.load(MODELS[name])
+    tfperf.measure(slowed(fg, EXTRA.get(name, 0.0)), name=name)
+'''
+
+
+# --- models ----------------------------------------------------------------------------------
+
+def build_models(folder: Path, sizes: dict[str, int], names: list[str]) -> dict[str, str]:
+    from pytest_tfperf import load, optimize, zoo
+
+    paths = {}
+    for name in names:
+        path = folder / f"{name}.pb"
+        if name == "tiny":
+            graph = zoo.small_convnet_graph(input_size=sizes["tiny"], channels=(8, 16))
+        else:
+            graph = zoo.alexnet_graph(input_size=sizes[name], dense_units=1024)
+        load(graph, outputs=[OUTPUT]).save(path)
+        paths[name] = str(path)
+    face = zoo.small_convnet_graph(input_size=128, channels=(16, 32, 64), num_classes=128,
+                                   fused_batch_norm=True, training_flag=True, seed=1)
+    facenet = load(face, outputs=[OUTPUT])
+    facenet.save(folder / "facenet.pb")
+    optimize(facenet).save(folder / "facenet_opt.pb")
+    return paths
+
+
+# --- one run ---------------------------------------------------------------------------------
+
+INI: list[str] = []  # --ini items, passed to every run
+
+
+def pytest_run(project: Path, models: dict[str, str], out: Path, *, extra_ms=None,
+               compare: Path | None = None, ini: tuple[str, ...] = ()) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT),
+               BENCH_MODELS=",".join(f"{k}={v}" for k, v in models.items()),
+               BENCH_EXTRA_MS=",".join(f"{k}={v!r}" for k, v in (extra_ms or {}).items()))
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+           f"--tfperf-json={out}", "test_cmp.py"]
+    for item in (*INI, *ini):
+        cmd += ["-o", item]
+    if compare is not None:
+        cmd += [f"--tfperf-compare={compare}", f"--tfperf-compare-fail={THRESHOLD}"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
+    if proc.returncode not in (0, 1) or not out.exists():
+        raise RuntimeError(f"pytest run failed (rc={proc.returncode}):\n{proc.stdout[-3000:]}\n"
+                           f"{proc.stderr[-3000:]}")
+    doc = json.loads(out.read_text())
+    doc["_wall_s"] = time.perf_counter() - t0
+    doc["_load"] = os.getloadavg()[0]
+    return doc
+
+
+def medians(doc: dict) -> dict[str, float]:
+    """Reported median per model (the first timing's when a regression was re-timed)."""
+    out = {}
+    for rec in doc["tfperf"]["measurements"]:
+        st = rec["stats"].get("first_timing") or rec["stats"]
+        out[rec["name"]] = st["median_ms"]
+    return out
+
+
+def reference_ms(doc: dict) -> float | None:
+    ref = (doc["tfperf"].get("environment") or {}).get("reference") or {}
+    return (ref.get("stats") or {}).get("median_ms")
+
+
+def first_timing_doc(doc: dict) -> dict:
+    """The document as the first timing saw it (undo a kept re-timing)."""
+    out = json.loads(json.dumps(doc))
+    for rec in out["tfperf"]["measurements"]:
+        first = rec["stats"].pop("first_timing", None)
+        if first:
+            rec["stats"] = first
+            rec["retimed"] = False
+    return out
+
+
+def verdicts(a: dict, b: dict) -> dict[str, dict[str, bool]]:
+    """{method: {model: regressed?}} for one pair of documents."""
+    from pytest_benchmark.utils import parse_compare_fail
+
+    from pytest_tfperf.baseline import compare_runs
+    from pytest_tfperf.stats import mann_whitney_u
+
+    out: dict[str, dict[str, bool]] = {m: {} for m in METHODS}
+    for c in b["tfperf"].get("comparisons") or []:
+        out["gate"][c["name"]] = c["verdict"] == "regressed"
+    first = first_timing_doc(b)
+    for c in compare_runs(a, first, [THRESHOLD]):
+        out["files"][c.name] = c.verdict == "regressed"
+    for c in compare_runs(a, first, [THRESHOLD], normalize=True):
+        out["norm"][c.name] = c.verdict == "regressed"
+    base = {r["name"]: r for r in a["tfperf"]["measurements"]}
+    for rec in first["tfperf"]["measurements"]:
+        old = base.get(rec["name"])
+        if old is None:
+            continue
+        xs, ys = old["stats"]["samples_ms"], rec["stats"]["samples_ms"]
+        moved = rec["stats"]["median_ms"] / old["stats"]["median_ms"] > 1.10
+        out["mw-0.2"][rec["name"]] = moved and mann_whitney_u(xs, ys)[1] < 0.01
+    check = parse_compare_fail("median:10%")
+    bench_a = {x["extra_info"]["tfperf"]["measurement"]: x["stats"] for x in a["benchmarks"]}
+    for x in first["benchmarks"]:
+        name = x["extra_info"]["tfperf"]["measurement"]
+        if name in bench_a:
+            out["pytest-benchmark"][name] = bool(check.fails(x["stats"], bench_a[name]))
+    return out
+
+
+# --- conditions ------------------------------------------------------------------------------
+
+class Hog:
+    def __init__(self, on: bool):
+        self.on, self.proc = on, None
+
+    def __enter__(self):
+        if self.on:
+            self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_pairs(project: Path, tmp: Path, models: dict, calib: dict, pairs: int,
+              conditions: list[str]) -> dict:
+    results: dict = {c: [] for c in conditions if c in COMPARE}
+    a_docs = []
+    for i in range(pairs):
+        a_path = tmp / f"A{i}.json"
+        a = pytest_run(project, models, a_path)
+        a_docs.append(a)
+        hog = i % 2 == 1
+        line = [f"pair {i + 1:2d}/{pairs} A load {a['_load']:.2f}"]
+        with Hog(hog):
+            for cond in results:
+                factor = {"null": 1.0, "slow1.3": 1.3, "slow1.15": 1.15}[cond]
+                extra = {m: (factor - 1.0) * calib[m] for m in models} if factor > 1 else None
+                b = pytest_run(project, models, tmp / f"B{i}_{cond}.json", extra_ms=extra,
+                               compare=a_path)
+                v = verdicts(a, b)
+                results[cond].append({"hog": hog, "verdicts": v, "a": medians(a),
+                                      "b": medians(b), "load": b["_load"],
+                                      "retimed": sum(bool(r.get("retimed"))
+                                                     for r in b["tfperf"]["measurements"])})
+                flags = " ".join(f"{m}:{''.join('R' if v[meth].get(m) else '.' for meth in METHODS)}"
+                                 for m in models)
+                line.append(f"{cond}{'+hog' if hog else ''} {flags} load {b['_load']:.2f}")
+        print(" | ".join(line), flush=True)
+    return {"pairs": results, "a_docs": a_docs}
+
+
+def cv_runs(project: Path, tmp: Path, models: dict, n: int, ini: tuple[str, ...], tag: str):
+    docs = []
+    for i in range(n):
+        docs.append(pytest_run(project, models, tmp / f"{tag}{i}.json", ini=ini))
+        print(f"{tag} {i + 1}/{n}: " + " ".join(f"{k} {v:.3f}" for k, v in medians(docs[-1]).items())
+              + f" ref {reference_ms(docs[-1]) or float('nan'):.3f} load {docs[-1]['_load']:.2f}",
+              flush=True)
+    return docs
+
+
+def warmup_drift(docs: list[dict], models: dict) -> dict[str, float]:
+    """{model: median over runs of first block median / median of the later blocks}: > 1
+    means the warm-up had not reached a steady state when timing began."""
+    out = {}
+    for m in models:
+        ratios = []
+        for d in docs:
+            rec = next(r for r in d["tfperf"]["measurements"] if r["name"] == m)
+            meds = [b["median_ms"] for b in (rec["stats"].get("first_timing") or rec["stats"])
+                    .get("blocks") or []]
+            if len(meds) > 2:
+                ratios.append(meds[0] / statistics.median(meds[1:]))
+        out[m] = statistics.median(ratios) if ratios else math.nan
+    return out
+
+
+def cv_table(docs: list[dict], models: dict) -> dict[str, tuple[float, float]]:
+    """{model: (CV of medians, CV of median / reference)} across processes."""
+    out = {}
+    for m in models:
+        raw = [medians(d)[m] for d in docs]
+        refs = [reference_ms(d) for d in docs]
+        norm = [x / r for x, r in zip(raw, refs) if r]
+        out[m] = (_cv(raw), _cv(norm) if len(norm) == len(raw) else math.nan)
+    return out
+
+
+def _cv(xs):
+    return statistics.stdev(xs) / statistics.fmean(xs) if len(xs) > 1 else math.nan
+
+
+def ab_main(candidate: str, reference: str) -> int:
+    import numpy as np
+
+    from pytest_tfperf import compare_speed, load
+
+    cand, ref = load(candidate), load(reference)
+    for m in (cand, ref):
+        m.set_threads(1, None)
+    image = np.random.default_rng(0).random((1, 128, 128, 3), dtype=np.float32)
+    result = compare_speed(cand, ref, {"input_node:0": image, "training:0": False}, by="10%")
+    print(json.dumps(result.to_dict()))
+    return 0
+
+
+def ab_runs(tmp: Path, n: int) -> list[dict]:
+    out = []
+    for i in range(n):
+        cmd = [sys.executable, __file__, "--ab-run", str(tmp / "facenet_opt.pb"),
+               str(tmp / "facenet.pb")]
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2"))
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"ab run failed:\n{proc.stderr[-3000:]}")
+        out.append(json.loads(lines[-1]))
+        r = out[-1]
+        print(f"ab {i + 1}/{n}: {r['verdict']} speed-up {r['speedup']:.2f}x CI "
+              f"[{r['speedup_low']:.2f}, {r['speedup_high']:.2f}] pairs {r['pairs']} "
+              f"{r['seconds']:.1f} s load {os.getloadavg()[0]:.2f}", flush=True)
+    return out
+
+
+# --- report ----------------------------------------------------------------------------------
+
+def print_tables(models: dict, calib: dict, pairs: dict, cvs: dict, ab: list[dict]) -> None:
+    print()
+    print("calibrated medians (ms): " + ", ".join(f"{m} {calib[m]:.3f}" for m in models))
+    for cond, rows in pairs.items():
+        what = "false regressions" if cond == "null" else "detections"
+        print(f"\n{cond}: {what} out of {len(rows)} pairs ({sum(r['hog'] for r in rows)} with "
+              f"a CPU hog in B); threshold {THRESHOLD}; re-timed in the gate: "
+              f"{sum(r['retimed'] for r in rows)}")
+        print(f"{'model':<6} " + " ".join(f"{m:>17}" for m in METHODS) + "  idle / hog (gate)")
+        for m in models:
+            cells = []
+            for meth in METHODS:
+                hits = sum(bool(r["verdicts"][meth].get(m)) for r in rows)
+                cells.append(f"{hits:>14}/{len(rows):<2}")
+            idle = sum(bool(r["verdicts"]["gate"].get(m)) for r in rows if not r["hog"])
+            hog = sum(bool(r["verdicts"]["gate"].get(m)) for r in rows if r["hog"])
+            print(f"{m:<6} " + " ".join(cells) + f"  {idle} / {hog}")
+    if cvs:
+        print("\nCV of the reported median across fresh processes (raw / normalised by the "
+              "reference workload)")
+        print(f"{'runs':<24} " + " ".join(f"{m:>16}" for m in models))
+        for label, table in cvs.items():
+            print(f"{label:<24} " + " ".join(
+                f"{table[m][0] * 100:6.1f}% / {table[m][1] * 100:5.1f}%" for m in models))
+    if ab:
+        kinds = [r["verdict"] for r in ab]
+        sp = [r["speedup"] for r in ab]
+        print(f"\nassert_faster(facenet_opt, facenet, by=10%) in {len(ab)} fresh processes: "
+              + ", ".join(f"{k} {kinds.count(k)}" for k in sorted(set(kinds)))
+              + f"; speed-up {min(sp):.2f}-{max(sp):.2f}x (median {statistics.median(sp):.2f}x)"
+              f"; {statistics.median(r['seconds'] for r in ab):.1f} s each")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pairs", type=int, default=20)
+    p.add_argument("--quick", action="store_true", help="3 pairs, 3 ab runs")
+    p.add_argument("--models", default="tiny,mid,big")
+    p.add_argument("--sizes", default="tiny=32,mid=128,big=288",
+                   help="input sizes (tiny: small convnet; mid/big: AlexNet, dense 1024)")
+    p.add_argument("--conditions", default=",".join(CONDITIONS))
+    p.add_argument("--ab-runs", type=int, default=10)
+    p.add_argument("--ini", action="append", default=[], metavar="KEY=VALUE",
+                   help="ini override for every pytest run, e.g. tfperf_cpus=1 (repeatable)")
+    p.add_argument("--json", metavar="PATH")
+    p.add_argument("--ab-run", nargs=2, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.ab_run:
+        return ab_main(*args.ab_run)
+    pairs = 3 if args.quick and args.pairs == 20 else args.pairs
+    ab_n = 3 if args.quick and args.ab_runs == 10 else args.ab_runs
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    sizes = {k: int(v) for k, v in (s.split("=") for s in args.sizes.split(","))}
+    conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
+    bad = [c for c in conditions if c not in CONDITIONS] + [m for m in names if m not in sizes]
+    if bad:
+        p.error(f"unknown condition/model {bad}; conditions {CONDITIONS}, models {list(sizes)}")
+    INI.extend(args.ini)
+    t_start = time.perf_counter()
+    print(f"load at start {os.getloadavg()}; ini overrides {args.ini}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="tfperf-compare-") as tmp_name:
+        tmp = Path(tmp_name)
+        models = build_models(tmp, sizes, names)
+        project = tmp / "project"
+        project.mkdir()
+        (project / "pytest.ini").write_text("[pytest]\n")
+        (project / "test_cmp.py").write_text(TEST_FILE)
+        calib_docs = [pytest_run(project, models, tmp / f"calib{i}.json") for i in range(3)]
+        calib = {m: statistics.median(medians(d)[m] for d in calib_docs) for m in models}
+        print("calibration: " + json.dumps(calib), flush=True)
+        cvs, ab, pair_results = {}, [], {}
+        if any(c in COMPARE for c in conditions):
+            done = run_pairs(project, tmp, models, calib, pairs, conditions)
+            pair_results = done["pairs"]
+            cvs["A runs (idle)"] = cv_table(done["a_docs"], models)
+            drift = warmup_drift(done["a_docs"], models)
+            print("warm-up check, first block / later blocks (A runs): "
+                  + ", ".join(f"{m} {v:.3f}" for m, v in drift.items()), flush=True)
+        if "cv-pin" in conditions:
+            cvs["pinned to CPU 1"] = cv_table(
+                cv_runs(project, tmp, models, pairs, ("tfperf_cpus=1",), "pin"), models)
+        if "cv-fresh" in conditions:
+            cvs["fresh-session blocks"] = cv_table(
+                cv_runs(project, tmp, models, pairs, ("tfperf_fresh_blocks=true",), "fresh"), models)
+        if "ab" in conditions:
+            ab = ab_runs(tmp, ab_n)
+    print_tables(models, calib, pair_results, cvs, ab)
+    print(f"\ntotal {time.perf_counter() - t_start:.0f} s; load at end {os.getloadavg()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "calibration": calib, "pairs": pair_results, "cv": cvs, "ab": ab,
+            "sizes": sizes, "threshold": THRESHOLD}, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

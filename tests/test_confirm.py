@@ -1,0 +1,88 @@
+"""A baseline regression must persist when the measurement is re-timed (confirm.py).
+
+The measured target sleeps, so the ratios are large and do not depend on the machine's load:
+2 ms per call in the baseline; 5 ms during the first 0.35 s of the next run (a burst: the first
+timing, bounded to 0.1 s warm-up + 0.2 s, falls inside it, the re-timing after it) or always
+(a real slowdown).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+TEST = """
+import os, time
+
+import pytest
+
+START = []
+
+
+def target():
+    now = time.perf_counter()
+    START.append(now) if not START else None
+    slow = now - START[0] < float(os.environ["BURST_S"])
+    time.sleep(float(os.environ["SLOW_MS" if slow else "FAST_MS"]) / 1000.0)
+
+
+def test_sleep(tfperf):
+    tfperf.measure(target, name="sleep", min_time=0.2, max_time=0.2)
+"""
+
+
+def _run(pytester, monkeypatch, *args, burst="0", slow="5", fast="2"):
+    monkeypatch.setenv("BURST_S", burst)
+    monkeypatch.setenv("SLOW_MS", slow)
+    monkeypatch.setenv("FAST_MS", fast)
+    return pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", *args)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tensorflow_imported_once():
+    """pytester's in-process runs drop modules first imported inside a test; TensorFlow cannot
+    be imported twice in one process, so it is imported before any of them."""
+    import tensorflow  # noqa: F401
+
+
+@pytest.fixture
+def project(pytester, monkeypatch):
+    pytester.makepyfile(test_sleep=TEST)
+    _run(pytester, monkeypatch, "--tfperf-save", "base").assert_outcomes(passed=1)
+    return pytester
+
+
+def test_a_burst_is_re_timed_and_does_not_fail(project, monkeypatch):
+    result = _run(project, monkeypatch, "--tfperf-compare", "base", "--tfperf-compare-fail",
+                  "median:10%", "--tfperf-json", "run.json", burst="0.35")
+    result.assert_outcomes(passed=1)
+    doc = json.loads((project.path / "run.json").read_text())
+    (record,) = doc["tfperf"]["measurements"]
+    (comparison,) = doc["tfperf"]["comparisons"]
+    assert record["retimed"] is True and record["stats"]["discarded_n"] > 0
+    assert comparison["retimed"] is True and comparison["verdict"] in ("ok", "noise")
+    assert record["stats"]["median_ms"] < 3.5  # the quieter, re-timed measurement was kept
+    result.stdout.fnmatch_lines(["*1 compared: 0 regressed, 0 improved, * noise*"])
+
+
+def test_a_real_slowdown_fails_after_re_timing(project, monkeypatch):
+    result = _run(project, monkeypatch, "--tfperf-compare", "base", "--tfperf-compare-fail",
+                  "median:10%", burst="1000")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*tfperf regression: test_sleep.py::test_sleep::sleep: median * ms vs baseline * ms*"])
+    text = result.stdout.str()
+    assert "re-timed in fresh sessions" in text and "): regressed" in text
+    assert "1 compared: 1 regressed, 0 improved, 0 noise" in text
+
+
+def test_without_an_enforced_threshold_nothing_is_re_timed(project, monkeypatch):
+    result = _run(project, monkeypatch, "--tfperf-compare", "base", "--tfperf-json", "run.json",
+                  burst="1000")
+    result.assert_outcomes(passed=1)
+    doc = json.loads((project.path / "run.json").read_text())
+    (record,) = doc["tfperf"]["measurements"]
+    (comparison,) = doc["tfperf"]["comparisons"]
+    assert record["retimed"] is False
+    assert comparison["verdict"] == "regressed" and comparison["failed"] is False
+    assert doc["tfperf"]["environment"]["reference"]["stats"]["blocks"]  # stored in every file
