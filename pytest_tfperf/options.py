@@ -177,7 +177,7 @@ class Settings:
         return Path(self.rootdir or ".") / DEFAULT_ROOT
 
     def timing_settings(self):
-        from .timing import TimingSettings
+        from .timing_settings import TimingSettings
 
         return TimingSettings(disabled=self.disabled, lock_path=self.lock_path).replace(
             warmup=self.warmup, min_time=self.min_time, max_time=self.max_time,
@@ -402,7 +402,7 @@ def settings_from_config(config) -> Settings:
 def _check_time_window(settings: Settings) -> None:
     """max time >= min time, counting the engine's defaults for the one that is not set: a cap
     below the minimum would silently win over it (sampling stops on max time)."""
-    from .timing import TimingSettings
+    from .timing_settings import TimingSettings
 
     defaults = TimingSettings()
     low = settings.min_time if settings.min_time is not None else defaults.min_time

@@ -29,7 +29,6 @@ Steps 2-4 run under `timing_lock(settings.lock_path)` so xdist workers never tim
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -46,60 +45,9 @@ from .sampling import (  # noqa: F401  (next_check_after, stop_reason: re-export
     stop_reason,
 )
 from .stats import LatencyStats
-from .timing_checks import check_timing_settings
+from .timing_settings import TimingSettings  # noqa: F401  (re-exported: its home for users)
 
 _NS_PER_MS = 1_000_000.0
-
-
-@dataclasses.dataclass(frozen=True)
-class TimingSettings:
-    """How long and how carefully to time (the plugin fills it from options and ini keys).
-
-    Attributes:
-        warmup: untimed calls after the first call (default 5).
-        warmup_time: minimum seconds of warm-up (default 0.1).
-        min_runs: minimum timed calls (default 10).
-        min_time: minimum seconds of timed calls (default 0.2).
-        max_time: cap on seconds of timed calls (default 5.0).
-        precision: stop once the CI half-width is within this fraction of the gated statistic
-            (default 0.02, i.e. +/-2%).
-        max_runs: cap on timed calls, bounding memory for microsecond-fast targets.
-        confirm_time: with a budget, seconds of sampling that must all be over the budget
-            before a failing verdict stands (default 1.0; 0 disables confirmation).
-        blocks: at most this many blocks of >= 5 calls (`LatencyStats.blocks`; step 5).
-        fresh_blocks: each block on its own fresh runner (new TF session), sharing `min_time`.
-        cpus: pin every thread of the process to these CPUs while timing (`affinity.py`).
-        disabled: `--tfperf-disable`: build, call once, report that single call.
-        lock_path: a file lock held while warming up and timing (xdist serialisation), or None.
-    """
-
-    warmup: int = 5
-    warmup_time: float = 0.1
-    min_runs: int = 10
-    min_time: float = 0.2
-    max_time: float = 5.0
-    precision: float = 0.02
-    max_runs: int = 1_000_000
-    confirm_time: float = 1.0
-    blocks: int = 8
-    fresh_blocks: bool = False
-    cpus: tuple[int, ...] | None = None
-    disabled: bool = False
-    lock_path: str | None = None
-
-    def __post_init__(self) -> None:
-        check_timing_settings(self)
-
-    def replace(self, **changes: Any) -> TimingSettings:
-        """A copy with the given fields changed; `None` values are ignored."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings a measurement ran under, for records and reports (no lock path), with
-        the engine's fixed facts: `timer` and `disable_gc` (the collector is off while timing)."""
-        out = dataclasses.asdict(self)
-        out.pop("lock_path", None)
-        return {**out, "timer": "perf_counter_ns", "disable_gc": True}
 
 
 @contextlib.contextmanager
