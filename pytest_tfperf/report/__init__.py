@@ -84,11 +84,14 @@ def fmt_pct(value: Any, signed: bool = True) -> str:
 
 
 def fmt_change_ci(comparison: dict) -> str:
-    """The 95% CI of a comparison's change: '[+3.1%, +26.0%]' (block spread + the between-run
+    """The 95% CI of a comparison's change: '+3.1%..+26%' (block spread + the between-run
     floor, `blocks.estimate_change`); the p-value of files without one; '-' when neither."""
     low, high = comparison.get("ci_low"), comparison.get("ci_high")
     if _finite(low) and _finite(high):
-        return f"[{fmt_pct((low - 1) * 100)}, {fmt_pct((high - 1) * 100)}]"
+        def pct(ratio):
+            value = (ratio - 1) * 100
+            return f"{value:+.0f}%" if abs(value) >= 10 else f"{value:+.1f}%"
+        return f"{pct(low)}..{pct(high)}"
     p = comparison.get("p_value")
     return f"p={p:.2g}" if _finite(p) else MISSING
 

@@ -297,9 +297,10 @@ def comparison_summary(comparisons: list) -> list[str]:
     lines = []
     floors = sorted({c.get("run_noise") for c in comparisons if c.get("run_noise") is not None})
     if floors:
-        lines.append("regressed/improved: the 95% CI of the change lies past the threshold; noise: "
-                     "past it, inside the CI (block spread + a "
-                     f"{'/'.join(f'{f * 100:g}%' for f in floors)} between-run floor)")
+        floor = "/".join(f"{f * 100:g}%" for f in floors)
+        lines += ["regressed/improved: the change's 95% CI lies past the threshold;",
+                  f"noise: past it, but the CI (block spread + {floor} between-run floor) reaches "
+                  "back over it"]
     return lines + [f"{len(comparisons)} compared: " + ", ".join(parts)]
 
 
