@@ -126,7 +126,7 @@ def header_lines(settings, *, pytest_benchmark: bool = False) -> list[str]:
     """`pytest_report_header`'s lines: tfperf's own timing settings, threads and runtime (so
     they are not read off pytest-benchmark's `benchmark:` line, which is about its fixture)."""
     from .baseline.compare import tensorflow_version
-    from .report.terminal import render_header
+    from .header import render_header
 
     return render_header(settings_summary(settings, runtime={"tensorflow": tensorflow_version()}),
                          pytest_benchmark=pytest_benchmark)

@@ -126,3 +126,23 @@ def test_cli_has_one_module_per_available_command():
         assert callable(module.register) and callable(module.run)
     parser = cli.build_parser(modules)
     assert parser.parse_args(["compare", "a.json", "b.json"]).command == "compare"
+
+
+def test_a_suite_that_does_not_use_tfperf_pays_no_numpy_or_tensorflow(pytester):
+    """Start-up cost (README: the plugin adds ~30 ms): pytest's header shows tfperf's timing
+    settings, and building them must not import NumPy, TensorFlow or the timing engine."""
+    pytester.makeconftest("""
+        import json, sys
+
+        def pytest_sessionfinish(session):
+            heavy = ("numpy", "tensorflow", "pytest_tfperf.timing", "pytest_tfperf.model")
+            with open("loaded.json", "w") as f:
+                json.dump([m for m in heavy if m in sys.modules], f)
+    """)
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert any(line.startswith("tfperf:") for line in result.stdout.lines)  # the header ran
+    import json
+
+    assert json.loads((pytester.path / "loaded.json").read_text()) == []

@@ -163,7 +163,9 @@ def test_terminal_summary_prints_sections_at_the_terminal_width(tmp_path):
 
 
 def test_header_reports_our_timing_settings_not_pytest_benchmarks():
-    lines = terminal.render_header({"warmup": 5, "warmup_time": 0.1, "min_runs": 10, "min_time": 0.2,
+    from pytest_tfperf.header import render_header
+
+    lines = render_header({"warmup": 5, "warmup_time": 0.1, "min_runs": 10, "min_time": 0.2,
                                     "max_time": 5.0, "disable_gc": True, "timer": "perf_counter_ns",
                                     "intra_op_threads": 1, "inter_op_threads": None,
                                     "budget_scale": 1.5, "runtime": {"tensorflow": "2.21.0"}},
@@ -172,7 +174,7 @@ def test_header_reports_our_timing_settings_not_pytest_benchmarks():
     assert lines[1] == ("tfperf: threads intra_op=1 inter_op=auto; runtime tensorflow 2.21.0; "
                         "latency budgets x1.5")
     assert "pytest-benchmark's, for its benchmark fixture only" in lines[2]
-    disabled = terminal.render_header({"disabled": True})
+    disabled = render_header({"disabled": True})
     assert "disabled (--tfperf-disable" in disabled[0] and len(disabled) == 2
 
 
