@@ -118,17 +118,11 @@ def parse_by(by: Any) -> float:
 
 def _factory(target: Any, inputs: Any) -> tuple[Callable[[], tuple[Callable, Callable | None]], bool]:
     """`(make, fresh)`: `make()` returns `(runner, close)` on a fresh runtime instance when the
-    target has one (FrozenGraph: a private session; a Model: `runner(inputs, fresh=True)`),
-    else the same runner every time."""
-    from .model import is_model
-    from .timing import build_runner, target_kind
+    target has one (`timing.fresh_runners`), else the same runner every time."""
+    from .timing import build_runner, fresh_runners
 
-    if is_model(target) and not hasattr(target, "new_session"):
-        return (lambda: (target.runner(inputs, fresh=True), None)), True
-    if target_kind(target) == "frozen_graph":
-        def make():
-            session = target.new_session()
-            return target.make_callable(inputs, session=session), session.close
+    make = fresh_runners(target, inputs)
+    if make is not None:
         return make, True
     runner = build_runner(target, inputs)
     return (lambda: (runner, None)), False

@@ -67,14 +67,10 @@ class TfperfRecorder:
         from .markers import latency_budget_of
         from .timing import measure
 
-        fg = target if _is_model(target) else None
+        fg = self._with_session_threads(target) if _is_model(target) else None
         generated = False
-        if fg is not None:
-            settings = self._session.settings  # ini thread counts, also for models the test loaded
-            if hasattr(fg, "set_threads"):
-                fg.set_threads(settings.intra_op_threads, settings.inter_op_threads)
-            if inputs is None:
-                inputs, generated = self.default_inputs(fg), True
+        if fg is not None and inputs is None:
+            inputs, generated = self.default_inputs(fg), True
         from .timing import infer_batch
 
         budget = latency_budget_of(self._item)
@@ -86,10 +82,10 @@ class TfperfRecorder:
         from .reference import ensure_reference
 
         ensure_reference(self._session)  # once per session, when results are stored or compared
-        stats = measure(target, inputs, batch=batch, name=name, warmup=warmup, min_time=min_time,
-                        max_time=max_time, min_runs=min_runs, budget_ms=budget_ms,
-                        percentile=budget.percentile if budget else 50,
-                        settings=self._session.settings.timing_settings())
+        timing = self._session.settings.timing_settings()
+        args = dict(batch=batch, name=name, warmup=warmup, min_time=min_time, max_time=max_time,
+                    min_runs=min_runs, percentile=budget.percentile if budget else 50)
+        stats = measure(target, inputs, budget_ms=budget_ms, settings=timing, **args)
         self.measurements.append((stats, fg))
         self.details[id(stats)] = self._details(fg, inputs, generated, dict(
             warmup=warmup, min_time=min_time, max_time=max_time, min_runs=min_runs))
@@ -97,9 +93,7 @@ class TfperfRecorder:
             self.last_inputs[id(fg)] = inputs
         self._note_model(fg)
         self.retimers.append(functools.partial(  # confirm.py: fresh sessions, no budget stop
-            measure, target, inputs, batch=batch, name=name, warmup=warmup, min_time=min_time,
-            max_time=max_time, min_runs=min_runs, percentile=budget.percentile if budget else 50,
-            settings=self._session.settings.timing_settings().replace(fresh_blocks=True)))
+            measure, target, inputs, settings=timing.replace(fresh_blocks=True), **args))
         return stats
 
     def assert_equivalent(self, reference, candidate, inputs=None, **kwargs):
@@ -132,18 +126,20 @@ class TfperfRecorder:
         """
         from .abtest import assert_faster
 
-        settings = self._session.settings
-        sides = []
-        for target in (candidate, reference):
-            if isinstance(target, (str, os.PathLike)) or _is_model(target):
-                target = self._as_model(target)
-                if hasattr(target, "set_threads"):
-                    target.set_threads(settings.intra_op_threads, settings.inter_op_threads)
-            sides.append(target)
+        sides = [self._with_session_threads(self._as_model(target))
+                 if isinstance(target, (str, os.PathLike)) or _is_model(target) else target
+                 for target in (candidate, reference)]
         if inputs is None and _is_model(sides[1]):
             inputs = self.default_inputs(sides[1])
-        kwargs.setdefault("settings", settings.timing_settings())
+        kwargs.setdefault("settings", self._session.settings.timing_settings())
         return assert_faster(sides[0], sides[1], inputs, by=by, **kwargs)
+
+    def _with_session_threads(self, model):
+        """`model` with the ini thread counts (also for models the test loaded itself)."""
+        settings = self._session.settings
+        if hasattr(model, "set_threads"):
+            model.set_threads(settings.intra_op_threads, settings.inter_op_threads)
+        return model
 
     def profile(self, model, inputs=None, **kwargs):
         """Per-op profile (benchmark_model's tables) of a model; recorded for the report."""

@@ -201,7 +201,7 @@ class VariantsRecord(Record):
     table: dict = dataclasses.field(default_factory=dict)
 
 
-ALPHA = 0.01  # significance level of tfperf 0.2's per-call Mann-Whitney rule (no longer used)
+ALPHA = 0.01  # a conventional level for reading `ComparisonRecord.p_value` (verdicts use the CI)
 
 
 @dataclasses.dataclass(frozen=True)

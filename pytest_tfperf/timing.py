@@ -237,6 +237,22 @@ def _is_tf_function(obj) -> bool:
 
 # --- the measurement loop ------------------------------------------------------------------
 
+def fresh_runners(target: Any, inputs: Any) -> Callable[[], tuple[Callable[[], Any], Callable | None]] | None:
+    """`make()` -> `(runner, close)` on a fresh runtime instance of `target` (a FrozenGraph: a
+    private session, thread pools and buffers start over; any other Model: a new interpreter via
+    `runner(inputs, fresh=True)`), `close` None when there is nothing to close; None for targets
+    with no instance of their own (sessions, Keras models, callables)."""
+    kind = target_kind(target)
+    if kind == "model":
+        return lambda: (target.runner(inputs, fresh=True), None)
+    if kind == "frozen_graph":
+        def make():
+            session = target.new_session()
+            return target.make_callable(inputs, session=session), session.close
+        return make
+    return None
+
+
 def infer_batch(inputs: Any) -> int:
     """Leading dimension of the first input array with rank >= 2, else 1."""
     first = inputs
@@ -298,23 +314,22 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
         samples_ns, warmup_n, reason, discarded_n = [t2 - t1], 0, "disabled", 0
         sizes, fresh = [1], [False]
     else:
-        rebuild, private = None, []
-        if target_kind(target) == "model":
-            def rebuild():  # an independent runtime instance (a new interpreter)
-                return target.runner(inputs, fresh=True)
-        if target_kind(target) == "frozen_graph":
-            def rebuild():  # a private fresh session: thread pools and buffers start over
-                while private:
-                    private.pop().close()
-                private.append(target.new_session())
-                return target.make_callable(inputs, session=private[-1])
+        make, private = fresh_runners(target, inputs), []
+
+        def rebuild():  # one private fresh instance at a time
+            while private:
+                private.pop()()
+            fresh, close = make()
+            private.extend([close] if close is not None else [])
+            return fresh
         try:
             with timing_lock(settings.lock_path), pinned(settings.cpus):
                 samples_ns, warmup_n, reason, discarded_n, sizes, fresh = sample_blocks(
-                    runner, settings, budget_ms=budget_ms, percentile=percentile, rebuild=rebuild)
+                    runner, settings, budget_ms=budget_ms, percentile=percentile,
+                    rebuild=rebuild if make is not None else None)
         finally:
             while private:  # the model's shared session is never closed under the user
-                private.pop().close()
+                private.pop()()
     return LatencyStats.from_samples(
         np.asarray(samples_ns, dtype=np.float64) / _NS_PER_MS, batch=batch, warmup_n=warmup_n,
         init_ms=init_ms, first_ms=first_ms, gated_percentile=percentile, stop_reason=reason,
