@@ -98,7 +98,8 @@ def test_model(tfperf, name):
 # --- models ----------------------------------------------------------------------------------
 
 def build_models(folder: Path, sizes: dict[str, int], names: list[str]) -> dict[str, str]:
-    from pytest_tfperf import load, optimize, zoo
+    from pytest_tfperf import load, optimize
+    from pytest_tfperf.model import zoo
 
     paths = {}
     for name in names:
@@ -174,7 +175,7 @@ def verdicts(a: dict, b: dict) -> dict[str, dict[str, bool]]:
     from pytest_benchmark.utils import parse_compare_fail
 
     from pytest_tfperf.baseline import compare_runs
-    from pytest_tfperf.stats import mann_whitney_u
+    from pytest_tfperf.timing.stats import mann_whitney_u
 
     out: dict[str, dict[str, bool]] = {m: {} for m in METHODS}
     for c in b["tfperf"].get("comparisons") or []:

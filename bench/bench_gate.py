@@ -60,7 +60,8 @@ def test_gate(tfperf, frozen_graph, sample_image):
 
 def build_models(folder: Path, fast_size: int, slow_size: int) -> dict[str, str]:
     """Freeze the fast and slow AlexNets into `folder`; {"fast": path, "slow": path}."""
-    from pytest_tfperf import load, zoo
+    from pytest_tfperf import load
+    from pytest_tfperf.model import zoo
 
     paths = {}
     for kind, size in (("fast", fast_size), ("slow", slow_size)):
@@ -73,7 +74,7 @@ def build_models(folder: Path, fast_size: int, slow_size: int) -> dict[str, str]
 
 def image_for(fg):
     """The deterministic image both methods feed (the plugin's synthetic sample image)."""
-    from pytest_tfperf.images import sample_image_for
+    from pytest_tfperf.inputs.images import sample_image_for
 
     return sample_image_for(fg, path=None, preprocess="none")
 
@@ -81,7 +82,7 @@ def image_for(fg):
 def calibrate_in_process(paths: dict[str, str], seconds: float, threads: int | None) -> dict:
     """One calibration process: interleaved long measurements, {kind: median_ms}."""
     from pytest_tfperf import load
-    from pytest_tfperf.timing import TimingSettings, measure
+    from pytest_tfperf.timing.engine import TimingSettings, measure
 
     settings = TimingSettings(min_time=seconds / 2, max_time=seconds / 2)
     models = {}

@@ -63,7 +63,8 @@ def main() -> None:
 
     import numpy as np
 
-    from pytest_tfperf import load, zoo
+    from pytest_tfperf import load
+    from pytest_tfperf.model import zoo
 
     filters = tuple(int(f) for f in args.filters.split(","))
     image = np.random.default_rng(0).random((1, args.size, args.size, 3), dtype=np.float32)

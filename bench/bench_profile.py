@@ -21,9 +21,10 @@ def _wall(fn):
 def main() -> None:
     import numpy as np
 
-    from pytest_tfperf import load, zoo
-    from pytest_tfperf.profiling import count_flops, peak_memory_bytes, profile
-    from pytest_tfperf.timing import measure
+    from pytest_tfperf import load
+    from pytest_tfperf.model import zoo
+    from pytest_tfperf.analysis.profiling import count_flops, peak_memory_bytes, profile
+    from pytest_tfperf.timing.engine import measure
 
     models = {
         "small convnet 128px": (zoo.small_convnet_graph(input_size=128, channels=(16, 32)), 128),

@@ -37,7 +37,7 @@ def hand_loop_ratio(model, x, rounds: int, block_s: float) -> dict:
     """
     import numpy as np
 
-    from pytest_tfperf.timing import measure
+    from pytest_tfperf.timing.engine import measure
 
     measure(model, x, warmup=3, min_time=0.01, max_time=0.05)  # builds the shared interpreter
     interp = model._interpreter
@@ -94,10 +94,11 @@ def main() -> int:
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
           f"(1/5/15 min) on {os.cpu_count()} CPUs")
 
-    from pytest_tfperf import load, zoo
+    from pytest_tfperf import load
+    from pytest_tfperf.model import zoo
     from pytest_tfperf.atomic import write_json
     from pytest_tfperf.edge import to_tflite, variants
-    from pytest_tfperf.images import sample_image_for
+    from pytest_tfperf.inputs.images import sample_image_for
     from pytest_tfperf.report.variants_text import render_variants
 
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")

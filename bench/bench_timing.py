@@ -1,6 +1,6 @@
 """Timing-engine figures, measured side by side (interleaved) in one process.
 
-(a) harness overhead: median latency reported by `pytest_tfperf.timing.measure` divided by the
+(a) harness overhead: median latency reported by `pytest_tfperf.timing.engine.measure` divided by the
     median of a hand-written `Session.make_callable` loop on the same ~1 ms frozen graph
     (target <= 1.02), and divided by the median of seed 000's `sess.run(name, feed_dict)` loop.
 (b) time to verdict: with a latency budget 2x the true median, how many seconds of timing
@@ -22,7 +22,8 @@ def build_model(size: int):
     import numpy as np
     import tensorflow as tf
 
-    from pytest_tfperf import load, zoo
+    from pytest_tfperf import load
+    from pytest_tfperf.model import zoo
 
     graph = zoo.small_convnet_graph(input_size=size, channels=(16, 32))
     with graph.as_default():
@@ -64,7 +65,7 @@ def seed_loop(fg, image, n: int) -> list[float]:
 def overhead(fg, image, rounds: int) -> None:
     import numpy as np
 
-    from pytest_tfperf.timing import TimingSettings, measure
+    from pytest_tfperf.timing.engine import TimingSettings, measure
 
     # short blocks, order rotated every round: load drift on a shared machine hits all three
     settings = TimingSettings(min_time=0.15, max_time=0.4, precision=0.002)
@@ -100,7 +101,7 @@ def per_call_overhead(rounds: int) -> None:
     """The harness's own cost per call, on a no-op target (robust to machine noise)."""
     import numpy as np
 
-    from pytest_tfperf.timing import TimingSettings, build_runner, measure
+    from pytest_tfperf.timing.engine import TimingSettings, build_runner, measure
 
     def target():
         return None
@@ -124,7 +125,7 @@ def per_call_overhead(rounds: int) -> None:
 def time_to_verdict(fg, image, rounds: int) -> None:
     import numpy as np
 
-    from pytest_tfperf.timing import TimingSettings, measure
+    from pytest_tfperf.timing.engine import TimingSettings, measure
 
     pilot_settings = TimingSettings(min_time=0.3, max_time=1.0, precision=0.005)
     for label, settings in [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import (  # noqa: F401  (re-exported)
+from pytest_tfperf.errors import (  # noqa: F401  (re-exported)
     BaselineError,
     BudgetExceeded,
     ConfigError,
@@ -28,16 +28,17 @@ __version__ = "0.1.0"
 _LAZY = {
     "load": "model", "FrozenGraph": "model", "TensorSpec": "model", "Model": "model",
     "as_model": "model", "is_model": "model",
-    "validate": "graphs",
-    "summarize": "summary", "GraphSummary": "summary",
-    "measure": "timing", "LatencyStats": "stats",
+    "validate": "model.graphs",
+    "summarize": "analysis.summary", "GraphSummary": "analysis.summary",
+    "measure": "timing.engine", "LatencyStats": "timing.stats",
     "assert_equivalent": "equivalence", "EquivalenceReport": "equivalence",
     "NotEquivalentError": "errors",
     "optimize": "optimization", "optimize_with_report": "optimization",
-    "count_flops": "profiling", "profile": "profiling",
-    "sample_image_for": "images", "sample_inputs": "inputs",
+    "count_flops": "analysis.profiling", "profile": "analysis.profiling",
+    "sample_image_for": "inputs.images", "sample_inputs": "inputs.policy",
     "to_tflite": "edge", "variants": "edge", "VariantTable": "edge",
-    "assert_faster": "abtest", "compare_speed": "abtest", "SpeedComparison": "abtest",
+    "assert_faster": "timing.abtest", "compare_speed": "timing.abtest",
+    "SpeedComparison": "timing.abtest",
     "NotFasterError": "errors",
 }
 

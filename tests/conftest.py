@@ -44,7 +44,7 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_graph():
     """TF1 raw-op convnet (32x32x3 -> 10) with FusedBatchNorm and seed 001's `training` flag."""
-    from pytest_tfperf import zoo
+    from pytest_tfperf.model import zoo
 
     return zoo.small_convnet_graph(fused_batch_norm=True, training_flag=True)
 
@@ -65,7 +65,7 @@ def small_pb(small_frozen, model_dir):
 
 @pytest.fixture(scope="session")
 def keras_cnn():
-    from pytest_tfperf import zoo
+    from pytest_tfperf.model import zoo
 
     return zoo.keras_bn_cnn(input_size=32, filters=(8, 16))
 

@@ -375,7 +375,8 @@ def checkpoint() -> ZooModel:
     """A TF1 *training* checkpoint (Adam slots, global_step) of seed 001's small convnet."""
     import tensorflow as tf
 
-    from pytest_tfperf import load, zoo
+    from pytest_tfperf import load
+    from pytest_tfperf.model import zoo
 
     v1 = tf.compat.v1
     graph = zoo.small_convnet_graph(fused_batch_norm=True)

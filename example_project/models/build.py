@@ -80,7 +80,8 @@ def build_all(cache: str) -> str:
 
 
 def _build(cache: str) -> None:
-    from pytest_tfperf import load, optimize, zoo
+    from pytest_tfperf import load, optimize
+    from pytest_tfperf.model import zoo
 
     def path(name):
         return os.path.join(cache, name)

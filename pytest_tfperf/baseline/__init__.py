@@ -4,9 +4,9 @@ Every public name stays importable from `pytest_tfperf.baseline`.
 """
 from __future__ import annotations
 
-from ..records import ALPHA
-from ..records import ComparisonRecord as Comparison
-from .compare import (
+from pytest_tfperf.results.records import ALPHA
+from pytest_tfperf.results.records import ComparisonRecord as Comparison
+from pytest_tfperf.baseline.compare import (
     DEFAULT_DISPLAY_EXPR,
     VERDICTS,
     Threshold,
@@ -27,7 +27,7 @@ from .compare import (
     statistic_value,
     tensorflow_version,
 )
-from .storage import (
+from pytest_tfperf.baseline.storage import (
     DEFAULT_ROOT,
     _slug,  # noqa: F401  (options names the storage folder with it)
     load_baseline,

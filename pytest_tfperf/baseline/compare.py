@@ -25,10 +25,10 @@ import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 
-from ..records import ALPHA, measurement_label  # noqa: F401  (ALPHA: re-exported)
-from ..records import ComparisonRecord as Comparison
-from .storage import _keyed, measurement_index
-from .thresholds import Threshold, parse_fail_expr, parse_thresholds
+from pytest_tfperf.results.records import ALPHA, measurement_label  # noqa: F401  (ALPHA: re-exported)
+from pytest_tfperf.results.records import ComparisonRecord as Comparison
+from pytest_tfperf.baseline.storage import _keyed, measurement_index
+from pytest_tfperf.baseline.thresholds import Threshold, parse_fail_expr, parse_thresholds
 
 DEFAULT_DISPLAY_EXPR = "10%"  # on the gated statistic; classifies (never fails) when none is given
 VERDICTS = ("ok", "improved", "noise", "regressed")
@@ -69,7 +69,7 @@ def statistic_value(record: dict, statistic: str) -> float | None:
 def record_blocks(record: dict) -> tuple[list[dict], bool]:
     """`(blocks, derived)`: a record's stored blocks, else blocks cut from its samples in call
     order (`derived` True: an older file or pytest-benchmark's), else none."""
-    from ..blocks import block_count, blocks_from_samples, split_sizes
+    from pytest_tfperf.timing.blocks import block_count, blocks_from_samples, split_sizes
 
     st = record.get("stats") or {}
     stored = [b for b in st.get("blocks") or [] if isinstance(b, dict)]
@@ -87,7 +87,7 @@ def _single_side_sd(record: dict, statistic: str) -> float | None:
     """SD of log(statistic) from its per-call order-statistic CI, for a side with one block."""
     import math
 
-    from ..stats import percentile_ci
+    from pytest_tfperf.timing.stats import percentile_ci
 
     samples = [v for v in _samples(record) if v > 0]
     if len(samples) < 2:
@@ -119,7 +119,7 @@ def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | 
     Returns:
         The `Comparison` of the most severe threshold (regressed > improved > noise > ok).
     """
-    from ..blocks import DEFAULT_RUN_NOISE
+    from pytest_tfperf.timing.blocks import DEFAULT_RUN_NOISE
 
     parsed = parse_thresholds(thresholds)
     if enforced is None:
@@ -140,7 +140,7 @@ def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | 
 
 def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: float,
                  references: tuple[dict, dict] | None) -> Comparison:
-    from ..blocks import block_values, estimate_change
+    from pytest_tfperf.timing.blocks import block_values, estimate_change
 
     stat = th.statistic
     bv, nv = statistic_value(base, stat), statistic_value(new, stat)
@@ -329,7 +329,7 @@ def check_regressions(baseline_doc: dict | None, test_id: str, measurement_recor
                if isinstance(r, dict) and r.get("test_id") == test_id]
     if not records or not (thresholds or any(r.get("regression") for r in records)):
         return []
-    from ..results import SessionResults
+    from pytest_tfperf.results.session import SessionResults
 
     run = SessionResults()
     run.extend("measurement", records)
@@ -359,7 +359,7 @@ def tensorflow_version() -> str | None:
 
 def collect_environment(results, rootdir: str | os.PathLike | None) -> None:
     """Fill run-wide facts that are missing (TF version, device, machine id, rootdir)."""
-    from .storage import machine_id
+    from pytest_tfperf.baseline.storage import machine_id
 
     env = results.environment
     env.setdefault("tensorflow", tensorflow_version())
@@ -386,9 +386,9 @@ def finalize(settings, results, baseline_doc: dict | None = None) -> None:
         return
     collect_environment(results, settings.rootdir)
     if settings.comparing:
-        from ..errors import TfperfError
-        from ..integrations.pytest_benchmark import machine_info
-        from .storage import load_baseline
+        from pytest_tfperf.errors import TfperfError
+        from pytest_tfperf.results.pytest_benchmark import machine_info
+        from pytest_tfperf.baseline.storage import load_baseline
 
         info: dict = {"warnings": []}
         try:

@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import BaselineError, ConfigError
-from ..records import measurement_label
+from pytest_tfperf.errors import BaselineError, ConfigError
+from pytest_tfperf.results.records import measurement_label
 
 DEFAULT_ROOT = ".tfperf"
 _FILE_RE = re.compile(r"^(\d{4,})_(.+)\.json$")
@@ -91,7 +91,7 @@ def _read(path: Path) -> dict:
         if not isinstance(bench, dict) or not isinstance(bench.get("stats"), dict):
             raise BaselineError(f"baseline file {path} is corrupt: a 'benchmarks' entry has no "
                                 f"'stats' dict ({str(bench)[:80]}); it was left untouched.")
-    from ..report.json_report import FORMAT
+    from pytest_tfperf.report.json_report import FORMAT
 
     version = (doc.get("tfperf") or {}).get("format") if isinstance(doc.get("tfperf"), dict) else None
     if version is not None and (not _is_number(version) or version > FORMAT):
@@ -301,8 +301,8 @@ def save(results, name: str, root: str | os.PathLike = DEFAULT_ROOT, *,
     Returns:
         The path written. Existing files are never overwritten.
     """
-    from ..atomic import write_json
-    from ..report.json_report import build_document
+    from pytest_tfperf.atomic import write_json
+    from pytest_tfperf.report.json_report import build_document
 
     slug = _slug(name)
     doc = document if document is not None else build_document(results)

@@ -9,7 +9,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 
-from ..errors import ConfigError
+from pytest_tfperf.errors import ConfigError
 
 _EXPR_RE = re.compile(r"^\s*(?:(?P<stat>[a-zA-Z][a-zA-Z0-9.]*)\s*:)?\s*(?P<num>[0-9]*\.?[0-9]+)"
                       r"\s*(?P<unit>%|ms)\s*$")

@@ -13,9 +13,9 @@ import importlib
 import sys
 from types import ModuleType
 
-from ..errors import TfperfError
-from ._common import add_model_args, load_model_from_args, parse_shapes  # noqa: F401
-from ._quiet import quiet_tensorflow, wants_quiet
+from pytest_tfperf.errors import TfperfError
+from pytest_tfperf.cli._common import add_model_args, load_model_from_args, parse_shapes  # noqa: F401
+from pytest_tfperf.cli._quiet import quiet_tensorflow, wants_quiet
 
 COMMANDS: tuple[str, ...] = ("summarize", "bench", "optimize", "compare", "merge", "variants")
 

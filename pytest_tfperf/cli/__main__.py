@@ -1,7 +1,7 @@
 """`python -m pytest_tfperf.cli` runs the `tfperf` console script."""
 import sys
 
-from . import main
+from pytest_tfperf.cli import main
 
 if __name__ == "__main__":  # importing this module (pkgutil.walk_packages) runs nothing
     sys.exit(main())

@@ -29,14 +29,14 @@ def add_model_args(p: argparse.ArgumentParser, *, json_help: str = "print machin
 
 def parse_shapes(items: list[str]) -> dict | list | None:
     """['1,224,224,3'] -> [[1,224,224,3]]; ['x=1,2'] -> {'x': [1,2]}; [] -> None."""
-    from ..session import parse_shape_items
+    from pytest_tfperf.plugin.session import parse_shape_items
 
     return parse_shape_items(items, "--input-shape")
 
 
 def load_model_from_args(args):
     """`load()` with the common model arguments of every command."""
-    from ..model import load
+    from pytest_tfperf.model import load
 
     return load(args.model, inputs=args.inputs, outputs=args.outputs,  # "a,b" strings are split
                 input_shapes=parse_shapes(args.input_shape), signature=args.signature,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from ..quiet import is_noise, wants_quiet  # noqa: F401  (re-exported for the commands and tests)
-from ..quiet import filter_stderr
+from pytest_tfperf.quiet import is_noise, wants_quiet  # noqa: F401  (re-exported for the commands and tests)
+from pytest_tfperf.quiet import filter_stderr
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_model_args, dumps_json, load_model_from_args
+from pytest_tfperf.cli._common import add_model_args, dumps_json, load_model_from_args
 
 HELP = "time a model and show where the time goes: slowest ops, time per op type, memory, FLOPs"
 DESCRIPTION = """\
@@ -39,10 +39,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Profile the model and print the report (or `OpProfile.to_dict()` as JSON); returns 0."""
-    from ..profiling import bench_inputs, profile
-    from ..report.profile_text import render_profile
+    from pytest_tfperf.analysis.profiling import bench_inputs, profile
+    from pytest_tfperf.report.profile_text import render_profile
 
-    from ..timed_inputs import describe_inputs
+    from pytest_tfperf.inputs.described import describe_inputs
 
     fg = load_model_from_args(args)
     if getattr(fg, "kind", None) == "tflite":
@@ -65,9 +65,9 @@ def run(args) -> int:
 def _bench_tflite(model, args) -> int:
     """A `.tflite`: timings (init, first, warm-up, steady), op histogram, tensors, constant
     parameters; LiteRT's Python API gives no per-op timings (said in the output)."""
-    from ..edge.bench import bench_tflite
-    from ..profiling import bench_inputs
-    from ..report.tflite_text import render_tflite_bench
+    from pytest_tfperf.edge.bench import bench_tflite
+    from pytest_tfperf.analysis.profiling import bench_inputs
+    from pytest_tfperf.report.tflite_text import render_tflite_bench
 
     if args.threads is not None or args.no_xnnpack:
         model.configure(num_threads=args.threads, use_xnnpack=False if args.no_xnnpack else None)

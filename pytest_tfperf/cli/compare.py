@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import BaselineError
+from pytest_tfperf.errors import BaselineError
 
 
 def register(subparsers) -> None:
@@ -32,8 +32,8 @@ def run(args) -> int:
     re-timed, so a regression here is not confirmed the way the pytest gate confirms it.
     Measurements are matched by `fullname` (`test_id[::name]`).
     """
-    from ..atomic import dumps
-    from ..baseline import (
+    from pytest_tfperf.atomic import dumps
+    from pytest_tfperf.baseline import (
         DEFAULT_DISPLAY_EXPR,
         compare_runs,
         comparison_warnings,
@@ -41,8 +41,8 @@ def run(args) -> int:
         measurement_index,
         parse_thresholds,
     )
-    from ..errors import ConfigError
-    from ..report.compare_text import render_compare_text
+    from pytest_tfperf.errors import ConfigError
+    from pytest_tfperf.report.compare_text import render_compare_text
 
     base = load_baseline(args.baseline)
     try:

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from ..errors import BaselineError, TfperfError
+from pytest_tfperf.errors import BaselineError, TfperfError
 
 DESCRIPTION = """\
 Join the JSON results of CI shards (one file per job, as pytest --tfperf-json or
@@ -71,8 +71,8 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from ..atomic import write_json, write_text
-    from ..report.merge import merge_documents, merged_results, shard_labels
+    from pytest_tfperf.atomic import write_json, write_text
+    from pytest_tfperf.report.merge import merge_documents, merged_results, shard_labels
 
     labels = shard_labels(args.shards)
     docs = [read_document(path) for path in args.shards]
@@ -85,15 +85,15 @@ def _run(args) -> int:
         if results is None or results.is_empty():
             print("tfperf merge: warning: no shard has tfperf records (plain pytest-benchmark "
                   "files): the reports list no tests", file=sys.stderr)
-            from ..results import SessionResults
+            from pytest_tfperf.results.session import SessionResults
 
             results = SessionResults()
         if args.html:
-            from ..report import html
+            from pytest_tfperf.report import html
 
             written.append(("HTML report", str(write_text(args.html, html.render(results, title=args.title)))))
         if args.markdown:
-            from ..report import markdown
+            from pytest_tfperf.report import markdown
 
             written.append(("Markdown report",
                             str(write_text(args.markdown, markdown.render(results, title=args.title)))))

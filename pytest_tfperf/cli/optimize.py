@@ -11,7 +11,7 @@ import sys
 import textwrap
 from typing import Any
 
-from ._common import add_model_args, load_model_from_args
+from pytest_tfperf.cli._common import add_model_args, load_model_from_args
 
 KERAS_ROW = "keras predict (batch 1)"
 FROZEN_ROW = "frozen graph"
@@ -46,7 +46,7 @@ OWN_TRANSFORMS_HELP = {
 
 
 def _transforms_epilog() -> str:
-    from ..optimization import DEFAULT_TRANSFORMS, TF_TRANSFORMS, transform_names
+    from pytest_tfperf.optimization import DEFAULT_TRANSFORMS, TF_TRANSFORMS, transform_names
 
     own = [n for n in transform_names() if n not in TF_TRANSFORMS]
     lines = ['transforms: --transforms NAME,NAME(arg=value),...  ("default": the pipeline)',
@@ -96,13 +96,13 @@ def run(args) -> int:
     Returns:
         the exit code: 0 on success (dropped transforms are listed, not fatal unless `strict`).
     """
-    from .. import optimization
-    from ..atomic import dumps
-    from ..equivalence import NotEquivalentError, assert_equivalent
-    from ..errors import OptimizeError
-    from ..optimization import parse_transforms, time_variants
-    from ..report.optimize_text import render_variant_table
-    from ..timed_inputs import describe_inputs
+    from pytest_tfperf import optimization
+    from pytest_tfperf.atomic import dumps
+    from pytest_tfperf.equivalence import NotEquivalentError, assert_equivalent
+    from pytest_tfperf.errors import OptimizeError
+    from pytest_tfperf.optimization import parse_transforms, time_variants
+    from pytest_tfperf.report.optimize_text import render_variant_table
+    from pytest_tfperf.inputs.described import describe_inputs
 
     out_path = optimization.check_writable(args.output)  # fail before the slow part
     specs = parse_transforms(args.transforms)

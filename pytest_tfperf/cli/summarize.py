@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import add_model_args, load_model_from_args
+from pytest_tfperf.cli._common import add_model_args, load_model_from_args
 
 HELP = "what is in a model: its inputs and outputs, weight count, op types and size"
 DESCRIPTION = """\
@@ -27,14 +27,14 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Print the summary (text, or `GraphSummary.to_dict()` as JSON); returns the exit code (0)."""
-    from ..report.summary_text import render_summary
-    from ..summary import summarize
+    from pytest_tfperf.report.summary_text import render_summary
+    from pytest_tfperf.analysis.summary import summarize
 
     summary = summarize(load_model_from_args(args)).to_dict()
     if args.json:
         print(json.dumps(summary, indent=2))
     elif summary.get("kind") == "tflite":
-        from ..report.tflite_text import render_tflite_summary
+        from pytest_tfperf.report.tflite_text import render_tflite_summary
 
         print(render_tflite_summary(summary))
     else:

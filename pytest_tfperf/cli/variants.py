@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_model_args, dumps_json, load_model_from_args
+from pytest_tfperf.cli._common import add_model_args, dumps_json, load_model_from_args
 
 HELP = "every way to run a model (source, graphs, TFLite fp32/fp16/dynamic/int8), timed side by side"
 DESCRIPTION = """\
@@ -41,9 +41,9 @@ def run(args) -> int:
     """Print the table (text, or `VariantTable.to_dict()` as JSON); returns 0."""
     import shutil
 
-    from ..edge.variants import variants
-    from ..images import sample_feed
-    from ..report.variants_text import render_variants
+    from pytest_tfperf.edge.variants import variants
+    from pytest_tfperf.inputs.images import sample_feed
+    from pytest_tfperf.report.variants_text import render_variants
 
     model = load_model_from_args(args)
     # the image fitted to the model (and the input policy's arrays for any other input): a

@@ -4,8 +4,8 @@ TensorFlow and LiteRT load only when a function runs.
 """
 from __future__ import annotations
 
-from .convert import QUANTIZE_MODES, ConversionError, image_variants, to_tflite
-from .variants import VariantRow, VariantTable, variants  # noqa: E402
+from pytest_tfperf.edge.convert import QUANTIZE_MODES, ConversionError, image_variants, to_tflite
+from pytest_tfperf.edge.variants import VariantRow, VariantTable, variants  # noqa: E402
 
 __all__ = ["QUANTIZE_MODES", "ConversionError", "VariantRow", "VariantTable", "image_variants",
            "to_tflite", "variants"]

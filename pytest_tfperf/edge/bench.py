@@ -52,9 +52,9 @@ def bench_tflite(model, inputs: Any, *, min_runs: int | None = None, min_time: f
     Returns:
         TFLiteBench.
     """
-    from ..model.tflite_summary import summarize_tflite
-    from ..runtimes import tflite_runtime_text
-    from ..timing import measure
+    from pytest_tfperf.model.tflite_summary import summarize_tflite
+    from pytest_tfperf.model.runtimes import tflite_runtime_text
+    from pytest_tfperf.timing.engine import measure
 
     t0 = time.perf_counter_ns()
     fresh = model.runner(inputs, fresh=True)   # a new interpreter, as the benchmark tool's init

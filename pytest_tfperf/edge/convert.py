@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..errors import ConfigError, InputError, TfperfError, close_matches
+from pytest_tfperf.errors import ConfigError, InputError, TfperfError, close_matches
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 VIA = ("graph", "keras", "saved_model")
@@ -69,8 +69,8 @@ def check_writable(path: str | os.PathLike) -> str:
 
 
 def _source_model(model, input_shapes=None):
-    from ..model import FrozenGraph, load
-    from ..model.tflite import TFLiteModel
+    from pytest_tfperf.model import FrozenGraph, load
+    from pytest_tfperf.model.tflite import TFLiteModel
 
     if isinstance(model, TFLiteModel):
         raise ConversionError(f"to_tflite: {model.name!r} is already a TFLite model; convert its "
@@ -298,8 +298,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *, quantize: str = "
         >>> int8 = to_tflite(keras_model, "model_int8.tflite", quantize="int8",
         ...                  representative=[image])
     """
-    from ..atomic import write_bytes
-    from ..model.tflite import TFLiteModel
+    from pytest_tfperf.atomic import write_bytes
+    from pytest_tfperf.model.tflite import TFLiteModel
 
     quantize = check_quantize(quantize)
     target = check_writable(path) if path is not None else None

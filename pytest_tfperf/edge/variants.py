@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from pytest_tfperf.errors import ConfigError
 
 ROWS = ("keras predict", "keras model(x)", "saved_model signature", "frozen graph",
         "optimized graph", "graph quantize_weights", "tflite fp32", "tflite fp16",
@@ -161,7 +161,7 @@ def _default_inputs(fg, inputs):
     the image input, the input policy's arrays for the others)."""
     if inputs is not None:
         return inputs, "given"
-    from ..images import sample_feed
+    from pytest_tfperf.inputs.images import sample_feed
 
     feed = sample_feed(fg)
     return feed, "synthetic sample image" if "sample image" in feed.sources.values() else "synthetic"
@@ -232,7 +232,7 @@ def _source_rows(fg, feed, wanted) -> list[_Built]:
 
 
 def _graph_rows(fg, feed, wanted, transforms, tf_version) -> list[_Built]:
-    from ..optimization import optimize, optimize_with_report
+    from pytest_tfperf.optimization import optimize, optimize_with_report
 
     rt = f"tensorflow {tf_version}"
     rows = []
@@ -265,8 +265,8 @@ def _graph_rows(fg, feed, wanted, transforms, tf_version) -> list[_Built]:
 
 
 def _tflite_rows(fg, feed, wanted, representative, threads, use_xnnpack, debug_layers):
-    from ..runtimes import tflite_runtime_text
-    from .convert import check_representative, to_tflite
+    from pytest_tfperf.model.runtimes import tflite_runtime_text
+    from pytest_tfperf.edge.convert import check_representative, to_tflite
 
     rows = []
     for variant, mode in _TFLITE.items():
@@ -293,7 +293,7 @@ def quantization_errors(fg, data: Sequence[Sequence[np.ndarray]], *, top: int = 
     """The `top` int8 layers with the largest RMSE / scale on `data` (QuantizationDebugger)."""
     import tensorflow as tf
 
-    from .convert import _quiet_stdout, build_converter
+    from pytest_tfperf.edge.convert import _quiet_stdout, build_converter
 
     converter = build_converter(fg, "int8", data, int8_io=False)
     with warnings.catch_warnings(), _quiet_stdout():
@@ -346,14 +346,14 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
     """
     import tensorflow as tf
 
-    from ..model import load
-    from ..timing import measure, timing_lock
-    from .convert import image_variants
+    from pytest_tfperf.model import load
+    from pytest_tfperf.timing.engine import measure, timing_lock
+    from pytest_tfperf.edge.convert import image_variants
 
     wanted = tuple(ROWS if rows is None else rows)
     unknown = [r for r in wanted if r not in ROWS]
     if unknown:
-        from ..errors import close_matches
+        from pytest_tfperf.errors import close_matches
 
         near = close_matches(unknown[0], ROWS)
         raise ConfigError(f"variants: unknown row {unknown[0]!r}"
@@ -365,7 +365,7 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
         raise ConfigError(f"variants: {getattr(model, 'name', model)!r} is a TFLite model; the "
                           "table starts from a TensorFlow source (Keras, SavedModel, frozen graph) "
                           "and converts it. Pass the model it was converted from.")
-    from ..timed_inputs import describe_inputs
+    from pytest_tfperf.inputs.described import describe_inputs
 
     fg = load(model)
     x, label = _default_inputs(fg, inputs)

@@ -7,10 +7,10 @@ tolerances), `messages` (message text).
 """
 from __future__ import annotations
 
-from ..errors import NotEquivalentError
-from .compare import (MODES, EquivalenceReport, OutputComparison, assert_equivalent, compare_arrays,
+from pytest_tfperf.errors import NotEquivalentError
+from pytest_tfperf.equivalence.compare import (MODES, EquivalenceReport, OutputComparison, assert_equivalent, compare_arrays,
                       compare_models)
-from .pairing import make_input_sets
+from pytest_tfperf.equivalence.pairing import make_input_sets
 
 __all__ = ["MODES", "EquivalenceReport", "NotEquivalentError", "OutputComparison",
            "assert_equivalent", "compare_arrays", "compare_models", "make_input_sets"]

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, NotEquivalentError
-from ..model import as_model
-from .messages import _count, _g, _index, _message, _percent, _shape
-from .pairing import (_display_name, _input_pairing, _output_pairing, _resolve, _resolve_tolerances,
+from pytest_tfperf.errors import ConfigError, NotEquivalentError
+from pytest_tfperf.model import as_model
+from pytest_tfperf.equivalence.messages import _count, _g, _index, _message, _percent, _shape
+from pytest_tfperf.equivalence.pairing import (_display_name, _input_pairing, _output_pairing, _resolve, _resolve_tolerances,
                       _tolerance_for, make_input_sets)
 
 MODES = ("elemwise", "max", "mean", "quantile")

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, InputError, NodeNotFoundError, unknown_name_message
-from ..inputs import sample_inputs, synthetic_array, value_domain
+from pytest_tfperf.errors import ConfigError, InputError, NodeNotFoundError, unknown_name_message
+from pytest_tfperf.inputs.policy import sample_inputs, synthetic_array, value_domain
 
 _TOLERANCE_KEYS = ("atol", "rtol", "mode", "quantile")
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import contextlib
 from typing import Sequence
 
-from .. import graphs
-from ..errors import ModelLoadError, NodeNotFoundError, unknown_name_message
-from .frozen import GRAPPLER_LIMIT_BYTES, FrozenGraph
-from .shapes import _clean, _first_line, _import_graph_def, _pin_shapes, _spec
-from .source_params import graph_params
-from .tables import freeze_tables
+from pytest_tfperf.model import graphs
+from pytest_tfperf.errors import ModelLoadError, NodeNotFoundError, unknown_name_message
+from pytest_tfperf.model.frozen import GRAPPLER_LIMIT_BYTES, FrozenGraph
+from pytest_tfperf.model.shapes import _clean, _first_line, _import_graph_def, _pin_shapes, _spec
+from pytest_tfperf.model.source_params import graph_params
+from pytest_tfperf.model.tables import freeze_tables
 
 
 def _load_concrete(concrete, inputs, outputs, input_shapes, *, source, kind, name,

@@ -15,11 +15,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import graphs
-from ..errors import ModelLoadError, NodeNotFoundError, TfperfError, unknown_name_message
-from .shapes import _coerce, _display_name, _first_line, _import_graph_def, pair_inputs
-from .specs import TensorSpec
-from .tables import initialize_tables
+from pytest_tfperf.model import graphs
+from pytest_tfperf.errors import ModelLoadError, NodeNotFoundError, TfperfError, unknown_name_message
+from pytest_tfperf.model.shapes import _coerce, _display_name, _first_line, _import_graph_def, pair_inputs
+from pytest_tfperf.model.specs import TensorSpec
+from pytest_tfperf.model.tables import initialize_tables
 
 
 GRAPPLER_LIMIT_BYTES = 64 * 1024 * 1024  # graphs above this skip grappler (see session_config)
@@ -229,7 +229,7 @@ class FrozenGraph:
 
 def save_graph_def(graph_def, path: str | os.PathLike) -> str:
     """Write a GraphDef atomically (temp file + rename): binary, or text for `.pbtxt` names."""
-    from ..atomic import write_bytes
+    from pytest_tfperf.atomic import write_bytes
 
     path = os.fspath(path)
     if path.endswith(".pbtxt"):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 
 
-from .. import graphs
-from ..errors import InputError, ModelLoadError
-from .freeze import _load_concrete
-from .frozen import FrozenGraph
-from .shapes import _clean, _first_line, _shape_list, check_pinnable
-from .source_params import keras_params, set_source_params
+from pytest_tfperf.model import graphs
+from pytest_tfperf.errors import InputError, ModelLoadError
+from pytest_tfperf.model.freeze import _load_concrete
+from pytest_tfperf.model.frozen import FrozenGraph
+from pytest_tfperf.model.shapes import _clean, _first_line, _shape_list, check_pinnable
+from pytest_tfperf.model.source_params import keras_params, set_source_params
 
 
 def _load_keras_file(path, inputs, outputs, input_shapes, safe_mode) -> FrozenGraph:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
-from ..errors import ModelLoadError, unknown_name_message
-from .freeze import _finish, _freeze_session, _load_concrete
-from .frozen import FrozenGraph
-from .keras_models import _load_keras_file, _load_keras_model
-from .protocol import is_model
-from .shapes import _as_list, _first_line, _is_session, _object_kind, _shape_list, _short_repr
-from .source_params import saved_model_params, set_source_params
+from pytest_tfperf.errors import ModelLoadError, unknown_name_message
+from pytest_tfperf.model.freeze import _finish, _freeze_session, _load_concrete
+from pytest_tfperf.model.frozen import FrozenGraph
+from pytest_tfperf.model.keras_models import _load_keras_file, _load_keras_model
+from pytest_tfperf.model.protocol import is_model
+from pytest_tfperf.model.shapes import _as_list, _first_line, _is_session, _object_kind, _shape_list, _short_repr
+from pytest_tfperf.model.source_params import saved_model_params, set_source_params
 
 
 def as_model(ref, **load_kwargs):
@@ -159,7 +159,7 @@ def _load_path(path, inputs, outputs, input_shapes, signature, safe_mode) -> Fro
         raise ModelLoadError(f"model file {path!r} does not exist.{hint} Check the path (relative "
                              f"paths are from {os.getcwd()!r}).")
     if lower.endswith(".tflite"):
-        from .tflite import load_tflite  # LiteRT interpreter (tf.lite as fallback)
+        from pytest_tfperf.model.tflite import load_tflite  # LiteRT interpreter (tf.lite as fallback)
 
         return load_tflite(path, inputs=inputs, outputs=outputs, input_shapes=input_shapes)
     if lower.endswith(".index") or ".data-" in os.path.basename(lower):

@@ -7,9 +7,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .. import graphs
-from ..errors import InputError, ModelLoadError, NodeNotFoundError, unknown_name_message
-from .specs import TensorSpec
+from pytest_tfperf.model import graphs
+from pytest_tfperf.errors import InputError, ModelLoadError, NodeNotFoundError, unknown_name_message
+from pytest_tfperf.model.specs import TensorSpec
 
 
 def _pin_shapes(graph_def, inputs, input_shapes, where):

@@ -100,7 +100,7 @@ def graph_params(graph, graph_def, outputs) -> SourceParams | None:
     """Counts of a TF1 graph's variables that `outputs` read (None without variable collections)."""
     import tensorflow as tf
 
-    from .. import graphs
+    from pytest_tfperf.model import graphs
 
     keys = tf.compat.v1.GraphKeys
     every = graph.get_collection(keys.GLOBAL_VARIABLES)

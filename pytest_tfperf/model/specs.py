@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .. import graphs
+from pytest_tfperf.model import graphs
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,8 +18,8 @@ each new session, so does the `tf_session` fixture).
 """
 from __future__ import annotations
 
-from .. import graphs
-from ..errors import ModelLoadError
+from pytest_tfperf.model import graphs
+from pytest_tfperf.errors import ModelLoadError
 
 # Ops that use a table handle (input 0) -> the attrs holding (key dtype, value dtype).
 _TABLE_USERS = {

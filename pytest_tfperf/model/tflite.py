@@ -19,11 +19,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .. import graphs
-from ..errors import InputError, ModelLoadError, NodeNotFoundError, unknown_name_message
-from .frozen import TensorSpec
-from .shapes import _as_list, pair_inputs  # _as_list: the one "a,b" / list-of-names parser
-from .tflite_flatbuffer import (FlatbufferFacts, flatbuffer_facts, op_table, read_flatbuffer,
+from pytest_tfperf.model import graphs
+from pytest_tfperf.errors import InputError, ModelLoadError, NodeNotFoundError, unknown_name_message
+from pytest_tfperf.model.frozen import TensorSpec
+from pytest_tfperf.model.shapes import _as_list, pair_inputs  # _as_list: the one "a,b" / list-of-names parser
+from pytest_tfperf.model.tflite_flatbuffer import (FlatbufferFacts, flatbuffer_facts, op_table, read_flatbuffer,
                                 tensor_table)
 
 __all__ = ["FlatbufferFacts", "RUNTIMES", "TFLiteModel", "load_tflite", "quantize"]
@@ -284,7 +284,7 @@ class TFLiteModel:
         return _spec(name, dtype, shape, q)
 
     def _pin(self, input_shapes) -> None:
-        from .shapes import _shape_list
+        from pytest_tfperf.model.shapes import _shape_list
 
         shapes = _shape_list(input_shapes, [s.name for s in self.inputs])
         if len(shapes) != len(self.inputs):

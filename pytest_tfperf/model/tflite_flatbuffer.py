@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import ModelLoadError
+from pytest_tfperf.errors import ModelLoadError
 
 
 def schema():

@@ -68,7 +68,7 @@ class TFLiteSummary:
 
 def summarize_tflite(model) -> TFLiteSummary:
     """The `TFLiteSummary` of a loaded `TFLiteModel` (read from its flatbuffer)."""
-    from ..runtimes import tflite_runtime_text
+    from pytest_tfperf.model.runtimes import tflite_runtime_text
 
     facts = model.facts
     return TFLiteSummary(

@@ -7,9 +7,9 @@ not `optimize`, so that `pytest_tfperf.optimize` stays the function.
 """
 from __future__ import annotations
 
-from .batchnorm import fold_batch_norms, merge_biases, per_channel
-from .interleaved import VariantTiming, measure_interleaved, time_variants
-from .pipeline import (
+from pytest_tfperf.optimization.batchnorm import fold_batch_norms, merge_biases, per_channel
+from pytest_tfperf.optimization.interleaved import VariantTiming, measure_interleaved, time_variants
+from pytest_tfperf.optimization.pipeline import (
     DEFAULT,
     DEFAULT_TRANSFORMS,
     OptimizeReport,
@@ -23,7 +23,7 @@ from .pipeline import (
     transform_names,
     write_graph_def,
 )
-from .transforms import (
+from pytest_tfperf.optimization.transforms import (
     TF_TRANSFORMS,
     closure_of,
     const_value,

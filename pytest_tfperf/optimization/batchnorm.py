@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..graphs import consumers, node_map, node_name
-from .transforms import (
+from pytest_tfperf.model.graphs import consumers, node_map, node_name
+from pytest_tfperf.optimization.transforms import (
     ADD_OPS,
     FUSED_BN_OPS,
     SCALABLE_OPS,

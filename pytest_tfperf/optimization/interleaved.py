@@ -41,7 +41,7 @@ def measure_interleaved(variants: Sequence[tuple[str, Any, Any]], *, rounds: int
     """
     import numpy as np
 
-    from ..timing import measure
+    from pytest_tfperf.timing.engine import measure
 
     medians: dict[str, list[float]] = {label: [] for label, _, _ in variants}
     for _ in range(max(1, rounds)):
@@ -70,7 +70,7 @@ def time_variants(variants: Sequence[tuple[str, Any, Any]], *, reference: str,
     """
     import numpy as np
 
-    from ..errors import ConfigError
+    from pytest_tfperf.errors import ConfigError
 
     labels = [label for label, _, _ in variants]
     for name, what in ((reference, "reference"), (source, "source")):

@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .. import graphs
-from . import batchnorm as bn
-from . import transforms as tx
-from ..errors import ImageError, OptimizeError, TfperfError, unknown_name_message
+from pytest_tfperf.model import graphs
+from pytest_tfperf.optimization import batchnorm as bn
+from pytest_tfperf.optimization import transforms as tx
+from pytest_tfperf.errors import ImageError, OptimizeError, TfperfError, unknown_name_message
 
 DEFAULT_TRANSFORMS: tuple[str, ...] = (
     "strip_unused_nodes", "remove_training_nodes", "fold_constants", "fold_batch_norms", "merge_biases",
@@ -278,8 +278,8 @@ def optimize_with_report(model, transforms: Any = None, *, inputs=None, outputs=
         `(FrozenGraph, OptimizeReport)`: the optimized model and, per transform, node deltas,
         whether it was kept, its max abs error vs the original, and the op histograms.
     """
-    from ..equivalence import compare_arrays, make_input_sets
-    from ..model import load
+    from pytest_tfperf.equivalence import compare_arrays, make_input_sets
+    from pytest_tfperf.model import load
 
     specs = parse_transforms(transforms)
     frozen = load(model, inputs=inputs, outputs=outputs, input_shapes=input_shapes)
@@ -400,7 +400,7 @@ def check_writable(path: str) -> str:
 
 def write_graph_def(graph_def, path: str) -> str:
     """Write a GraphDef (binary, or text for `.pbtxt`) atomically: `path` is never half-written."""
-    from ..model import save_graph_def
+    from pytest_tfperf.model import save_graph_def
 
     path = check_writable(path)
     try:
@@ -414,9 +414,9 @@ def sample_feed(frozen, image_path: str | None) -> tuple[dict, str]:
     (the sample image for the image input, the input policy's arrays elsewhere), as a
     `SampleInputs`, and its words, e.g. "synthetic image [1,224,224,3] float32 (dynamic H/W:
     pinned to 224)"."""
-    from ..images import sample_feed as feed_for
-    from ..inputs import SampleInputs
-    from ..timed_inputs import describe
+    from pytest_tfperf.inputs.images import sample_feed as feed_for
+    from pytest_tfperf.inputs.policy import SampleInputs
+    from pytest_tfperf.inputs.described import describe
 
     try:
         feed = feed_for(frozen, path=image_path)

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import OptimizeError
-from ..graphs import ancestors, consumers, node_map, node_name
+from pytest_tfperf.errors import OptimizeError
+from pytest_tfperf.model.graphs import ancestors, consumers, node_map, node_name
 
 # Ops that compute nothing at inference time (seed 001's "training nodes").
 TRAINING_NODE_OPS = frozenset({"Identity", "CheckNumerics", "StopGradient", "Snapshot"})

@@ -11,10 +11,10 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from ..records import measurement_label  # noqa: F401  (re-exported for the renderers)
-from ..stats import MIN_TAIL_SAMPLES, percentile_supported
-from ..timed_inputs import input_text, inputs_text  # noqa: F401  (re-exported for the renderers)
-from ..wording import fps_floor_text, headroom_text, limit_text
+from pytest_tfperf.results.records import measurement_label  # noqa: F401  (re-exported for the renderers)
+from pytest_tfperf.timing.stats import MIN_TAIL_SAMPLES, percentile_supported
+from pytest_tfperf.inputs.described import input_text, inputs_text  # noqa: F401  (re-exported for the renderers)
+from pytest_tfperf.wording import fps_floor_text, headroom_text, limit_text
 
 MISSING = "-"
 
@@ -240,7 +240,7 @@ def model_weights(summary: dict) -> Any:
 
 def weights_notes(results, labels: dict[str, str]) -> list[str]:
     """One line per model whose source count and frozen-graph count differ (both, and why)."""
-    from .summary_text import params_line
+    from pytest_tfperf.report.summary_text import params_line
 
     notes = []
     for rec in unique_models(results):

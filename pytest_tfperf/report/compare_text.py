@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .terminal import comparison_summary, render_comparisons
+from pytest_tfperf.report.terminal import comparison_summary, render_comparisons
 
 
 def render_compare_text(baseline: str, candidate: str, comparisons: Sequence[dict],

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from . import (
+from pytest_tfperf.report import (
     MISSING,
     ROUGH_LEGEND,
     _finite,
@@ -411,13 +411,13 @@ def render(results, title: str = "tfperf report") -> str:
         body.extend(f'<p class="note">{_e(note)}</p>' for note in weights_notes(results, labels))
         body.append(models_svg(chart))
     if results.equivalences:
-        from . import EQUIVALENCE_HEADERS, equivalence_rows
+        from pytest_tfperf.report import EQUIVALENCE_HEADERS, equivalence_rows
 
         rows = [[*r[:-1], _verdict(r[-1])] for r in equivalence_rows(results)]
         body.append('<h2 id="equivalence">Equivalence</h2>')
         body.append(_table(list(EQUIVALENCE_HEADERS), rows, num=(4, 5, 6), cls="equivalence"))
     if results.variants:
-        from .variants_text import html_variants
+        from pytest_tfperf.report.variants_text import html_variants
 
         body.append('<h2 id="variants">Variants</h2>' + html_variants(results.variants))
     base = env.get("baseline") or {}

@@ -13,22 +13,22 @@ from __future__ import annotations
 import datetime as _dt
 import os
 
-from ..integrations.pytest_benchmark import benchmark_stats
-from . import get, inputs_text, measurement_label
+from pytest_tfperf.results.pytest_benchmark import benchmark_stats
+from pytest_tfperf.report import get, inputs_text, measurement_label
 
 FORMAT = 2  # version of the `tfperf` section's layout (2: measurements have timing blocks)
 
 
 def machine_info() -> dict:
     """pytest-benchmark's machine_info (see `integrations.pytest_benchmark`)."""
-    from ..integrations.pytest_benchmark import machine_info as info
+    from pytest_tfperf.results.pytest_benchmark import machine_info as info
 
     return info()
 
 
 def commit_info(project_name: str | None = None) -> dict:
     """pytest-benchmark's commit_info for the current directory."""
-    from ..integrations.pytest_benchmark import commit_info as info
+    from pytest_tfperf.results.pytest_benchmark import commit_info as info
 
     return info(project_name)
 
@@ -95,7 +95,7 @@ def benchmark_entry(record: dict) -> dict:
 def rough_percentiles(stats: dict) -> list[str]:
     """The percentiles of `percentiles_ms` (and the gated one) that `n` cannot support
     (`stats.percentile_supported`): what every renderer marks with '~'."""
-    from ..stats import percentile_supported
+    from pytest_tfperf.timing.stats import percentile_supported
 
     n = stats.get("n")
     if not isinstance(n, int):
@@ -129,7 +129,7 @@ def benchmark_options(record: dict) -> dict:
 
 def tfperf_section(results) -> dict:
     """The top-level `tfperf` key: versions, device, and every record of the session."""
-    from .. import __version__
+    from pytest_tfperf import __version__
 
     env = results.environment
     return {
@@ -163,7 +163,7 @@ def build_document(results, *, machine: dict | None = None, commit: dict | None 
     Returns:
         A JSON-able dict (write it with `atomic.write_json`).
     """
-    from ..integrations.pytest_benchmark import version
+    from pytest_tfperf.results.pytest_benchmark import version
 
     doc = {
         "machine_info": machine if machine is not None else machine_info(),
@@ -195,7 +195,7 @@ def _relative_ids(value, root: str | None):
 
 def results_from_document(doc: dict):
     """The `SessionResults` stored in a document's `tfperf` section (None for plain files)."""
-    from ..results import SessionResults
+    from pytest_tfperf.results.session import SessionResults
 
     section = doc.get("tfperf")
     if not isinstance(section, dict) or not isinstance(section.get("measurements"), list):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from . import (
+from pytest_tfperf.report import (
     MISSING,
     ROUGH_LEGEND,
     all_passed,
@@ -97,13 +97,13 @@ def render(results, title: str = "tfperf report") -> str:
         if notes:
             out += [f"- {note}" for note in notes] + [""]
     if results.equivalences:
-        from . import EQUIVALENCE_HEADERS, equivalence_rows
+        from pytest_tfperf.report import EQUIVALENCE_HEADERS, equivalence_rows
 
         rows = [[*r[:-1], _verdict(r[-1])] for r in equivalence_rows(results)]
         out += ["### Equivalence", ""]
         out += _table(list(EQUIVALENCE_HEADERS), rows, right=(4, 5, 6))
     if results.variants:
-        from .variants_text import markdown_variants
+        from pytest_tfperf.report.variants_text import markdown_variants
 
         out += ["### Variants", ""] + markdown_variants(results.variants)
     base = env.get("baseline") or {}

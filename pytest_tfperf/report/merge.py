@@ -28,7 +28,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import BaselineError, ConfigError
+from pytest_tfperf.errors import BaselineError, ConfigError
 
 MERGE_FORMAT = 1  # layout of the `tfperf.merge` entry
 RECORD_LISTS = ("measurements", "models", "equivalence", "profiles", "failures", "comparisons",
@@ -200,7 +200,7 @@ def merged_results(document: dict):
     Records lose their `shard` key (the records' own `from_dict` need not know it); duplicated
     test ids already carry their shard in the id. None for a document without a tfperf section.
     """
-    from .json_report import results_from_document
+    from pytest_tfperf.report.json_report import results_from_document
 
     section = document.get("tfperf")
     if not isinstance(section, dict):

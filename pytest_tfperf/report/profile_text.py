@@ -132,7 +132,7 @@ def render_profile(profile: dict) -> str:
         "",
     ]
     if profile.get("inputs"):  # what was timed, and which dims tfperf chose (dynamic H/W -> 224)
-        from . import inputs_text
+        from pytest_tfperf.report import inputs_text
 
         lines.insert(1, f"Input: {inputs_text(profile['inputs'])}")
     if profile.get("top_nodes"):

@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from . import (
+from pytest_tfperf.report import (
     GUESSED_MARK,
     MISSING,
     ROUGH_LEGEND,
@@ -323,7 +323,7 @@ def render_failures(results, width: int = WIDTH) -> list[str]:
 def render_profiles(results) -> list[str]:
     """The per-node-type tables of every profile (rendered by `profile_text`)."""
     try:
-        from .profile_text import render_profile
+        from pytest_tfperf.report.profile_text import render_profile
     except ImportError:  # written by another module; without it show the headline only
         render_profile = None
     lines: list[str] = []
@@ -379,7 +379,7 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
         if results.equivalences:
             out.append(("tfperf equivalence", render_equivalence(results, width)))
         if results.variants:
-            from .variants_text import terminal_variants
+            from pytest_tfperf.report.variants_text import terminal_variants
 
             out.append(("tfperf variants", terminal_variants(results.variants, width)))
     if profile and results.profiles:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .summary_text import human_bytes, human_count
+from pytest_tfperf.report.summary_text import human_bytes, human_count
 
 
 def _spec(s: Mapping[str, Any]) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import textwrap
 from typing import Any, Mapping
 
-from ..timed_inputs import inputs_text
-from ..wording import plural
-from .terminal import WIDTH, fit_table, wrap_id
+from pytest_tfperf.inputs.described import inputs_text
+from pytest_tfperf.wording import plural
+from pytest_tfperf.report.terminal import WIDTH, fit_table, wrap_id
 
 _COLUMNS = ("variant", "median ms", "vs source", "vs frozen", "size", "max abs err", "top-1",
             "runtime")

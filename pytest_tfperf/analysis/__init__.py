@@ -1,0 +1,1 @@
+"""What a model is: summary, per-op profile, FLOPs (with control flow)."""

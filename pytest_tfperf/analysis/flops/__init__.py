@@ -1,0 +1,1 @@
+"""FLOPs per execution: count (the entry), ops (formulas), control, static, lower."""

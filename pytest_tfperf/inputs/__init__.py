@@ -1,0 +1,1 @@
+"""The one input policy: synthetic and sample inputs, images, presets, what was fed."""

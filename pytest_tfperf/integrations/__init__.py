@@ -1,1 +1,0 @@
-"""Bridges to other pytest plugins (pytest-benchmark); each imports its plugin lazily."""

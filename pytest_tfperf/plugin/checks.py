@@ -1,0 +1,311 @@
+"""End-of-test budget checks of one test item, and the model facts they need (cached per model).
+
+`run_budget_checks` turns the item's budget markers and what the test did (the recorder's
+measurements and models, the `frozen_graph` fixture, pytest-benchmark's `benchmark`) into
+`BudgetVerdict`s tagged with the model's identity. Any `Model` is accepted: latency and size come
+from the protocol; weights, FLOPs and memory need a graph (`FrozenGraph`), and a budget on a fact
+that cannot be established for the model is a usage error, never a pass.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import weakref
+
+from pytest_tfperf.errors import MarkerUsageError
+from pytest_tfperf.plugin.markers import parsed_budgets
+from pytest_tfperf.results.records import model_identity
+
+__all__ = ["is_graph", "model_facts", "model_flops", "model_summary", "models_of", "params_note",
+           "per_image_flops", "run_budget_checks", "static_verdict", "unresolved_flops_note"]
+
+_SUMMARIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> summary dict
+_FLOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()      # model -> (report, why not)
+
+
+def is_graph(model) -> bool:
+    """Whether `model` is a `FrozenGraph` (static facts: summary, FLOPs, memory)."""
+    from pytest_tfperf.model import FrozenGraph
+
+    return isinstance(model, FrozenGraph)
+
+
+def run_budget_checks(session, item, recorder) -> list:
+    """Check every budget marker of `item` against what the test did; returns BudgetVerdicts.
+
+    Declarative mode: a latency budget on a test that measured nothing but uses `frozen_graph`
+    measures `frozen_graph` on `sample_image` here. A test that used pytest-benchmark's
+    `benchmark` fixture is checked on its stats. Under `--tfperf-disable` nothing is checked
+    (the declarative measurement still runs its model once, as a smoke test).
+    """
+    from pytest_tfperf.plugin import budgets
+    from pytest_tfperf.results.pytest_benchmark import benchmark_stats_of, uses_benchmark
+
+    parsed = parsed_budgets(item)
+    settings = session.settings
+    verdicts = []
+    latency = parsed.get("latency_budget")
+    funcargs = getattr(item, "funcargs", {})
+    fixture_fg = funcargs.get("frozen_graph")
+    generated = None  # the declarative measurement's inputs, when the input policy made some
+    if latency is not None:
+        if recorder is not None and not recorder.measurements and fixture_fg is not None \
+                and not uses_benchmark(item):
+            # one input: the test's sample_image (a conftest may override it); several: the sample
+            # image for the image input, the input policy's arrays for the others (said below)
+            single = len(getattr(fixture_fg, "inputs", ())) == 1
+            recorder.measure(fixture_fg, funcargs.get("sample_image") if single else None)
+            fed = recorder.last_inputs.get(id(fixture_fg))
+            generated = fed if "synthetic" in getattr(fed, "sources", {}).values() else None
+        bench = benchmark_stats_of(item)
+        if bench is not None:
+            verdicts.append(_tag(budgets.check_latency(
+                latency, bench, scale=settings.budget_scale,
+                model=fixture_fg.name if fixture_fg else None), fixture_fg))
+        elif uses_benchmark(item):
+            pass  # pytest-benchmark recorded nothing (--benchmark-disable, or xdist): nothing to gate
+        elif recorder is None or not recorder.measurements:
+            raise MarkerUsageError(
+                f"{item.nodeid}: @pytest.mark.latency_budget found nothing to check: the test made no "
+                "tfperf.measure(...) call, does not use the frozen_graph fixture, and did not use "
+                "pytest-benchmark's benchmark fixture.")
+        for stats, model in (recorder.measurements if recorder else []):
+            verdict = _tag(budgets.check_latency(
+                latency, stats, scale=settings.budget_scale,
+                model=model.name if model is not None else stats.model), model)
+            if generated is not None and model is fixture_fg:
+                verdict = dataclasses.replace(verdict, message=verdict.message + _generated_note(generated))
+            verdicts.append(verdict)
+    if settings.disabled:
+        return []
+    models = models_of(item, recorder)
+    static = {k: v for k, v in parsed.items() if k != "latency_budget"}
+    if static and not models:
+        raise MarkerUsageError(
+            f"{item.nodeid}: @pytest.mark.{next(iter(static))} needs a model: use the frozen_graph "
+            "fixture or load/measure one with the tfperf fixture.")
+    for model in models:
+        for name, budget in static.items():
+            verdicts.append(_tag(_check_static(session, item, recorder, name, budget, model), model))
+    return verdicts
+
+
+def _generated_note(feed) -> str:
+    """"; timed on image [1,96,96,3] float32 (sample image), scale [1] float32 (synthetic) ..."""
+    from pytest_tfperf.inputs.described import describe
+
+    return (f"; timed on {describe(feed)}: the inputs that are not the sample image were made by "
+            "tfperf's input policy; to choose them, call tfperf.measure(frozen_graph, {name: array, "
+            "...}) in the test")
+
+
+def _tag(verdict, model):
+    return dataclasses.replace(verdict, model_id=model_identity(model)) if model is not None else verdict
+
+
+def models_of(item, recorder) -> list:
+    """The models a test used: its `frozen_graph` first, then those it loaded/measured."""
+    models = list(recorder.models) if recorder is not None else []
+    fixture_fg = getattr(item, "funcargs", {}).get("frozen_graph")
+    if fixture_fg is not None and all(m is not fixture_fg for m in models):
+        models.insert(0, fixture_fg)
+    return models
+
+
+def _unavailable(where: str, marker: str, model, what: str) -> MarkerUsageError:
+    return MarkerUsageError(
+        f"{where}@pytest.mark.{marker}: {what} of model {model.name} "
+        f"({getattr(model, 'kind', type(model).__name__)}) cannot be established: it is not a "
+        "TensorFlow graph; drop the budget for this model or check a graph form of it.")
+
+
+def _check_static(session, item, recorder, name, budget, model):
+    inputs, guessed = None, ()
+    if name == "memory_budget" and recorder is not None and is_graph(model):
+        inputs = recorder.inputs_for(model)
+        made = recorder._described_inputs(model, inputs, generated=id(model) not in recorder.last_inputs)
+        guessed = tuple(f"{d['name']} {d['shape']}: dims {d['guessed']} chosen by tfperf"
+                        for d in made if d.get("guessed"))
+    return static_verdict(name, budget, model, session=session, inputs=inputs, where=item.nodeid,
+                          guessed=guessed)
+
+
+def static_verdict(name: str, budget, model, *, session=None, inputs=None, where: str = "",
+                   guessed=()):
+    """The verdict of one param/flops/size/memory budget on `model` (what the markers check).
+
+    Args:
+        name: "param_budget", "flops_budget", "size_budget" or "memory_budget".
+        budget: the parsed budget (`budgets.ParamBudget`...).
+        model: a `Model` (weights, FLOPs and memory need a `FrozenGraph`).
+        session: the plugin's session (file names in summaries relative to its root), or None.
+        inputs: feeds for the memory budget's run (default: the input policy's arrays).
+        where: the test id, for error messages.
+        guessed: notes on input dims tfperf chose for `inputs` (a memory budget on them is an
+            error); a `SampleInputs` says its own.
+    Returns:
+        a `budgets.BudgetVerdict`.
+    Raises:
+        MarkerUsageError: the fact cannot be established for this model (never a pass).
+    """
+    from pytest_tfperf.plugin import budgets
+
+    where = f"{where}: " if where else ""
+    if name == "param_budget":
+        if budget.kind == "trainable":
+            value = getattr(model, "trainable_params", None)
+            if value is None:
+                raise MarkerUsageError(
+                    f"{where}@pytest.mark.param_budget(kind='trainable'): model {model.name} "
+                    f"({model.kind}) does not know which parameters are trainable (a frozen graph); use "
+                    "kind='weights' or load the checkpoint/Keras model.")
+            return budgets.check_params(budget, value, model.name)
+        summary = model_summary(session, model)
+        # GraphSummary.params; a summary without it (a TFLite model's) has only its weights
+        value = summary.get("params", summary.get("weight_params")) if summary else _source_params(model)
+        if value is None:
+            raise _unavailable(where, name, model, "the parameter count")
+        verdict = budgets.check_params(budget, value, model.name)
+        note = params_note(summary)
+        return dataclasses.replace(verdict, message=f"{verdict.message} ({note})") if note else verdict
+    if name == "flops_budget":
+        if not is_graph(model):
+            raise _unavailable(where, name, model, "the FLOPs")
+        report, error = model_flops(session, model)
+        if report is None or report.get("unresolved"):
+            why = error or unresolved_flops_note(report)
+            fixes = []
+            if error or "shapes are unknown" in why:
+                fixes.append("pin input shapes: tfperf_model(ref, input_shapes=[[1, H, W, C]])")
+            if "not static" in why or "traced run" in why:
+                fixes.append("its loops/branches are counted by one run on synthetic inputs: "
+                             "make that run succeed, make the trip counts static, or drop the budget")
+            raise MarkerUsageError(
+                f"{where}@pytest.mark.flops_budget: the FLOPs of model {model.name} could not be "
+                f"counted ({why}); {' or '.join(fixes) or 'see the reasons above'} "
+                f"(`tfperf bench {model.name}` shows what is unresolved).")
+        verdict = budgets.check_flops(budget, per_image_flops(report), model.name)
+        if report.get("uncounted"):
+            note = ", ".join(f"{op} x{n}" for op, n in sorted(report["uncounted"].items()))
+            verdict = dataclasses.replace(verdict, message=f"{verdict.message} (not counted: {note})")
+        if report.get("input_notes"):  # a count at a size tfperf guessed is not the model's
+            raise _guessed(where, name, model, "FLOPs", report["input_notes"])
+        return verdict
+    if name == "size_budget":
+        size = model_size(session, model)
+        if size is None:
+            raise _unavailable(where, name, model, "the serialized size")
+        return budgets.check_size(budget, size, model.name)
+    if not is_graph(model):
+        raise _unavailable(where, name, model, "the peak memory")
+    from pytest_tfperf.analysis.profiling import peak_memory_bytes
+
+    if inputs is None:  # peak_memory_bytes would run the input policy's arrays: say its guesses
+        from pytest_tfperf.inputs.policy import sample_inputs
+
+        inputs = sample_inputs(model)
+    guesses = list(guessed) or list(getattr(inputs, "notes", ()))
+    if guesses:
+        raise _guessed(where, name, model, "peak memory", guesses)
+    return budgets.check_memory(budget, peak_memory_bytes(model, inputs), model.name)
+
+
+def _guessed(where: str, marker: str, model, what: str, notes) -> MarkerUsageError:
+    """A budget on a number tfperf could only get by guessing input dims: an error, never a pass."""
+    return MarkerUsageError(
+        f"{where}@pytest.mark.{marker}: model {model.name} leaves input dims open, and tfperf had "
+        f"to guess them to get its {what} ({'; '.join(notes)}); a budget on a guess could pass "
+        "wrongly. Pin the size you ship: tfperf_model(ref, input_shapes=[[1, H, W, C]]), ini "
+        "tfperf_input_shape = 1,H,W,C, or load(ref, input_shapes=...).")
+
+
+def params_note(summary: dict | None) -> str | None:
+    """Why a weights verdict's count is not the frozen graph's, when the two differ, e.g.
+    "the source's own count; the frozen graph holds 5,330,570 (variables inference does not
+    read: norm/count)"."""
+    if not summary or summary.get("params_from") != "source" \
+            or summary.get("params") == summary.get("weight_params"):
+        return None
+    note = f"the source's own count; the frozen graph holds {summary['weight_params']:,}"
+    unread = summary.get("unread_variables") or []
+    if unread:
+        shown = ", ".join(name for name, _ in unread[:3]) + (", ..." if len(unread) > 3 else "")
+        note += f" (variables inference does not read: {shown})"
+    return note
+
+
+def _source_params(model) -> int | None:
+    trainable = getattr(model, "trainable_params", None)
+    other = getattr(model, "non_trainable_params", None)
+    return None if trainable is None or other is None else int(trainable) + int(other)
+
+
+def model_size(session, model) -> int | None:
+    """Bytes of the model as stored: the protocol's `size_bytes`, else its graph's serialized size."""
+    size = getattr(model, "size_bytes", None)
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size
+    summary = model_summary(session, model)
+    return summary["serialized_bytes"] if summary else None
+
+
+def unresolved_flops_note(report: dict) -> str:
+    """'unresolved: MatMul x1, Less x1: <the distinct reasons>' for a FlopsReport dict."""
+    ops = ", ".join(f"{op} x{n}" for op, n in sorted(report.get("unresolved", {}).items()))
+    reasons = list(dict.fromkeys((report.get("unresolved_reasons") or {}).values()))
+    more = f" (+{len(reasons) - 2} more reasons)" if len(reasons) > 2 else ""
+    return f"unresolved: {ops}" + (f": {'; '.join(reasons[:2])}{more}" if reasons else "")
+
+
+def per_image_flops(report: dict) -> int:
+    """FLOPs of one inference at batch 1 (a model pinned to batch N is counted at N)."""
+    return int(round(report["total"] / max(int(report.get("batch") or 1), 1)))
+
+
+def model_summary(session, model) -> dict | None:
+    """`summarize(model)` as a dict (source relative to the project root); once per model.
+
+    A TFLite model's summary comes from its flatbuffer (weights = its constant weights, without
+    the per-tensor lists). None for any other model that is not a graph: its static facts are
+    unavailable.
+    """
+    tflite = getattr(model, "kind", None) == "tflite"
+    if not is_graph(model) and not tflite:
+        return None
+    cached = _SUMMARIES.get(model)
+    if cached is None:
+        from pytest_tfperf.analysis.summary import summarize
+
+        cached = summarize(model).to_dict(**({"details": False} if tflite else {}))
+        if session is not None and cached.get("source") and os.path.isabs(cached["source"]):
+            from pytest_tfperf.plugin.options import rel_path  # reports name files relative to the project root
+
+            cached["source"] = rel_path(cached["source"], session.settings.rootdir)
+        _SUMMARIES[model] = cached
+    return cached
+
+
+def model_flops(session, model) -> tuple[dict | None, str | None]:
+    """`(count_flops(model).to_dict(), None)` or `(None, why not)`; once per model (it may run it)."""
+    if not is_graph(model):
+        return None, f"{getattr(model, 'kind', type(model).__name__)} is not a TensorFlow graph"
+    cached = _FLOPS.get(model)
+    if cached is None:
+        from pytest_tfperf.analysis.profiling import count_flops
+
+        try:
+            cached = (count_flops(model).to_dict(), None)
+        except Exception as exc:  # a model whose FLOPs cannot be counted still gets a report row
+            cached = (None, f"{type(exc).__name__}: {exc}")
+        _FLOPS[model] = cached
+    return cached
+
+
+def model_facts(session, model, *, flops: bool) -> dict:
+    """The fields of a `ModelRecord` for `model` (static facts None where unavailable)."""
+    summary = model_summary(session, model)
+    report = model_flops(session, model)[0] if flops else None
+    return {"model": model.name, "model_id": model_identity(model),
+            "model_kind": getattr(model, "kind", None), "runtime": getattr(model, "runtime", None),
+            "size_bytes": model_size(session, model), "summary": summary,
+            "flops": per_image_flops(report) if report and not report.get("unresolved") else None}

@@ -1,0 +1,103 @@
+"""The one result model of a test session: typed records (`records.py`) by kind.
+
+The session and the recorder add records; `report/` renderers and `baseline/` only read them.
+Records are dicts only at the boundaries: `to_dict()` ships a worker's results to the xdist
+controller (`merge()` takes them back), and JSON reports / baselines store `to_dict()`.
+
+Kinds (see `records.py` for the fields): measurement, model, equivalence, profile, failure,
+comparison (added on the controller by the compare step after the run), variants (variant
+tables, `tfperf.variants`).
+
+`environment` holds run-wide facts (tensorflow version, device, machine id, rootdir, the
+baseline compared against and its warnings, the path a baseline was saved to).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pytest_tfperf.results.records import RECORD_TYPES, Record, record_from_dict
+
+KINDS = ("measurement", "model", "equivalence", "profile", "failure", "comparison", "variants")
+
+__all__ = ["KINDS", "SessionResults"]
+
+
+@dataclasses.dataclass
+class SessionResults:
+    """Everything tfperf recorded in one pytest session (all workers merged)."""
+
+    records: dict[str, list[Any]] = dataclasses.field(
+        default_factory=lambda: {k: [] for k in KINDS})
+    environment: dict[str, Any] = dataclasses.field(default_factory=dict)
+    finalized: bool = False  # the compare step ran (not stored: reports store `environment`)
+
+    def add(self, kind: str, record: Any) -> Record:
+        """Append a record of one of `KINDS` (a typed record, or its `to_dict()`); returns it typed."""
+        if kind not in self.records:
+            raise ValueError(f"unknown record kind {kind!r}; expected one of {KINDS}")
+        typed = record_from_dict(kind, record)
+        self.records[kind].append(typed)
+        return typed
+
+    def extend(self, kind: str, records) -> None:
+        """`add` each of `records` (dicts from a file, or typed records)."""
+        for record in records:
+            self.add(kind, record)
+
+    @property
+    def measurements(self) -> list:
+        return self.records["measurement"]
+
+    @property
+    def models(self) -> list:
+        return self.records["model"]
+
+    @property
+    def equivalences(self) -> list:
+        return self.records["equivalence"]
+
+    @property
+    def profiles(self) -> list:
+        return self.records["profile"]
+
+    @property
+    def failures(self) -> list:
+        return self.records["failure"]
+
+    @property
+    def comparisons(self) -> list:
+        return self.records["comparison"]
+
+    @property
+    def variants(self) -> list:
+        return self.records.setdefault("variants", [])
+
+    def is_empty(self) -> bool:
+        return not any(self.records.values())
+
+    def dicts(self, kind: str) -> list[dict]:
+        """The records of `kind` as JSON-able dicts (the file and process boundary)."""
+        return [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in self.records.get(kind, ())]
+
+    def to_dict(self) -> dict:
+        return {"records": {k: self.dicts(k) for k in self.records},
+                "environment": dict(self.environment)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SessionResults:
+        """Inverse of `to_dict()` (unknown record kinds are kept as dicts)."""
+        results = cls()
+        results.merge(data)
+        return results
+
+    def merge(self, data: dict) -> None:
+        """Add the records of another session's `to_dict()` (an xdist worker's)."""
+        for kind, items in data.get("records", {}).items():
+            if kind in RECORD_TYPES:
+                self.records.setdefault(kind, [])
+                self.extend(kind, (x for x in items if isinstance(x, (dict, Record))))
+            else:
+                self.records.setdefault(kind, []).extend(items)
+        for key, value in data.get("environment", {}).items():
+            self.environment.setdefault(key, value)
