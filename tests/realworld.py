@@ -61,7 +61,7 @@ def keras_matmul_conv_flops(model) -> int:
         return None
 
     macs = 0
-    for layer in model.layers:
+    for layer in _leaf_layers(model):
         cfg = layer.get_config()
         if isinstance(layer, keras.layers.DepthwiseConv2D):
             out = layer.output.shape
@@ -79,6 +79,17 @@ def keras_matmul_conv_flops(model) -> int:
             h, k = cfg["num_heads"], cfg["key_dim"]
             macs += 3 * tokens * d * h * k + 2 * h * tokens * tokens * k + tokens * h * k * d
     return 2 * macs
+
+
+def _leaf_layers(model):
+    """The layers of `model`, those of nested models (a ConvNeXt stem is a Sequential) included."""
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
 
 
 # --- builders ---------------------------------------------------------------------------------
@@ -155,6 +166,61 @@ def transformer() -> ZooModel:
     model = keras.Model(ids, logits, name="transformer")
     tokens = _rng(2).integers(0, VOCAB, (1, TOKENS)).astype(np.int32)
     return _keras("transformer", model, tokens)
+
+
+class ConvNeXtStyle:  # a factory, so importing this module does not import Keras
+    """ConvNeXt's pieces as keras.applications.ConvNeXt builds them, at a small size."""
+
+    @staticmethod
+    def layer_scale(dim: int, name: str):
+        import keras
+
+        class LayerScale(keras.layers.Layer):
+            """x * gamma, one learned scale per channel (ConvNeXt's layer scale)."""
+
+            def build(self, input_shape):
+                self.gamma = self.add_weight(shape=(dim,), initializer=keras.initializers.Constant(0.5),
+                                             name="gamma")
+
+            def call(self, x):
+                return x * self.gamma
+
+        return LayerScale(name=name)
+
+    @staticmethod
+    def block(x, dim: int, name: str):
+        """Depthwise 7x7 as a grouped Conv2D (Keras 3 compiles it with XLA), LayerNorm, pointwise
+        MLP (Dense 4x, GELU, Dense), layer scale, residual."""
+        import keras
+
+        L = keras.layers
+        y = L.Conv2D(dim, 7, padding="same", groups=dim, name=f"{name}_depthwise")(x)
+        y = L.LayerNormalization(epsilon=1e-6, name=f"{name}_ln")(y)
+        y = L.Dense(4 * dim, activation="gelu", name=f"{name}_pw1")(y)
+        y = L.Dense(dim, name=f"{name}_pw2")(y)
+        y = ConvNeXtStyle.layer_scale(dim, f"{name}_scale")(y)
+        return L.Add(name=f"{name}_add")([x, y])
+
+
+def convnext() -> ZooModel:
+    """ConvNeXt-style: patchify stem (a nested Sequential, as keras.applications builds it), two
+    blocks, a downsampling Sequential, one block, pooled LayerNorm head. ConvNeXtTiny itself
+    takes ~26 s and 2.4 GB to build and freeze: too much for every CI run."""
+    import keras
+
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    image = keras.Input((IMAGE, IMAGE, 3), name="image")
+    x = keras.Sequential([L.Conv2D(16, 4, strides=4, name="stem_conv"),
+                          L.LayerNormalization(epsilon=1e-6, name="stem_ln")], name="stem")(image)
+    x = ConvNeXtStyle.block(x, 16, "s0b0")
+    x = ConvNeXtStyle.block(x, 16, "s0b1")
+    x = keras.Sequential([L.LayerNormalization(epsilon=1e-6, name="down_ln"),
+                          L.Conv2D(32, 2, strides=2, name="down_conv")], name="down")(x)
+    x = ConvNeXtStyle.block(x, 32, "s1b0")
+    x = L.LayerNormalization(epsilon=1e-6, name="head_ln")(L.GlobalAveragePooling2D(name="pool")(x))
+    model = keras.Model(image, L.Dense(10, name="logits")(x), name="convnext_style")
+    return _keras("convnext", model, _image())
 
 
 def _words():
@@ -407,6 +473,7 @@ BUILDERS: dict[str, Callable[[], ZooModel]] = {
     "resnet50": lambda: _application("resnet50", "ResNet50"),
     "efficientnet_b0": lambda: _application("efficientnet_b0", "EfficientNetB0"),
     "mobilenet_v3_small": lambda: _application("mobilenet_v3_small", "MobileNetV3Small", alpha=0.75),
+    "convnext": convnext,
     "transformer": transformer,
     "string_lookup": string_lookup,
     "string_export": string_export,

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_tfperf.model.graphs import consumers, is_leftover_op, node_map, node_name
+from pytest_tfperf.model.graphs import is_leftover_op, node_map, node_name
 
 # DataType enum -> (numpy dtype name, TensorFlow name), for specs built from a bare GraphDef and for
 # summarize_graph's `type=float(1)` rendering.
@@ -165,35 +165,75 @@ def const_element_count(node) -> int:
 def weight_const_nodes(graph_def) -> set[str]:
     """Names of the float Const nodes that feed compute ops (weights), through pass-through chains.
 
+    A chain may enter a function of the graph's library: a Const fed to a `StatefulPartitionedCall`
+    is followed to the ops that read the function's argument (Keras 3 runs `Conv2D(groups>1)` as
+    an XLA-compiled function, so its kernel reaches the Conv2D inside the call).
+
     Args:
         graph_def: a (frozen) `GraphDef`.
     Returns:
         the set of Const node names whose elements count as weight parameters.
     """
-    nodes = node_map(graph_def)
-    readers = consumers(graph_def)
+    scopes = _Scopes(graph_def)
     weights: set[str] = set()
     for node in graph_def.node:
         if node.op != "Const" or node.attr["dtype"].type not in _FLOAT_DTYPES:
             continue
-        if _feeds_compute_op(node.name, const_element_count(node), nodes, readers):
+        if _feeds_compute_op(node.name, const_element_count(node), scopes):
             weights.add(node.name)
     return weights
 
 
-def _feeds_compute_op(name: str, elements: int, nodes: dict, readers: dict) -> bool:
-    seen: set[str] = set()
-    stack = [name]
+_CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+
+
+class _Scopes:
+    """The graph (scope None) and its library functions (scope = function name): nodes and readers
+    of each, built when first asked for. In a function body an input names an argument (`x`) or
+    a node's output (`conv:output:0`)."""
+
+    def __init__(self, graph_def):
+        self._graph_def = graph_def
+        self.functions = {f.signature.name: f for f in graph_def.library.function}
+        self._built: dict = {}
+
+    @staticmethod
+    def source(scope, name: str) -> str:
+        """The node (or argument) an input string reads, in `scope`."""
+        return node_name(name) if scope is None else name.lstrip("^").split(":")[0]
+
+    def get(self, scope) -> tuple[dict, dict]:
+        if scope not in self._built:
+            body = self._graph_def.node if scope is None else self.functions[scope].node_def
+            readers: dict = collections.defaultdict(list)
+            for n in body:
+                for i in n.input:
+                    readers[self.source(scope, i)].append(n.name)
+            self._built[scope] = ({n.name: n for n in body}, readers)
+        return self._built[scope]
+
+    def callee(self, node):
+        """The library function `node` calls, or None."""
+        if node.op in _CALL_OPS:
+            name = node.attr["f"].func.name
+            return name if name in self.functions else None
+        return node.op if node.op in self.functions else None
+
+
+def _feeds_compute_op(name: str, elements: int, scopes: _Scopes) -> bool:
+    seen: set = set()
+    stack: list = [(None, name)]
     while stack:
-        cur = stack.pop()
-        if cur in seen:
+        scope, cur = stack.pop()
+        if (scope, cur) in seen:
             continue
-        seen.add(cur)
+        seen.add((scope, cur))
+        nodes, readers = scopes.get(scope)
         for reader in readers.get(cur, ()):
             node = nodes.get(reader)
             if node is None:
                 continue
-            positions = _data_positions(node, cur)
+            positions = _data_positions(node, cur, scope)
             if not positions:
                 continue
             op = node.op
@@ -206,14 +246,18 @@ def _feeds_compute_op(name: str, elements: int, nodes: dict, readers: dict) -> b
             if op in _ELEMENTWISE_OPS and elements > 1:
                 return True
             if op in _PASS_THROUGH_OPS:
-                stack.append(reader)
+                stack.append((scope, reader))
+            callee = scopes.callee(node)
+            if callee is not None:
+                args = scopes.functions[callee].signature.input_arg
+                stack.extend((callee, args[k].name) for k in positions if k < len(args))
     return False
 
 
-def _data_positions(node, producer: str) -> set[int]:
+def _data_positions(node, producer: str, scope=None) -> set[int]:
     """Positions of `producer`'s tensors among `node`'s data inputs (control inputs skipped)."""
     data = [i for i in node.input if not i.startswith("^")]
-    return {k for k, i in enumerate(data) if node_name(i) == producer}
+    return {k for k, i in enumerate(data) if _Scopes.source(scope, i) == producer}
 
 
 def _spec_from_graph(name: str, nodes: dict) -> IOSpec:

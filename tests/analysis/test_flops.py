@@ -136,6 +136,23 @@ def test_keras_depthwise_and_separable_convs_are_counted():
     assert report.uncounted == {}
 
 
+def test_grouped_conv_inside_an_xla_function_is_counted_and_its_kernel_is_a_weight():
+    """Keras 3 runs Conv2D(groups>1) as tf.function(jit_compile=True): the frozen graph calls a
+    function marked `_noinline` / `_XlaMustCompile`, whose Conv2D must still be counted, and whose
+    kernel (a Const fed to the call) is a weight (issue 20)."""
+    import keras
+
+    x = keras.Input((32, 32, 8))
+    model = keras.Model(x, keras.layers.Conv2D(8, 3, groups=8)(x))
+    fg = pytest_tfperf.load(model)
+    assert any(n.op == "StatefulPartitionedCall" for n in fg.graph_def.node)  # what runs stays XLA
+    report = count_flops(fg)
+    assert report.unresolved == {}
+    assert report.by_op_type == {"Conv2D": _conv(30, 30, 8, 3, 1), "BiasAdd": 30 * 30 * 8}
+    assert report.total == 136_800
+    assert pytest_tfperf.summarize(fg).weight_params == model.count_params() == 80
+
+
 def test_grappler_fused_ops_count_like_the_ops_they_fuse():
     import tensorflow as tf
     from tensorflow.core.protobuf import config_pb2

@@ -34,6 +34,23 @@ def function_calls(graph_def) -> list[str]:
     return [n.name for n in graph_def.node if n.op in FUNCTION_CALL_OPS or n.op in library]
 
 
+# Attrs that make grappler's function optimizer leave a call in place: a secondary implementation
+# (`api_implements`), and the marks of a function TensorFlow must compile with XLA (Keras 3 runs
+# `Conv2D(groups>1)` as `tf.function(jit_compile=True)`: `_noinline` + `_XlaMustCompile`).
+INLINING_BLOCKERS = ("api_implements", "_noinline", "_XlaMustCompile")
+
+
+def allow_inlining(graph_def) -> None:
+    """Remove every `INLINING_BLOCKERS` attr from `graph_def`'s library functions and call nodes
+    (in place), so that the function optimizer inlines all of them. For counting only: a grouped
+    convolution inlined this way cannot run on a CPU without XLA."""
+    node_lists = [graph_def.node] + [f.node_def for f in graph_def.library.function]
+    for holder in list(graph_def.library.function) + [n for nodes in node_lists for n in nodes]:
+        for attr in INLINING_BLOCKERS:
+            if attr in holder.attr:
+                del holder.attr[attr]
+
+
 def lower_function_calls(graph_def, inputs, outputs: dict):
     """`graph_def` with function calls inlined and `While`/`If`/`Case` lowered to Switch/Merge.
 
@@ -61,9 +78,7 @@ def lower_function_calls(graph_def, inputs, outputs: dict):
         for node in nodes:
             if node.op in _LOWERED_BY_SWITCH_MERGE:
                 node.attr["_lower_using_switch_merge"].b = True
-    for function in lowered.library.function:  # a secondary implementation would block inlining
-        if "api_implements" in function.attr:
-            del function.attr["api_implements"]
+    allow_inlining(lowered)
     import tensorflow as tf
 
     taken = {n.name for n in lowered.node}
