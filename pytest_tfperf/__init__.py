@@ -2,8 +2,8 @@
 
 Public API (TensorFlow is imported only when a function first needs it):
 `load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`,
-`optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, `assert_faster`, and the
-error hierarchy rooted at `TfperfError`.
+`optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, `assert_faster`,
+`to_tflite`, `load_tflite` (a `.tflite` with interpreter settings), and the error hierarchy rooted at `TfperfError`.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ _LAZY = {
     "count_flops": "analysis.profiling", "profile": "analysis.profiling",
     "sample_image_for": "inputs.images", "sample_inputs": "inputs.policy",
     "to_tflite": "edge", "variants": "edge", "VariantTable": "edge",
+    "load_tflite": "model.tflite", "TFLiteModel": "model.tflite",
     "assert_faster": "timing.abtest", "compare_speed": "timing.abtest",
     "SpeedComparison": "timing.abtest",
     "NotFasterError": "errors",

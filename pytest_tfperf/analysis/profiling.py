@@ -341,7 +341,7 @@ def peak_memory_bytes(frozen_graph, inputs: Any = None) -> int:
     Returns:
         bytes, an int.
     """
-    fg = _as_frozen_graph(frozen_graph)
+    fg = _as_frozen_graph(frozen_graph, "peak_memory_bytes")
     feeds = _feeds(fg, inputs)
     fetches = [s.name for s in fg.outputs]
     session = _sequential_session(fg)
@@ -405,7 +405,7 @@ def profile(frozen_graph, inputs: Any = None, *, runs: int = 50, top: int = 10,
     if runs < 1 or top < 0 or warmup_runs < 0:
         raise ConfigError(f"profile needs runs >= 1, top >= 0 and warmup_runs >= 0. Received: "
                           f"runs={runs!r}, top={top!r}, warmup_runs={warmup_runs!r}")
-    fg = _as_frozen_graph(frozen_graph)
+    fg = _as_frozen_graph(frozen_graph, "profile")
     feeds = _feeds(fg, inputs)
     fetches = [s.name for s in fg.outputs]
     sess = fg.session

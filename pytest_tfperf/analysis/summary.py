@@ -358,9 +358,17 @@ def summarize(model, **load_kwargs):
     """
     if getattr(model, "kind", None) != "tflite" and not (
             hasattr(model, "graph_def") and hasattr(model, "inputs") and hasattr(model, "kind")):
+        from pytest_tfperf.errors import ModelLoadError
         from pytest_tfperf.model import load
+        from pytest_tfperf.model.tflite_summary import summarize_unloadable
 
-        model = load(model, **load_kwargs)
+        try:
+            model = load(model, **load_kwargs)
+        except ModelLoadError as exc:  # a .tflite no interpreter here runs: its structure still shows
+            unloadable = summarize_unloadable(model, exc)
+            if unloadable is None:
+                raise
+            return unloadable
     if getattr(model, "kind", None) == "tflite":
         from pytest_tfperf.model.tflite_summary import summarize_tflite
 

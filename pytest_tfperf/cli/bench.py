@@ -71,7 +71,10 @@ def _bench_tflite(model, args) -> int:
 
     if args.threads is not None or args.no_xnnpack:
         model.configure(num_threads=args.threads, use_xnnpack=False if args.no_xnnpack else None)
-    result = bench_tflite(model, bench_inputs(model, getattr(args, "image", None)),
-                          min_runs=args.runs).to_dict()
+    from pytest_tfperf.inputs.described import describe_inputs
+
+    feeds = bench_inputs(model, getattr(args, "image", None))
+    result = bench_tflite(model, feeds, min_runs=args.runs).to_dict()
+    result["inputs"] = list(describe_inputs(model, feeds, generated=True))  # what it was fed
     print(dumps_json(result) if args.json else render_tflite_bench(result, top=args.top))
     return 0

@@ -156,8 +156,8 @@ def _load_path(path, inputs, outputs, input_shapes, signature, safe_mode) -> Fro
 
             near = difflib.get_close_matches(os.path.basename(path), os.listdir(parent), n=3, cutoff=0.7)
             hint = f" Did you mean: {', '.join(near)}?" if near else ""
-        raise ModelLoadError(f"model file {path!r} does not exist.{hint} Check the path (relative "
-                             f"paths are from {os.getcwd()!r}).")
+        where = "" if os.path.isabs(path) else f" (relative paths are from {os.getcwd()!r})"
+        raise ModelLoadError(f"model file {path!r} does not exist.{hint} Check the path{where}.")
     if lower.endswith(".tflite"):
         from pytest_tfperf.model.tflite import load_tflite  # LiteRT interpreter (tf.lite as fallback)
 

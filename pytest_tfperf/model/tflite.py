@@ -265,10 +265,9 @@ class TFLiteModel:
                 interp = self._cls(**kwargs)
                 interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise ModelLoadError(
-                f"{self.source!r}: the {self.runtime} interpreter cannot load this model: "
-                f"{str(exc).strip()[:400]}. If it names unsupported or custom ops (Flex / "
-                "SELECT_TF_OPS), convert without them or run with a runtime that links them.") from None
+            from pytest_tfperf.model.tflite_ops import cannot_load_message
+
+            raise ModelLoadError(cannot_load_message(self.source, self.runtime, exc, self._model_t)) from None
         return interp
 
     def _make_spec(self, d: Mapping) -> TensorSpec:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-__all__ = ["TFLiteSummary", "summarize_tflite"]
+__all__ = ["TFLiteSummary", "summarize_tflite", "summarize_unloadable"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +39,7 @@ class TFLiteSummary:
     serialized_bytes: int
     tensors: tuple[dict, ...] = ()
     ops: tuple[dict, ...] = ()
+    cannot_run: str = ""             # why no interpreter here loads it (the structure is still read)
 
     kind = "tflite"
     trainable_params = None
@@ -60,6 +61,8 @@ class TFLiteSummary:
             "constant_bytes": self.constant_bytes, "serialized_bytes": self.serialized_bytes,
             "trainable_params": None, "non_trainable_params": None, "source_params": None,
         }
+        if self.cannot_run:
+            out["cannot_run"] = self.cannot_run
         if details:
             out["tensors"] = [dict(t) for t in self.tensors]
             out["ops"] = [dict(o) for o in self.ops]
@@ -79,3 +82,49 @@ def summarize_tflite(model) -> TFLiteSummary:
         weight_params=facts.weight_params, weight_dtypes=tuple(facts.weight_dtypes),
         constant_elements=facts.constant_elements, constant_bytes=facts.constant_bytes,
         serialized_bytes=model.size_bytes, tensors=tuple(model.tensors()), ops=tuple(model.ops()))
+
+
+def summarize_unloadable(path, error: BaseException) -> TFLiteSummary | None:
+    """The `TFLiteSummary` of a `.tflite` file that no interpreter here can load (custom or Flex
+    ops): read from the flatbuffer alone, `cannot_run` saying why. None when `path` is not a
+    readable TFLite flatbuffer (then `error` is the one to raise)."""
+    import os
+
+    from pytest_tfperf.errors import ModelLoadError
+    from pytest_tfperf.model.graphs import tensor_name
+    from pytest_tfperf.model.tflite import _spec
+    from pytest_tfperf.model.tflite_flatbuffer import flatbuffer_facts, op_table, read_flatbuffer, tensor_table
+
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).lower().endswith(".tflite") \
+            or not os.path.isfile(path):
+        return None
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        content = f.read()
+    try:
+        model_t = read_flatbuffer(content, path)
+        facts = flatbuffer_facts(model_t)
+    except (ModelLoadError, IndexError, TypeError, ValueError, AttributeError):
+        return None
+    tensors = tensor_table(model_t)
+    first = model_t.subgraphs[0] if model_t.subgraphs else None
+    by_index = {t["index"]: t for t in tensors if t["subgraph"] == 0}
+
+    def specs(indices):
+        out = []
+        for i in (indices if indices is not None else []):
+            t = by_index[int(i)]
+            signature = first.tensors[int(i)].shapeSignature
+            dims = list(signature) if signature is not None and len(signature) else t["shape"]
+            out.append(_spec(tensor_name(t["name"]), t["dtype"],
+                             tuple(None if int(d) < 0 else int(d) for d in dims), t["quantization"]))
+        return tuple(out)
+
+    return TFLiteSummary(
+        name=os.path.basename(path), source=path, runtime="none (cannot load it here)",
+        inputs=specs(first.inputs if first else None), outputs=specs(first.outputs if first else None),
+        op_histogram=tuple(facts.op_histogram), op_count=facts.n_ops, tensor_count=facts.n_tensors,
+        subgraphs=facts.n_subgraphs, weight_params=facts.weight_params,
+        weight_dtypes=tuple(facts.weight_dtypes), constant_elements=facts.constant_elements,
+        constant_bytes=facts.constant_bytes, serialized_bytes=len(content), tensors=tuple(tensors),
+        ops=tuple(op_table(model_t)), cannot_run=str(error))

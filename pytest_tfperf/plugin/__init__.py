@@ -85,6 +85,13 @@ def frozen_graph(request):
 def tf_session(request, frozen_graph):
     """A `tf.compat.v1.Session` over `frozen_graph`'s graph (name prefix ""), ini thread settings,
     lookup tables filled."""
+    if not hasattr(frozen_graph, "new_session"):
+        raise MarkerUsageError(
+            f"{request.node.nodeid} uses the tf_session fixture, but its model {frozen_graph.name!r} "
+            f"is a {getattr(frozen_graph, 'kind', type(frozen_graph).__name__)} model, not a "
+            "TensorFlow graph: no tf.Session can run it. Use frozen_graph itself (frozen_graph.run"
+            "(inputs), tfperf.measure(frozen_graph)), or point tfperf_model at the graph it was "
+            "converted from.")
     sess = frozen_graph.new_session()
     yield sess
     sess.close()
@@ -164,7 +171,11 @@ def pytest_runtest_call(item: pytest.Item):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
     """A `MarkerUsageError` from the call phase (a budget that cannot be checked, a marker used
-    wrongly) reports as an *error* of the test, as one raised in setup does, never as *failed*."""
+    wrongly) reports as an *error* of the test, as one raised in setup does, never as *failed*;
+    a usage error's traceback stops at the user's line (`tracebacks.hide_plugin_frames`)."""
+    from pytest_tfperf.plugin.tracebacks import hide_plugin_frames
+
+    hide_plugin_frames(item, call)
     report = yield
     if call.when == "call" and report.failed and call.excinfo is not None \
             and call.excinfo.errisinstance(MarkerUsageError):

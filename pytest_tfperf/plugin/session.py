@@ -56,8 +56,15 @@ class TfperfSession:
         """`load()` cached per session by reference and load arguments (a model loads once)."""
         from pytest_tfperf.model import load
 
+        given = ref
         key, ref = self._cache_key(ref, base, load_kwargs)
         if key not in self._models:
+            if key[0] == "path" and not os.path.isabs(os.fspath(given)) and not any(
+                    os.path.exists(ref + suffix) for suffix in ("", ".meta", ".index")):
+                from pytest_tfperf.errors import ModelLoadError
+
+                raise ModelLoadError(_missing_model_message(
+                    os.fspath(given), [base, self.settings.inidir, self.settings.rootdir]))
             # keep `ref` alive in the value so id() keys stay unique for the session
             model = load(ref() if key[0] == "builder" else ref, **load_kwargs)
             self._models[key] = (ref, self._configure(model))
@@ -400,3 +407,20 @@ def _freeze(kwargs: dict) -> tuple:
         return v
 
     return hashable(kwargs)
+
+
+def _missing_model_message(ref: str, folders) -> str:
+    """A relative model path found in none of the folders tried: name each (and close matches)."""
+    import difflib
+
+    tried = list(dict.fromkeys(os.fspath(f) for f in folders if f is not None))
+    near = []
+    for folder in tried:
+        parent = os.path.join(folder, os.path.dirname(ref))
+        if os.path.isdir(parent):
+            near += difflib.get_close_matches(os.path.basename(ref), os.listdir(parent), n=3, cutoff=0.7)
+    hint = f" Did you mean: {', '.join(dict.fromkeys(near))}?" if near else ""
+    return (f"model file {ref!r} does not exist: tried {', '.join(repr(os.path.join(f, ref)) for f in tried)} "
+            f"(a relative tfperf_model path is looked up from the test file's folder, then the ini "
+            f"file's, then rootdir).{hint} Fix the path or make it absolute.")
+

@@ -52,7 +52,7 @@ import numpy as np
 from pytest_tfperf.analysis.flops import control as flops_control
 from pytest_tfperf.analysis.flops import lower as flops_lower
 from pytest_tfperf.model import graphs
-from pytest_tfperf.errors import ModelLoadError
+from pytest_tfperf.errors import ConfigError, ModelLoadError
 from pytest_tfperf.analysis.flops.ops import (  # noqa: F401  (the op tables are public here too)
     ELEMENTWISE_OPS,
     FUSED_OPS,
@@ -143,10 +143,20 @@ class FlopsReport:
 # shapes
 
 
-def _as_frozen_graph(model):
-    """A FrozenGraph for `model` (`load` returns a FrozenGraph as is)."""
+def _as_frozen_graph(model, what: str = "count_flops"):
+    """A FrozenGraph for `model` (`load` returns a FrozenGraph as is); ConfigError for a TFLite
+    model: `what` (FLOPs, per-op profiles) is read from a TensorFlow graph."""
+    import os
+
     from pytest_tfperf.model import load
 
+    if getattr(model, "kind", None) == "tflite" or (
+            isinstance(model, (str, os.PathLike)) and os.fspath(model).lower().endswith(".tflite")):
+        raise ConfigError(
+            f"{what}: {getattr(model, 'name', model)!r} is a TFLite model, and {what} works on a "
+            "TensorFlow graph (LiteRT's Python API gives no per-op timings or shapes to count). "
+            "Pass the model it was converted from; time the TFLite model with tfperf.measure(model) "
+            "or `tfperf bench model.tflite`, and see its ops with pytest_tfperf.summarize(model).")
     return load(model)
 
 
