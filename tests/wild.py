@@ -61,3 +61,44 @@ def flex_tflite(path) -> str:
         return tf.linalg.det(x) + 1.0
 
     return _convert(determinant, path, flex=True)
+
+
+def proposal_net():
+    """(subclassed keras.Model, one input batch): an MTCNN P-Net-like any-size detector, built
+    with `build(input_shape)` and given weights with `set_weights`, never called on data (what
+    the mtcnn wheel does): no `inputs`, and PReLU alphas that reach their Mul negated."""
+    import keras
+    import numpy as np
+
+    L = keras.layers
+
+    class ProposalNet(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.conv1 = L.Conv2D(10, 3, name="conv1")
+            self.prelu1 = L.PReLU(shared_axes=[1, 2], name="prelu1")
+            self.pool = L.MaxPooling2D(2, padding="same", name="pool")
+            self.conv2 = L.Conv2D(16, 3, name="conv2")
+            self.prelu2 = L.PReLU(shared_axes=[1, 2], name="prelu2")
+            self.box = L.Conv2D(4, 1, name="box")
+            self.face = L.Conv2D(2, 1, activation="softmax", name="face")
+
+        def build(self, input_shape=(None, None, None, 3)):
+            shape = input_shape
+            for layer in (self.conv1, self.prelu1, self.pool, self.conv2, self.prelu2):
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+            self.box.build(shape)
+            self.face.build(shape)
+            self.built = True
+
+        def call(self, x):
+            x = self.prelu2(self.conv2(self.pool(self.prelu1(self.conv1(x)))))
+            return self.box(x), self.face(x)
+
+    keras.utils.set_random_seed(0)
+    model = ProposalNet(name="proposal_net")
+    model.build()
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.standard_normal(w.shape).astype(np.float32) * 0.3 for w in model.get_weights()])
+    return model, rng.random((1, 24, 32, 3), dtype=np.float32)

@@ -61,9 +61,10 @@ _ELEMENTWISE_OPS = frozenset({
 # Ops a weight passes through unchanged on its way to a compute op: copies, views, and the v1
 # control-flow routing that freezing lowers `tf.cond` / `tf.while_loop` to (a weight used in a
 # cond branch reaches its MatMul through Switch, one used in a loop body through Enter). Not
-# IdentityN: its output k forwards input k only (swish's custom gradient feeds it `beta`).
+# IdentityN: its output k forwards input k only (swish's custom gradient feeds it `beta`). Neg: a
+# Keras PReLU computes -alpha * relu(-x), so its alpha reaches the Mul negated.
 _PASS_THROUGH_OPS = frozenset({
-    "Identity", "Cast", "ReadVariableOp", "ExpandDims", "Squeeze", "Reshape",
+    "Identity", "Cast", "ReadVariableOp", "ExpandDims", "Squeeze", "Reshape", "Neg",
     "Transpose", "Snapshot", "StopGradient", "Enter", "RefEnter", "Switch", "RefSwitch", "Merge",
     "Exit", "NextIteration",
 })

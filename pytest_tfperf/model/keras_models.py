@@ -9,6 +9,7 @@ TensorFlow and Keras are imported inside functions only.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 
 from pytest_tfperf.model import graphs
@@ -47,8 +48,7 @@ def _load_keras_model(model, inputs, outputs, input_shapes, *, source, kind) -> 
 
     model_inputs = list(getattr(model, "inputs", None) or [])
     if not model_inputs:
-        raise ModelLoadError(f"Keras model {model.name!r} has no defined inputs (a subclassed model "
-                             "never called?): build it with keras.Input or call it once on data.")
+        model_inputs = _inputs_from_shapes(model, input_shapes)
     display = os.path.basename(source) if kind == "keras" else model.name
     names = [getattr(t, "name", f"input_{i}") for i, t in enumerate(model_inputs)]
     shapes = _shape_list(input_shapes, names)
@@ -85,6 +85,31 @@ def _load_keras_model(model, inputs, outputs, input_shapes, *, source, kind) -> 
     set_source_params(fg, keras_params(model, concrete))
     fg.input_shapes = input_shapes
     return fg
+
+
+class _GivenInput:
+    """A model input known only from `input_shapes` (a subclassed model has no `inputs`)."""
+
+    def __init__(self, name: str, shape: tuple, dtype: str):
+        self.name, self.shape, self.dtype = name, shape, dtype
+
+
+def _inputs_from_shapes(model, input_shapes) -> list:
+    """The inputs of a subclassed model that was built or had weights set but never called on
+    data (MTCNN's P-Net: `build(input_shape)` then `set_weights`), from `input_shapes`; None dims
+    stay of any size. ModelLoadError naming both ways out when `input_shapes` is not given."""
+    if input_shapes is None:
+        raise ModelLoadError(
+            f"Keras model {model.name!r} has no defined inputs (a subclassed model never called on "
+            "data): pass input_shapes=[[1, 224, 224, 3]] (one shape per input, None for a dim of any "
+            "size), or call it once on data, or build it with keras.Input.")
+    shapes = _shape_list(input_shapes, None)
+    if isinstance(input_shapes, Mapping):
+        names = [graphs.node_name(str(k)) for k in input_shapes]
+    else:
+        names = ["input"] if len(shapes) == 1 else [f"input_{i}" for i in range(len(shapes))]
+    dtype = getattr(model, "input_dtype", None) or getattr(model, "compute_dtype", None) or "float32"
+    return [_GivenInput(name, shape, dtype) for name, shape in zip(names, shapes)]
 
 
 def _layer_output(model, name: str):

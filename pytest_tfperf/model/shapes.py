@@ -159,7 +159,9 @@ def _coerce(spec: TensorSpec, value, model_name: str) -> np.ndarray:
 
 
 def _object_kind(ref) -> str | None:
-    mod = type(ref).__module__ or ""
+    # the modules of the whole class hierarchy: a user's subclass of keras.Model lives in the
+    # user's module (mtcnn.network.pnet.PNet), its bases in keras
+    mod = " ".join(getattr(c, "__module__", None) or "" for c in type(ref).__mro__)
     cls = type(ref).__name__
     if cls == "GraphDef" and hasattr(ref, "node"):
         return "graph_def"

@@ -47,6 +47,28 @@ def cannot_load_message(source: str, runtime: str, exc: BaseException, model_t) 
                  f"the {runtime} interpreter here does not link the Flex delegate. Convert with "
                  "supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS] only, or run it with a runtime "
                  "that links Flex (the tensorflow-lite-select-tf-ops build).")
-    if not ops:
-        text += " The file may need a newer runtime, or be damaged; convert it again."
+    dynamic = _dynamic_inputs(model_t)
+    if dynamic:
+        text += (f" Its input(s) {', '.join(dynamic)} have dims of any size (-1), which the "
+                 "interpreter first allocates at size 1: pin them, e.g. load(path, "
+                 "input_shapes=[[1, 224, 224, 3]]).")
+    elif not ops:
+        text += (" It has no custom ops: the runtime rejected a builtin op. Try "
+                 "use_xnnpack=False or runtime='tf.lite', or convert it again with this TensorFlow.")
     return text + " `tfperf summarize` still shows its ops and tensors."
+
+
+def _dynamic_inputs(model_t) -> list[str]:
+    """'name [-1,-1,-1,3]' of each input of the first subgraph with a dim of any size."""
+    if not model_t.subgraphs:
+        return []
+    sub = model_t.subgraphs[0]
+    out = []
+    for i in (sub.inputs if sub.inputs is not None else []):
+        t = sub.tensors[int(i)]
+        signature = t.shapeSignature
+        if signature is not None and any(int(d) < 0 for d in signature):
+            name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+            out.append(f"{name} [{','.join(str(int(d)) for d in signature)}]")
+    return out
+

@@ -5,7 +5,8 @@ our code. What each model must give is checked too (weights, structure, equivale
 
 Models (tests/wild.py, tests/realworld.py): a grouped convolution (Keras 3 runs it as an XLA
 function) in memory and saved as `.keras`; the ConvNeXt-style zoo model frozen to a `.pb` and
-converted to `.tflite`; a `.tflite` with 3 custom op types; a `.tflite` with a Flex op.
+converted to `.tflite`; a `.tflite` with 3 custom op types; a `.tflite` with a Flex op; an
+MTCNN-like subclassed detector never called on data (loaded with `input_shapes`).
 """
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ import pytest_tfperf
 from pytest_tfperf.errors import TfperfError
 
 STEPS = ("load", "summarize", "cli_summarize", "cli_bench", "measure", "equivalence")
-RUNNABLE = {"grouped_conv", "grouped_conv_keras_file", "convnext_pb", "convnext_tflite"}
+RUNNABLE = {"grouped_conv", "grouped_conv_keras_file", "convnext_pb", "convnext_tflite",
+            "proposal_net"}
 MODELS = ("grouped_conv", "grouped_conv_keras_file", "convnext_pb", "convnext_tflite",
-          "custom_ops_tflite", "flex_tflite")
+          "custom_ops_tflite", "flex_tflite", "proposal_net")
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,9 @@ def corpus(tmp_path_factory):
     pb.write_bytes(convnext.model.graph_def.SerializeToString())
     pytest_tfperf.to_tflite(convnext.source, root / "convnext.tflite")
     facts = {"params": grouped.count_params(), "expected": np.asarray(grouped(x))}
+    pnet, px = wild.proposal_net()
+    pnet_facts = {"params": pnet.count_params(), "expected": np.asarray(pnet(px)[0]),
+                  "load": {"input_shapes": [list(px.shape)]}}
     cnx = {"params": convnext.source_params, "expected": convnext.expected[0]}
     return {
         "grouped_conv": (grouped, x, facts),
@@ -45,6 +50,7 @@ def corpus(tmp_path_factory):
         "custom_ops_tflite": (wild.custom_ops_tflite(root / "special.tflite"),
                               np.ones((1, 4), np.float32), {}),
         "flex_tflite": (wild.flex_tflite(root / "det.tflite"), np.eye(2, dtype=np.float32)[None], {}),
+        "proposal_net": (pnet, px, pnet_facts),
     }
 
 
@@ -58,18 +64,19 @@ def _cli(command: str, argv: list[str]) -> int:
 
 
 def _step(step: str, ref, x, facts, capsys):
+    kwargs = facts.get("load", {})
     if step == "load":
-        return pytest_tfperf.load(ref)
+        return pytest_tfperf.load(ref, **kwargs)
     if step == "summarize":
-        return pytest_tfperf.summarize(ref)
+        return pytest_tfperf.summarize(ref, **kwargs)
     if step == "cli_summarize":
         return _cli("summarize", [ref]) if isinstance(ref, str) else None
     if step == "cli_bench":
         return _cli("bench", [ref, "--runs", "3"]) if isinstance(ref, str) else None
     if step == "measure":
-        return pytest_tfperf.measure(pytest_tfperf.load(ref), x, warmup=1, min_runs=3, min_time=0.01,
-                                     max_time=0.1)
-    model = pytest_tfperf.load(ref)
+        return pytest_tfperf.measure(pytest_tfperf.load(ref, **kwargs), x, warmup=1, min_runs=3,
+                                     min_time=0.01, max_time=0.1)
+    model = pytest_tfperf.load(ref, **kwargs)
     return pytest_tfperf.assert_equivalent(model, model, x), model.run(x)
 
 

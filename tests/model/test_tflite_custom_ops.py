@@ -84,3 +84,22 @@ def test_load_tflite_is_importable_from_the_package(keras_cnn, tmp_path):
     pytest_tfperf.to_tflite(keras_cnn, tmp_path / "cnn.tflite")
     m = load_tflite(tmp_path / "cnn.tflite", num_threads=2)
     assert isinstance(m, TFLiteModel) and m.num_threads == 2
+
+
+def test_an_any_size_input_is_named_with_the_pinning_remedy(tmp_path):
+    """The interpreter allocates -1 dims at 1 first; a model that cannot run at 1x1 fails there,
+    and the message says which inputs are of any size and how to pin them (not 'Flex')."""
+    import tensorflow as tf
+
+    from pytest_tfperf.model.tflite_flatbuffer import read_flatbuffer
+    from pytest_tfperf.model.tflite_ops import cannot_load_message
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="image")])
+    def blur(x):
+        return tf.nn.avg_pool2d(x, 3, 1, "VALID")
+
+    content = tf.lite.TFLiteConverter.from_concrete_functions([blur.get_concrete_function()], blur).convert()
+    text = cannot_load_message("any.tflite", "ai_edge_litert", RuntimeError("failed to prepare"),
+                               read_flatbuffer(content, "any.tflite"))
+    assert "image [-1,-1,-1,3] have dims of any size" in text and "input_shapes=" in text
+    assert "Flex" not in text and "custom op" not in text
