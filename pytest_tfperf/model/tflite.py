@@ -167,9 +167,9 @@ class TFLiteModel:
         return {"runtime": self.runtime, "runtime_version": self.runtime_version,
                 "delegate": self.delegate, "num_threads": self.num_threads}
 
-    def __repr__(self) -> str:
-        ins = ", ".join(f"{s.name} {s.dtype}{s.shape_text()}" for s in self.inputs)
-        outs = ", ".join(s.name for s in self.outputs)
+    def __repr__(self) -> str:  # also for one whose interpreter failed mid-__init__ (tracebacks)
+        ins = ", ".join(f"{s.name} {s.dtype}{s.shape_text()}" for s in getattr(self, "inputs", ()))
+        outs = ", ".join(s.name for s in getattr(self, "outputs", ()))
         return (f"<TFLiteModel {self.name!r} {self.facts.n_ops} ops, {self.size_bytes} bytes, "
                 f"{self.runtime} {self.delegate}; {ins} -> {outs}>")
 
