@@ -167,8 +167,9 @@ def weight_const_nodes(graph_def) -> set[str]:
     """Names of the float Const nodes that feed compute ops (weights), through pass-through chains.
 
     A chain may enter a function of the graph's library: a Const fed to a `StatefulPartitionedCall`
-    is followed to the ops that read the function's argument (Keras 3 runs `Conv2D(groups>1)` as
-    an XLA-compiled function, so its kernel reaches the Conv2D inside the call).
+    (or to a functional `If` / `Case` / `While` not yet lowered) is followed to the ops that read
+    the function's argument (Keras 3 runs `Conv2D(groups>1)` as an XLA-compiled function, so its
+    kernel reaches the Conv2D inside the call).
 
     Args:
         graph_def: a (frozen) `GraphDef`.
@@ -186,6 +187,9 @@ def weight_const_nodes(graph_def) -> set[str]:
 
 
 _CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+_IF_OPS = frozenset({"If", "StatelessIf", "_If"})
+_CASE_OPS = frozenset({"Case", "StatelessCase"})
+_WHILE_OPS = frozenset({"While", "StatelessWhile", "_While"})
 
 
 class _Scopes:
@@ -213,12 +217,20 @@ class _Scopes:
             self._built[scope] = ({n.name: n for n in body}, readers)
         return self._built[scope]
 
-    def callee(self, node):
-        """The library function `node` calls, or None."""
+    def callees(self, node) -> list[tuple[str, int]]:
+        """(library function, offset) for each function `node` calls: its data input k is the
+        function's argument k - offset (an `If`/`Case` input 0 is the branch selector)."""
         if node.op in _CALL_OPS:
-            name = node.attr["f"].func.name
-            return name if name in self.functions else None
-        return node.op if node.op in self.functions else None
+            names, offset = [node.attr["f"].func.name], 0
+        elif node.op in _IF_OPS:
+            names, offset = [node.attr[a].func.name for a in ("then_branch", "else_branch")], 1
+        elif node.op in _CASE_OPS:
+            names, offset = [f.name for f in node.attr["branches"].list.func], 1
+        elif node.op in _WHILE_OPS:
+            names, offset = [node.attr[a].func.name for a in ("body", "cond")], 0
+        else:
+            names, offset = [node.op], 0
+        return [(name, offset) for name in names if name in self.functions]
 
 
 def _feeds_compute_op(name: str, elements: int, scopes: _Scopes) -> bool:
@@ -248,10 +260,10 @@ def _feeds_compute_op(name: str, elements: int, scopes: _Scopes) -> bool:
                 return True
             if op in _PASS_THROUGH_OPS:
                 stack.append((scope, reader))
-            callee = scopes.callee(node)
-            if callee is not None:
+            for callee, offset in scopes.callees(node):
                 args = scopes.functions[callee].signature.input_arg
-                stack.extend((callee, args[k].name) for k in positions if k < len(args))
+                stack.extend((callee, args[k - offset].name) for k in positions
+                             if 0 <= k - offset < len(args))
     return False
 
 
