@@ -23,6 +23,7 @@ from pytest_tfperf.model import graphs
 from pytest_tfperf.errors import InputError, ModelLoadError, NodeNotFoundError, unknown_name_message
 from pytest_tfperf.model.frozen import TensorSpec
 from pytest_tfperf.model.shapes import _as_list, pair_inputs  # _as_list: the one "a,b" / list-of-names parser
+from pytest_tfperf.model.tflite_signatures import _dynamic, signature_keys
 from pytest_tfperf.model.tflite_flatbuffer import (FlatbufferFacts, flatbuffer_facts, op_table, read_flatbuffer,
                                 tensor_table)
 
@@ -107,6 +108,9 @@ class TFLiteModel:
         interp, state = self._new_pair()
         details_in = interp.get_input_details()
         details_out = interp.get_output_details()
+        self._keys = signature_keys(interp)  # tensor index -> signature key, when it has one
+        for d in details_in + details_out:
+            d["key"] = self._keys.get(d["index"])
         self._in_index = _select(details_in, inputs, "input", self.name)
         self._out_index = _select(details_out, outputs, "output", self.name)
         self._named_outputs = outputs is not None
@@ -281,7 +285,8 @@ class TFLiteModel:
         return interp, state
 
     def _make_spec(self, d: Mapping) -> TensorSpec:
-        name = graphs.tensor_name(d["name"]) if d["name"] else f"tensor_{d['index']}:0"
+        label = d.get("key") or d["name"]  # the signature's key first (what a SavedModel calls it)
+        name = graphs.tensor_name(label) if label else f"tensor_{d['index']}:0"
         signature = d.get("shape_signature")
         dims = list(signature if signature is not None and len(signature) else d["shape"])
         shape = tuple(None if int(v) < 0 else int(v) for v in dims)
@@ -388,15 +393,6 @@ class _State:
         self.allocated = True   # False: a dynamic-shape model's interpreter, not sized yet
 
 
-def _dynamic(interp) -> bool:
-    """True when an input has an unknown (-1) dim in its shape signature."""
-    for d in interp.get_input_details():
-        signature = d.get("shape_signature")
-        if signature is not None and any(int(v) < 0 for v in signature):
-            return True
-    return False
-
-
 def quantize(x: np.ndarray, quantization: tuple[float, int], dtype) -> np.ndarray:
     """Float `x` -> integer `dtype` with (scale, zero_point): round(x / scale) + zero_point, clipped."""
     scale, zero = quantization
@@ -418,14 +414,17 @@ def _select(details: list, names: Sequence[str] | None, what: str, model: str) -
         return [d["index"] for d in details]
     by_name = {}
     for d in details:
-        by_name[d["name"]] = d["index"]
-        by_name[graphs.tensor_name(d["name"])] = d["index"]
+        for label in (d["name"], d.get("key")):  # the tensor's name or its signature key
+            if label:
+                by_name[label] = d["index"]
+                by_name[graphs.tensor_name(label)] = d["index"]
     out = []
     for n in ([names] if isinstance(names, str) else names):
         n = getattr(n, "name", n)
         if n not in by_name:
             raise NodeNotFoundError(unknown_name_message(
-                what, n, [graphs.tensor_name(d["name"]) for d in details], f"TFLite model {model}"))
+                what, n, [graphs.tensor_name(d.get("key") or d["name"]) for d in details],
+                f"TFLite model {model}"))
         out.append(by_name[n])
     return out
 
