@@ -17,12 +17,16 @@ venv() {
   if [ ! -x "$dir/bin/python" ]; then
     "$PY" -m venv "$dir"
   fi
-  local stamp=$dir/.tfperf-installed want
-  want="$(cat pyproject.toml | cksum) $extra"
+  local stamp=$dir/.tfperf-installed want tf
+  want="$(cat pyproject.toml | cksum) $extra +tf-keras"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
     # shellcheck disable=SC2086  # $extra is one requirement or nothing
     "$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[cpu,test]" $extra
+    # tf-keras (Keras 2) for the tests of Keras-2 models and SavedModels: it depends on the full
+    # `tensorflow` wheel, which must not land beside tensorflow-cpu, so no dependencies
+    tf=$("$dir/bin/python" -c 'import tensorflow as tf; print(".".join(tf.__version__.split(".")[:2]))')
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check --no-deps "tf-keras==$tf.*"
     echo "$want" > "$stamp"
   fi
 }

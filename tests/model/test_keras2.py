@@ -12,6 +12,8 @@ import textwrap
 import numpy as np
 import pytest
 
+# tf_keras 2.16's set_random_seed calls random.randint with a float
+pytestmark = pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
 tf_keras = pytest.importorskip("tf_keras", reason="tf-keras is not installed (./dev.sh installs it)")
 
 
