@@ -327,6 +327,8 @@ class TFLiteModel:
             state.shapes.update({i: tuple(s) for i, s in shapes.items()})
             state.owner = owner
             return
+        if not shapes:  # nothing to size it at yet (a dynamic model pinned at no input)
+            return
         try:
             for i, shape in shapes.items():
                 interp.resize_tensor_input(i, list(shape), strict=True)
