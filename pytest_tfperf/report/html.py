@@ -16,35 +16,25 @@ from pytest_tfperf.report import (
     MISSING,
     ROUGH_LEGEND,
     _finite,
-    all_passed,
-    budget_text,
     budget_verdicts,
-    display_labels,
     display_path,
-    first_measurement_of,
     fmt_budget_value,
     fmt_change_ci,
     fmt_pct,
     fmt_value,
     guessed_legend,
     headroom_cell,
-    inputs_text,
     is_rough,
-    main_verdict,
-    model_key,
     model_label,
     model_labels,
-    model_verdicts,
-    model_weights,
-    percentile_cell,
     run_tally,
-    unique_models,
     verdict_text,
     weights_notes,
 )
+from pytest_tfperf.report.rows import latency_rows, model_rows
 from pytest_tfperf.report.tables import Id, escape, html_table, id_html
 from pytest_tfperf.report.variants_text import html_variants
-from pytest_tfperf.wording import format_bytes, format_count, format_fps, format_ms
+from pytest_tfperf.wording import format_count, format_ms
 
 CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328}
@@ -324,19 +314,14 @@ def render(results, title: str = "tfperf report") -> str:
         body.append(_budgets_table(results))
     if results.measurements:
         rows, plots = [], []
-        labels = model_labels(results)
-        for rec, label in zip(results.measurements, display_labels(results.measurements)):
-            st = rec.stats or {}
-            verdicts = [v for v in rec.verdicts if v.get("marker") == "latency_budget"] or rec.verdicts
-            v = main_verdict(verdicts)
-            rows.append([Id(label), Id(model_label(rec, labels)), inputs_text(rec.inputs),
-                         percentile_cell(st, 50), percentile_cell(st, 90), percentile_cell(st, 99),
-                         format_fps(st.get("fps")), fmt_value(st.get("n")), budget_text(v),
-                         headroom_cell(v), _verdict(all_passed(rec.verdicts))])
+        for r in latency_rows(results):
+            label, st, v = r.label, r.record.stats or {}, r.verdict
+            rows.append([Id(label), Id(r.model), r.input, r.median, r.p90, r.p99, r.fps, r.n,
+                         r.budget, r.headroom, _verdict(r.passed)])
             gated = None
             if v and _finite(v.get("value")) and str(v.get("unit") or "").lower() == "ms":
                 gated = (str(v.get("statistic") or "gated"), v.get("value"))
-            sub = " · ".join(x for x in (model_label(rec, labels), f"{fmt_value(st.get('n'))} runs",
+            sub = " · ".join(x for x in (r.model, f"{r.n} runs",
                                          f"batch {fmt_value(st.get('batch'))}") if x)
             svg = latency_svg(st.get("samples_ms") or [], st.get("median_ms"),
                               _budget_ms(v), gated=gated, batch=st.get("batch"))
@@ -351,21 +336,15 @@ def render(results, title: str = "tfperf report") -> str:
         body.append('<h2 id="distributions">Latency distributions</h2><div class="plots">'
                     + "".join(plots) + "</div>")
     if results.models:
-        rows, chart = [], []
-        labels = model_labels(results)
-        for rec in unique_models(results):
-            s = rec.summary or {}
-            name, key = model_label(rec, labels), model_key(rec)
-            first = first_measurement_of(results, key)
-            median = (first.stats or {}).get("median_ms") if first is not None else None
-            rows.append([Id(name), format_count(model_weights(s)), format_count(rec.flops),
-                         format_bytes(s.get("serialized_bytes", rec.size_bytes)), fmt_value(s.get("node_count")),
-                         format_ms(median), _verdict(all_passed(model_verdicts(results, key)))])
-            chart.append((name, model_weights(s), rec.flops, median))
+        models = model_rows(results)
+        rows = [[Id(r.name), r.weights, r.flops, r.size, r.nodes, r.median, _verdict(r.passed)]
+                for r in models]
+        chart = [(r.name, r.weights_n, r.flops_n, r.median_ms) for r in models]
         body.append('<h2 id="models">Models</h2>')
         body.append(html_table(["model", "weights", "FLOPs", "size", "nodes", "median ms", "budgets"],
                            rows, num=(1, 2, 3, 4, 5), cls="models"))
-        body.extend(f'<p class="note">{escape(note)}</p>' for note in weights_notes(results, labels))
+        body.extend(f'<p class="note">{escape(note)}</p>'
+                    for note in weights_notes(results, model_labels(results)))
         body.append(models_svg(chart))
     if results.equivalences:
         from pytest_tfperf.report import EQUIVALENCE_HEADERS, equivalence_rows

@@ -6,31 +6,19 @@ from typing import Any
 from pytest_tfperf.report import (
     MISSING,
     ROUGH_LEGEND,
-    all_passed,
-    budget_text,
-    display_labels,
     display_path,
     fmt_change_ci,
     fmt_pct,
-    fmt_value,
     guessed_legend,
-    headroom_cell,
-    inputs_text,
     is_rough,
-    main_verdict,
-    model_key,
-    model_label,
     model_labels,
-    model_verdicts,
-    model_weights,
-    percentile_cell,
-    unique_models,
     verdict_text,
     weights_notes,
 )
+from pytest_tfperf.report.rows import latency_rows, model_rows
 from pytest_tfperf.report.tables import markdown_cell, markdown_table
 from pytest_tfperf.report.variants_text import markdown_variants
-from pytest_tfperf.wording import format_bytes, format_count, format_fps, format_ms
+from pytest_tfperf.wording import format_ms
 
 
 def _verdict(passed: Any) -> str:
@@ -49,15 +37,8 @@ def render(results, title: str = "tfperf report") -> str:
         out += [f"- `{r.test_id or MISSING}`: {markdown_cell(r.message)}" for r in results.failures]
         out.append("")
     if results.measurements:
-        rows = []
-        labels = model_labels(results)
-        for rec, label in zip(results.measurements, display_labels(results.measurements)):
-            st = rec.stats or {}
-            v = main_verdict(rec.verdicts)
-            rows.append([f"`{label}`", model_label(rec, labels), inputs_text(rec.inputs),
-                         percentile_cell(st, 50), percentile_cell(st, 90), percentile_cell(st, 99),
-                         format_fps(st.get("fps")), fmt_value(st.get("n")), budget_text(v),
-                         headroom_cell(v), _verdict(all_passed(rec.verdicts))])
+        rows = [[f"`{r.label}`", r.model, r.input, r.median, r.p90, r.p99, r.fps, r.n, r.budget,
+                 r.headroom, _verdict(r.passed)] for r in latency_rows(results)]
         out += ["### Latency", ""]
         out += markdown_table(["test", "model", "input", "median ms", "p90 ms", "p99 ms", "FPS", "n", "budget",
                        "headroom", "verdict"], rows, right=(3, 4, 5, 6, 7, 9))
@@ -68,18 +49,12 @@ def render(results, title: str = "tfperf report") -> str:
             text = note.lstrip("* ")
             out += [markdown_cell(text[:1].upper() + text[1:]) + ".", ""]
     if results.models:
-        rows = []
-        labels = model_labels(results)
-        for rec in unique_models(results):
-            s = rec.summary or {}
-            name, key = model_label(rec, labels), model_key(rec)
-            rows.append([name, format_count(model_weights(s)), format_count(rec.flops),
-                         format_bytes(s.get("serialized_bytes", rec.size_bytes)), fmt_value(s.get("node_count")),
-                         _verdict(all_passed(model_verdicts(results, key)))])
+        rows = [[r.name, r.weights, r.flops, r.size, r.nodes, _verdict(r.passed)]
+                for r in model_rows(results)]
         out += ["### Models", ""]
         out += markdown_table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows,
                       right=(1, 2, 3, 4))
-        notes = weights_notes(results, labels)
+        notes = weights_notes(results, model_labels(results))
         if notes:
             out += [f"- {note}" for note in notes] + [""]
     if results.equivalences:

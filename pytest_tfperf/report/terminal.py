@@ -9,36 +9,25 @@ from __future__ import annotations
 import textwrap
 
 from pytest_tfperf.report import (
-    GUESSED_MARK,
     MISSING,
     ROUGH_LEGEND,
-    all_passed,
-    budget_text,
-    display_labels,
     display_path,
     fmt_change_ci,
     fmt_pct,
     fmt_value,
     guessed_legend,
-    headroom_cell,
-    inputs_text,
     is_rough,
-    main_verdict,
-    model_key,
-    model_label,
     model_labels,
-    model_verdicts,
-    model_weights,
     percentile_cell,
-    unique_models,
     verdict_text,
     weights_notes,
 )
 from pytest_tfperf.report.profile_text import render_profile
+from pytest_tfperf.report.rows import latency_rows, model_rows
 from pytest_tfperf.report.tables import WIDTH, fit_table, wrap_id
 from pytest_tfperf.report.variants_text import terminal_variants
 from pytest_tfperf.results.records import ComparisonRecord
-from pytest_tfperf.wording import format_bytes, format_count, format_fps, format_ms
+from pytest_tfperf.wording import format_ms
 
 def _gated_percentiles(records) -> list[float]:
     """Percentiles budgets gated on besides the median and p90 (a column each: the value judged)."""
@@ -64,17 +53,10 @@ def render_measurements(results, width: int = WIDTH) -> list[str]:
     """One row per measurement: test, model, input | median, p90 (and any gated percentile),
     FPS, n, budget, headroom, verdict; notes under the table explain the marks it uses."""
     records = list(results.measurements)
-    labels = model_labels(results)
     gated = _gated_percentiles(records)
-    rows = []
-    for rec, label in zip(records, display_labels(records)):
-        st = rec.stats or {}
-        v = main_verdict(rec.verdicts)
-        rows.append([label, model_label(rec, labels), inputs_text(rec.inputs, mark=GUESSED_MARK),
-                     percentile_cell(st, 50), percentile_cell(st, 90),
-                     *[_gated_cell(rec, q) for q in gated],
-                     format_fps(st.get("fps")), fmt_value(st.get("n")), budget_text(v), headroom_cell(v),
-                     verdict_text(all_passed(rec.verdicts))])
+    rows = [[r.label, r.model, r.input_marked, r.median, r.p90,
+             *[_gated_cell(r.record, q) for q in gated],
+             r.fps, r.n, r.budget, r.headroom, verdict_text(r.passed)] for r in latency_rows(results)]
     headers = ["test", "model", "input", "median ms", "p90 ms", *[f"p{q:g} ms" for q in gated],
                "FPS", "n", "budget", "headroom", "verdict"]
     lines = fit_table(headers, rows, keys=3, width=width)
@@ -89,15 +71,9 @@ def render_measurements(results, width: int = WIDTH) -> list[str]:
 
 def render_models(results, width: int = WIDTH) -> list[str]:
     """One row per model: weights, FLOPs, serialized size, nodes, budget verdict."""
-    rows = []
-    labels = model_labels(results)
-    for rec in unique_models(results):
-        s = rec.summary or {}
-        name, key = model_label(rec, labels), model_key(rec)
-        rows.append([name, format_count(model_weights(s)), format_count(rec.flops),
-                     format_bytes(s.get("serialized_bytes", rec.size_bytes)), fmt_value(s.get("node_count")),
-                     verdict_text(all_passed(model_verdicts(results, key)))])
-    notes = [line for note in weights_notes(results, labels)
+    rows = [[r.name, r.weights, r.flops, r.size, r.nodes, verdict_text(r.passed)]
+            for r in model_rows(results)]
+    notes = [line for note in weights_notes(results, model_labels(results))
              for line in textwrap.wrap(note, width, subsequent_indent="  ")]
     return fit_table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows, width=width,
                      id_col=0, id_note="model paths below start with") + notes
