@@ -18,6 +18,7 @@ import dataclasses
 import datetime as _dt
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +63,16 @@ class ResultFile:
         return self.results.environment
 
 
-def measurement_index(run: ResultFile | SessionResults) -> dict[str, MeasurementRecord]:
-    """A run's measurement records keyed by `test_id[::name]` (`measurement_label`); a key seen
-    twice gets `#2`, `#3`... (the same rule for a file and for this run's records)."""
-    results = run.results if isinstance(run, ResultFile) else run
+def measurement_index(run: ResultFile | SessionResults | Iterable[MeasurementRecord]
+                      ) -> dict[str, MeasurementRecord]:
+    """A run's measurement records (or just these records) keyed by `test_id[::name]`
+    (`measurement_label`); a key seen twice gets `#2`, `#3`... (the same rule for a file, this
+    run's records and one test's)."""
+    if isinstance(run, ResultFile):
+        run = run.results
+    records = run.measurements if isinstance(run, SessionResults) else run
     out: dict[str, MeasurementRecord] = {}
-    for rec in results.measurements:
+    for rec in records:
         key, i = measurement_label(rec), 1
         while key in out:
             i += 1

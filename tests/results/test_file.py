@@ -112,7 +112,8 @@ def test_a_written_run_file_reads_back_as_the_same_records(tmp_path):
         assert read.results.records[kind] == results.records[kind], kind
     assert read.machine_info["python_version"]
     # keyed as this run's records are: the same keys, the same records
-    assert result_file.measurement_index(read) == result_file.measurement_index(results)
+    assert result_file.measurement_index(read) == result_file.measurement_index(results) == \
+        result_file.measurement_index(results.measurements)
     assert list(result_file.measurement_index(read)) == [
         "tests/test_models_with_a_rather_long_module_name.py::test_alexnet_is_realtime_enough_for_"
         "face_recognition[batch1-float32]::measure[0]", "tests/test_vgg.py::test_vgg16::measure[0]"]
