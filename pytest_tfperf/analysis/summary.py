@@ -207,7 +207,7 @@ class _Scopes:
         """The node (or argument) an input string reads, in `scope`."""
         return node_name(name) if scope is None else name.lstrip("^").split(":")[0]
 
-    def get(self, scope) -> tuple[dict, dict]:
+    def scope(self, scope) -> tuple[dict, dict]:
         if scope not in self._built:
             body = self._graph_def.node if scope is None else self.functions[scope].node_def
             readers: dict = collections.defaultdict(list)
@@ -241,7 +241,7 @@ def _feeds_compute_op(name: str, elements: int, scopes: _Scopes) -> bool:
         if (scope, cur) in seen:
             continue
         seen.add((scope, cur))
-        nodes, readers = scopes.get(scope)
+        nodes, readers = scopes.scope(scope)
         for reader in readers.get(cur, ()):
             node = nodes.get(reader)
             if node is None:

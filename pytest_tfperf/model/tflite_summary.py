@@ -109,6 +109,7 @@ def summarize_unloadable(path, error: BaseException) -> TFLiteSummary | None:
     tensors = tensor_table(model_t)
     first = model_t.subgraphs[0] if model_t.subgraphs else None
     by_index = {t["index"]: t for t in tensors if t["subgraph"] == 0}
+    keys = _flatbuffer_signature_keys(model_t)  # named as a loaded model names them
 
     def specs(indices):
         out = []
@@ -116,7 +117,7 @@ def summarize_unloadable(path, error: BaseException) -> TFLiteSummary | None:
             t = by_index[int(i)]
             signature = first.tensors[int(i)].shapeSignature
             dims = list(signature) if signature is not None and len(signature) else t["shape"]
-            out.append(_spec(tensor_name(t["name"]), t["dtype"],
+            out.append(_spec(tensor_name(keys.get(int(i)) or t["name"]), t["dtype"],
                              tuple(None if int(d) < 0 else int(d) for d in dims), t["quantization"]))
         return tuple(out)
 
@@ -128,3 +129,19 @@ def summarize_unloadable(path, error: BaseException) -> TFLiteSummary | None:
         weight_dtypes=tuple(facts.weight_dtypes), constant_elements=facts.constant_elements,
         constant_bytes=facts.constant_bytes, serialized_bytes=len(content), tensors=tuple(tensors),
         ops=tuple(op_table(model_t)), cannot_run=str(error))
+
+
+def _flatbuffer_signature_keys(model_t) -> dict[int, str]:
+    """{tensor index: signature key} read from the flatbuffer, by `tflite_signatures.signature_keys`'
+    rule (the only signature, else `serving_default`; subgraph 0; unique keys), so a file that
+    cannot be loaded names its inputs and outputs as a loaded one does."""
+    def text(value) -> str:
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    signatures = {text(d.signatureKey): d for d in (model_t.signatureDefs or [])}
+    sig = signatures.get("serving_default") if len(signatures) > 1 else next(iter(signatures.values()), None)
+    if sig is None or int(sig.subgraphIndex or 0) != 0:
+        return {}
+    keys = {int(m.tensorIndex): text(m.name) for m in list(sig.inputs or []) + list(sig.outputs or [])}
+    return keys if len(set(keys.values())) == len(keys) else {}
+

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from pytest_tfperf.report.summary_text import human_bytes, human_count
+from pytest_tfperf.report.tables import fit_table
+from pytest_tfperf.wording import format_bytes, format_count, format_fps, format_ms
 
 
 def _spec(s: Mapping[str, Any]) -> str:
@@ -17,14 +18,6 @@ def _spec(s: Mapping[str, Any]) -> str:
 HEAD_TENSORS, TAIL_TENSORS = 10, 5   # tensors listed by default: the first and the last few
 
 
-def _tensor_line(t: Mapping[str, Any]) -> str:
-    q = t.get("quantization")
-    shape = "[" + ",".join(str(d) for d in t.get("shape") or []) + "]"
-    return (f"  {t['index']:>5} {t['dtype']:<8} {shape:<18} "
-            f"{'const' if t.get('constant') else '     '} "
-            f"{'' if not q else f'{q[0]:.4g}/{q[1]}':<14} {t['name'][:90]}")
-
-
 def render_tflite_summary(summary: Mapping[str, Any], *, tensors: bool = True,
                           top: int | None = None, all_tensors: bool = False) -> str:
     """The summary as text: I/O with quantization, op histogram, constant parameters, and
@@ -33,7 +26,7 @@ def render_tflite_summary(summary: Mapping[str, Any], *, tensors: bool = True,
     A model no interpreter here could load says why (`cannot_run`)."""
     lines = [f"Model {summary['name']} (tflite, {summary.get('source') or '<memory>'}): "
              f"{summary['op_count']} ops, {summary['tensor_count']} tensors, "
-             f"{human_bytes(summary['serialized_bytes'])}; runtime {summary.get('runtime')}"]
+             f"{format_bytes(summary['serialized_bytes'])}; runtime {summary.get('runtime')}"]
     if summary.get("cannot_run"):
         lines.append(f"Cannot run here (structure read from the flatbuffer): {summary['cannot_run']}")
     lines.append(f"Found {len(summary['inputs'])} inputs: "
@@ -41,11 +34,11 @@ def render_tflite_summary(summary: Mapping[str, Any], *, tensors: bool = True,
     lines.append(f"Found {len(summary['outputs'])} outputs: "
                  + ", ".join(_spec(s) for s in summary["outputs"]))
     weights = summary["weight_params"]
-    dtypes = ", ".join(f"{d} {human_count(n)}" for d, n in summary.get("weight_dtypes") or [])
-    lines.append(f"Found {weights} ({human_count(weights)}) weight parameters"
+    dtypes = ", ".join(f"{d} {format_count(n)}" for d, n in summary.get("weight_dtypes") or [])
+    lines.append(f"Found {weights} ({format_count(weights)}) weight parameters"
                  + (f" ({dtypes})" if dtypes else "")
                  + f", {summary['other_const_elements']} other const elements, "
-                 f"{human_bytes(summary['constant_bytes'])} of constant buffers")
+                 f"{format_bytes(summary['constant_bytes'])} of constant buffers")
     lines.append("Op types used: " + ", ".join(f"{n} {op}" for op, n in summary["op_histogram"]))
     rows = list(summary.get("tensors") or [])
     if tensors and rows:
@@ -57,12 +50,20 @@ def render_tflite_summary(summary: Mapping[str, Any], *, tensors: bool = True,
             head, tail = rows[:HEAD_TENSORS], rows[-TAIL_TENSORS:]
         hidden = len(rows) - len(head) - len(tail)
         shown = "" if not hidden else f", first {len(head)}" + (f" and last {len(tail)}" if tail else "")
-        lines.append(f"Tensors ({len(rows)}{shown}):  [index] dtype shape const quantization name")
-        lines += [_tensor_line(t) for t in head]
+        lines.append(f"Tensors ({len(rows)}{shown}):")
+        cells = [[t["name"], t["index"], t["dtype"],
+                  "[" + ",".join(str(d) for d in t.get("shape") or []) + "]",
+                  "const" if t.get("constant") else "",
+                  "" if not t.get("quantization") else f"{t['quantization'][0]:.4g}/{t['quantization'][1]}"]
+                 for t in head + tail]
+        # one line per tensor, names never cut (a listing to search, not to fit a terminal)
+        table = fit_table(["name", "index", "dtype", "shape", "const", "quantization"], cells,
+                          width=1 << 16, id_col=None)
+        cut = len(table) - len(tail)  # header lines, then one line per tensor
         if hidden:
-            lines.append(f"  ... {hidden} more tensors (tfperf summarize --all-tensors, or --json, "
-                         "lists every one)")
-        lines += [_tensor_line(t) for t in tail]
+            table.insert(cut, f"... {hidden} more tensors (tfperf summarize --all-tensors, or "
+                              "--json, lists every one)")
+        lines += ["  " + line for line in table]
     return "\n".join(lines)
 
 
@@ -72,13 +73,13 @@ def render_tflite_bench(bench: Mapping[str, Any], *, top: int | None = 20) -> st
     st = bench.get("stats") or {}
     lo, hi = (st.get("median_ci_ms") or [None, None])[:2]
     lines = [f"Benchmarking {bench['model']} with {bench['runtime']}",
-             f"Init (new interpreter, delegate, allocate): {bench['init_ms']:.3f} ms; "
-             f"first invoke: {bench['first_ms']:.3f} ms",
+             f"Init (new interpreter, delegate, allocate): {format_ms(bench['init_ms'])} ms; "
+             f"first invoke: {format_ms(bench['first_ms'])} ms",
              f"Warm-up: {st.get('warmup_n')} runs; steady state: count={st.get('n')} "
-             f"median={st.get('median_ms', 0):.4f} ms (95% CI {lo:.4f}-{hi:.4f}) "
-             f"p90={st.get('p90_ms', 0):.4f} min={st.get('min_ms', 0):.4f} "
-             f"max={st.get('max_ms', 0):.4f} mean={st.get('mean_ms', 0):.4f} ms, "
-             f"{st.get('fps', 0):.1f} inferences/s (stop: {st.get('stop_reason')})",
+             f"median={format_ms(st.get('median_ms'))} ms (95% CI {format_ms(lo)}-{format_ms(hi)}) "
+             f"p90={format_ms(st.get('p90_ms'))} min={format_ms(st.get('min_ms'))} "
+             f"max={format_ms(st.get('max_ms'))} mean={format_ms(st.get('mean_ms'))} ms, "
+             f"{format_fps(st.get('fps'))} inferences/s (stop: {st.get('stop_reason')})",
              ""]
     if bench.get("inputs"):  # what was fed (name, shape, where it came from, dims tfperf chose)
         from pytest_tfperf.report import input_text

@@ -103,3 +103,17 @@ def test_an_any_size_input_is_named_with_the_pinning_remedy(tmp_path):
                                read_flatbuffer(content, "any.tflite"))
     assert "image [-1,-1,-1,3] have dims of any size" in text and "input_shapes=" in text
     assert "Flex" not in text and "custom op" not in text
+
+
+def test_read_from_the_flatbuffer_alone_a_file_names_its_io_as_a_loaded_one(keras_cnn, tmp_path):
+    """What `summarize` shows of a file it cannot run matches what it shows of one it can: same
+    specs (signature keys first), ops, tensors and weights."""
+    from pytest_tfperf.model.tflite_summary import summarize_unloadable
+
+    path = str(tmp_path / "cnn.tflite")
+    pytest_tfperf.to_tflite(keras_cnn, path)
+    loaded = pytest_tfperf.summarize(path).to_dict()
+    read = summarize_unloadable(path, RuntimeError("not loaded")).to_dict()
+    assert read.pop("cannot_run") == "not loaded"
+    assert read.pop("runtime") != loaded.pop("runtime")
+    assert read == loaded

@@ -17,7 +17,9 @@ def _summary(n_tensors: int) -> dict:
 
 
 def _names(text: str) -> list[str]:
-    return [line.split()[-1] for line in text.splitlines() if line.startswith("  ") and "..." not in line]
+    """The tensor names listed, in order (the table's first column, header rows skipped)."""
+    rows = text.split("Tensors (", 1)[1].splitlines()[3:]
+    return [line.split()[0] for line in rows if not line.strip().startswith("...")]
 
 
 def test_long_tensor_lists_show_head_tail_and_the_count():
