@@ -32,13 +32,15 @@ def write_outputs(settings, results, baseline_doc: dict | None = None) -> list[P
     from pytest_tfperf.atomic import write_json, write_text
     from pytest_tfperf.baseline import finalize, save
     from pytest_tfperf.errors import TfperfError
+    from pytest_tfperf.history import session_end
     from pytest_tfperf.report import html, json_report, markdown
 
+    history_errors = session_end(settings, results)  # judged against, then appended to, the history
     finalize(settings, results, baseline_doc)
     results.environment.setdefault("settings", settings_summary(
         settings, runtime={"tensorflow": results.environment.get("tensorflow")}))
     written: list[Path] = []
-    errors: list[str] = []
+    errors: list[str] = list(history_errors)
 
     def attempt(option: str, target, write):
         # one output that cannot be written (disk full, a parent replaced by a file...) must not

@@ -295,7 +295,11 @@ def comparison_summary(comparisons: list) -> list[str]:
     parts += [f"{counts.get(v, 0)} {v}" for v in ("improved", "noise")]
     parts += [f"{counts[v]} {v}" for v in ["ok", *sorted(set(counts) - set(shown))] if counts.get(v)]
     lines = []
-    floors = sorted({c.get("run_noise") for c in comparisons if c.get("run_noise") is not None})
+    floors = sorted({c.get("run_noise") for c in comparisons
+                     if c.get("run_noise") is not None and not c.get("history_runs")})
+    if any(c.get("history_runs") for c in comparisons):  # --tfperf-compare history
+        lines += ["regressed/improved: the change's 95% CI (from the past runs' spread) lies "
+                  "past the threshold;", "noise: past it, but that CI reaches back over it"]
     if floors:
         floor = "/".join(f"{f * 100:g}%" for f in floors)
         lines += ["regressed/improved: the change's 95% CI lies past the threshold;",
