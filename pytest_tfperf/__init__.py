@@ -14,6 +14,7 @@ from pytest_tfperf.errors import (  # noqa: F401  (re-exported)
     BudgetExceeded,
     ConfigError,
     GraphValidationError,
+    HistoryError,
     ImageError,
     InputError,
     MarkerUsageError,
@@ -47,6 +48,7 @@ __all__ = sorted([
     "BaselineError", "BudgetExceeded", "ConfigError", "GraphValidationError", "ImageError",
     "InputError", "MarkerUsageError", "ModelLoadError", "NodeNotFoundError", "OptimizeError",
     "TfperfError", "__version__", *_LAZY,
+    "HistoryError",
 ])
 
 
