@@ -142,6 +142,12 @@ def check_history_compare(settings) -> bool:
     return is_history
 
 
+def _short(commit: str | None) -> str:
+    """A git sha's first 8 characters; anything else ('unversioned') as is."""
+    text = str(commit or "-")
+    return text[:8] if len(text) == 40 else text
+
+
 @functools.lru_cache(maxsize=1)
 def _this_run() -> tuple[str | None, str | None]:
     """(machine class, git branch) of this process: read once (machine_info takes a while)."""
@@ -188,11 +194,11 @@ def session_end(settings, results) -> list[str]:
     from pytest_tfperf.history.store import append_run
 
     is_history, branch = history_branch(settings.compare)
-    if not settings.history or results.finalized:
-        return []
+    if not settings.history or "history" in results.environment:
+        return []  # no store, or this run was already appended
     errors: list[str] = []
     run = run_info(results.environment)
-    if is_history:
+    if is_history and not results.finalized:
         collect_environment(results, settings.rootdir)
         want = branch or run.branch
         info = {"path": f"{settings.history} (last {DEFAULT_LAST} runs, machine {run.machine}, "
@@ -214,7 +220,10 @@ def session_end(settings, results) -> list[str]:
     if results.measurements:
         try:
             run_id = append_run(settings.history, results.measurements, run)
-            results.environment["history"] = {"path": str(settings.history), "run_id": run_id}
+            results.environment["history"] = {"path": str(settings.history), "run_id": run_id,
+                                              "commit": run.commit, "branch": run.branch,
+                                              "machine": run.machine, "label": (
+                f"run {run_id} (commit {_short(run.commit)}, branch {run.branch})")}
         except TfperfError as exc:
             errors.append(f"--tfperf-history {settings.history}: not appended ({exc})")
     return errors

@@ -58,6 +58,8 @@ def write_outputs(settings, results, baseline_doc: dict | None = None) -> list[P
             files.append({"kind": kind, "path": str(path)})
         return path
 
+    if (h := results.environment.get("history")):  # appended by history.session_end
+        note(f"{h['label']} to the history", h["path"])
     doc = None
     if settings.json_path or settings.save:
         doc = json_report.build_document(results)
