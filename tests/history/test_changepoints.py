@@ -33,12 +33,30 @@ def test_pure_noise_has_no_change_point(seed):
     assert change_points(_series(np.ones(100), seed)) == []
 
 
-def test_drift_is_cut_into_at_most_two_steps_of_the_right_sign():
-    """+3% per 10 runs: no single step exists; PELT cuts the ramp into a step or two upwards
-    (bench/bench_changepoints.py: 1 in 41 of 50 series, 2 in 9)."""
+def test_drift_gives_at_most_one_upward_step():
+    """+3% per 10 runs (+19% over 60 runs): no single step exists; PELT cuts the ramp at most
+    once, upwards, where the climb is steepest against the noise, or not at all
+    (bench/bench_changepoints.py: 1 change point in 32 of 50 series, none in 18)."""
+    counts = []
     for seed in range(2000, 2010):
         cps = change_points(_series(1.03 ** (np.arange(60) / 10.0), seed))
-        assert 0 < len(cps) <= 2 and all(cp.change > 0 for cp in cps)
+        assert len(cps) <= 1 and all(cp.change > 0 for cp in cps)
+        counts.append(len(cps))
+    assert sum(counts) >= 3
+
+
+def test_burst_runs_of_a_busy_machine_are_not_steps():
+    """Runs several times slower (a busy machine's bursts, as in bench/bench_history.py) are
+    not cut into segments of their own: the L1 cost on log values, MAD-scaled penalty."""
+    rng = np.random.default_rng(5)
+    x = _series(np.ones(40), 5)
+    for i in rng.choice(40, 4, replace=False):
+        x[i] *= 6.0
+    assert change_points(x) == []
+    step = _series(np.where(np.arange(40) >= 25, 1.25, 1.0), 6)
+    step[10] *= 6.0
+    (cp,) = change_points(step)
+    assert abs(cp.index - 25) <= 1 and 0.1 < cp.change < 0.4
 
 
 def test_series_name_the_commits_around_the_step_and_render():
