@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 from collections.abc import Iterable
 
 from pytest_tfperf.baseline.compare import (
@@ -97,14 +98,12 @@ def compare_with_history(store, records: Iterable, thresholds: Iterable[Threshol
         machine, branch: the machine class and branch the past runs must share with this run.
         last: how many of the most recent past runs to use.
     """
-    from pytest_tfperf.history.store import read_points
+    from pytest_tfperf.history.store import measurement_keys, read_points
 
-    import os
-
+    dicts = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in records]
     out = []
-    for rec in records:
-        rec = rec.to_dict() if hasattr(rec, "to_dict") else dict(rec)
-        points = read_points(store, key=measurement_label(rec), machine=machine, branch=branch) \
+    for rec, key in zip(dicts, measurement_keys(dicts)):
+        points = read_points(store, key=key, machine=machine, branch=branch) \
             if os.path.exists(store) else []  # the first run of a new store: nothing to judge
 
         def history_of(stat: str, points=points) -> list[float]:
@@ -114,8 +113,9 @@ def compare_with_history(store, records: Iterable, thresholds: Iterable[Threshol
 
         own = parse_thresholds(rec.get("regression"), default_statistic=gated_statistic(rec)) \
             if rec.get("regression") else ()
-        out.append(judge_record(rec, history_of, own or tuple(thresholds),
-                                enforced=True if own else None))
+        cmp = judge_record(rec, history_of, own or tuple(thresholds),
+                           enforced=True if own else None)
+        out.append(dataclasses.replace(cmp, key=key))
     return out
 
 
@@ -128,8 +128,6 @@ def check_history_compare(settings) -> bool:
         ConfigError: `--tfperf-compare history` without `--tfperf-history PATH`.
         HistoryError: the store exists but is corrupt, foreign or newer.
     """
-    import os
-
     from pytest_tfperf.history.store import schema_version
 
     is_history = history_branch(settings.compare)[0]

@@ -148,6 +148,21 @@ def _statistics(record: dict) -> dict:
     return out
 
 
+def measurement_keys(records: list[dict]) -> list[str]:
+    """`test_id[::name]` per record; a key seen twice in one run gets `#2`, `#3`... (the rule
+    of baselines and comparisons, `baseline.storage.measurement_index`)."""
+    from pytest_tfperf.results.records import measurement_label
+
+    out: list[str] = []
+    for rec in records:
+        key, i = measurement_label(rec), 1
+        while key in out:
+            i += 1
+            key = f"{measurement_label(rec)}#{i}"
+        out.append(key)
+    return out
+
+
 def append_run(path: str | os.PathLike, records: Iterable[Any], run: RunInfo) -> int:
     """Append one run and its measurement records (typed records or their dicts) atomically.
 
@@ -157,8 +172,6 @@ def append_run(path: str | os.PathLike, records: Iterable[Any], run: RunInfo) ->
     Raises:
         HistoryError: the file is corrupt, foreign or of a newer schema (left untouched).
     """
-    from pytest_tfperf.results.records import measurement_label
-
     path = Path(path)
     dicts = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in records]
     try:
@@ -176,14 +189,15 @@ def append_run(path: str | os.PathLike, records: Iterable[Any], run: RunInfo) ->
                     (run.time, run.commit, run.branch, None if run.dirty is None else int(run.dirty),
                      run.machine, run.source, json.dumps(run.environment, default=str)))
                 run_id = int(cur.lastrowid)
-                for rec in dicts:
+                keys = measurement_keys(dicts)
+                for rec, key in zip(dicts, keys):
                     values = _statistics(rec)
                     conn.execute(
                         f"INSERT INTO records (run_id, test_id, name, key, "
                         f"{', '.join(s + '_ms' for s in STATISTICS)}, record) VALUES "
                         f"(?, ?, ?, ?, {', '.join('?' for _ in STATISTICS)}, ?)",
-                        (run_id, str(rec.get("test_id") or ""), rec.get("name"),
-                         measurement_label(rec), *(values[s] for s in STATISTICS),
+                        (run_id, str(rec.get("test_id") or ""), rec.get("name"), key,
+                         *(values[s] for s in STATISTICS),
                          json.dumps(rec, default=str)))
                 conn.execute("COMMIT")
             except BaseException:

@@ -101,6 +101,10 @@ def test_records_keep_their_json_and_unknown_fields(tmp_path):
     assert point.values["median"] == pytest.approx(rec["stats"]["median_ms"])
     assert point.values["p90"] == pytest.approx(rec["stats"]["p90_ms"])
     assert (point.commit, point.branch, point.machine) == ("c0", "main", "m")
+    # a measurement made twice in one test is two series, numbered as baselines number them
+    twice = [measurement("t.py::test_b", 1.0, name="m", seed=i) for i in range(2)]
+    append_run(path, twice, _run(1))
+    assert [p.key for p in read_points(path)][1:] == ["t.py::test_b::m", "t.py::test_b::m#2"]
 
 
 def test_import_a_real_run_file_and_the_json_contract(pytester, capsys):
