@@ -194,7 +194,8 @@ class TFLiteModel:
         items = pair_inputs(inputs, self.inputs, self.name)
         return {s.name: self._coerce(s, items[s.name]) for s in self.inputs}
 
-    def runner(self, inputs, *, fresh: bool = False) -> Callable[[], list]:
+    def runner(self, inputs, *, fresh: bool = False,
+               num_threads: int | None = None) -> Callable[[], list]:
         """A zero-argument callable: set_tensor for each bound input, invoke, get_tensor for each
         output (raw values: int8 outputs stay int8; `dequantize` converts them).
 
@@ -202,12 +203,13 @@ class TFLiteModel:
             inputs: as `feed_dict` takes them; converted once, here.
             fresh: build a new interpreter (independent timing replicate) instead of the
                 model's shared one.
+            num_threads: a new interpreter with this many threads (sweeps; implies `fresh`).
         """
         feeds = self.feed_dict(inputs)
         if self._interpreter is None:
             self._interpreter, self._current = self._new_interpreter(), _State()
-        interp, state = (self._new_interpreter(), _State()) if fresh else \
-            (self._interpreter, self._current)
+        interp, state = (self._new_interpreter(num_threads), _State()) \
+            if fresh or num_threads is not None else (self._interpreter, self._current)
         shapes = {i: tuple(feeds[s.name].shape) for i, s in zip(self._in_index, self.inputs)}
         me = object()  # this runner's token: who sized the interpreter's inputs last
         self._resize(interp, state, shapes, me)
@@ -254,8 +256,8 @@ class TFLiteModel:
         self._interpreter, self._current = None, _State()
 
     # -- internals --------------------------------------------------------------------------
-    def _new_interpreter(self):
-        kwargs: dict = {"model_content": self.content, "num_threads": self.num_threads}
+    def _new_interpreter(self, num_threads: int | None = None):
+        kwargs: dict = {"model_content": self.content, "num_threads": num_threads or self.num_threads}
         if not self.use_xnnpack:
             kwargs["experimental_op_resolver_type"] = \
                 self._resolvers.BUILTIN_WITHOUT_DEFAULT_DELEGATES
