@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["decimals_for", "excess_text", "format_ms", "fps_floor_text", "headroom_text", "limit_text",
-           "over_text", "percent_text", "plural", "ratio_text"]
+           "over_text", "percent_text", "plural", "rate_text", "ratio_text"]
 
 OVER_RATIO = 2.0  # from twice the limit on, an excess reads as a ratio ("33.2x over")
 
@@ -106,3 +106,10 @@ def fps_floor_text(fps: float, percentile: float | None = 50) -> str:
     if percentile is not None and float(percentile) != 50:
         text += f" at p{float(percentile):g}"
     return text
+
+
+def rate_text(per_s: float) -> str:
+    """A rate (inferences per second) with 3-4 significant digits: 1234, 412.3, 9.87."""
+    if not math.isfinite(per_s):
+        return f"{per_s}"
+    return f"{per_s:.0f}" if per_s >= 1000 else f"{per_s:.1f}" if per_s >= 10 else f"{per_s:.2f}"

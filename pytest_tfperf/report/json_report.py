@@ -147,6 +147,7 @@ def tfperf_section(results) -> dict:
         "failures": results.dicts("failure"),
         "comparisons": results.dicts("comparison"),
         "variants": results.dicts("variants"),
+        "sweeps": results.dicts("sweep"),
     }
 
 
@@ -204,7 +205,7 @@ def results_from_document(doc: dict):
     for kind, key in (("measurement", "measurements"), ("model", "models"),
                       ("equivalence", "equivalence"), ("profile", "profiles"),
                       ("failure", "failures"), ("comparison", "comparisons"),
-                      ("variants", "variants")):
+                      ("variants", "variants"), ("sweep", "sweeps")):
         results.extend(kind, (x for x in section.get(key) or [] if isinstance(x, dict)))
     results.environment.update(get(section, "environment", default={}) or {})
     return results

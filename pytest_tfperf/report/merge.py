@@ -32,7 +32,7 @@ from pytest_tfperf.errors import BaselineError, ConfigError
 
 MERGE_FORMAT = 1  # layout of the `tfperf.merge` entry
 RECORD_LISTS = ("measurements", "models", "equivalence", "profiles", "failures", "comparisons",
-                "variants")
+                "variants", "sweeps")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ALPHA", "ComparisonRecord", "EquivalenceRecord", "FailureRecord", "MeasurementRecord", "ModelRecord",
-    "ProfileRecord", "RECORD_TYPES", "Record", "VariantsRecord", "measurement_label",
+    "ProfileRecord", "RECORD_TYPES", "Record", "SweepRecord", "VariantsRecord", "measurement_label",
     "model_identity", "record_from_dict",
 ]
 
@@ -294,9 +294,20 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
 
 
+@dataclasses.dataclass(frozen=True)
+class SweepRecord(Record):
+    """One batch x threads x concurrency sweep (`tfperf.sweep`): `table` is `SweepResult.to_dict()`."""
+
+    kind: ClassVar[str] = "sweep"
+    test_id: str = ""
+    model: str | None = None
+    model_id: str | None = None
+    table: dict = dataclasses.field(default_factory=dict)
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
     cls.kind: cls for cls in (MeasurementRecord, ModelRecord, EquivalenceRecord, ProfileRecord,
-                              FailureRecord, ComparisonRecord, VariantsRecord)
+                              FailureRecord, ComparisonRecord, VariantsRecord, SweepRecord)
 }
 
 
