@@ -280,7 +280,7 @@ def _first_calls(model: Any, runners: list, batch: int) -> None:
                                  "sizes it accepts (batch=[1]) or fix its batch dimension.") from exc
         for spec, out in zip(model.outputs, outputs or ()):
             shape = getattr(out, "shape", ())
-            if spec.shape and spec.shape[0] is None and len(shape) and shape[0] != batch:
+            if len(shape) and shape[0] != batch:  # every output has one row per input item
                 raise ModelLoadError(
                     f"sweep: model {model.name} answered a batch of {batch} with output "
                     f"{spec.name} of shape {list(shape)}: its graph does not keep the batch "
