@@ -126,9 +126,8 @@ def _message(budget, point, fps_limit, p99_limit, scale, model, source, tries, d
         "no CI: too few requests for blocks, raise --tfperf-max-time"
     failed_fps = (ci[1] if ci else fps) < fps_limit
     if failed_fps:
-        head = (f"{fps_text(fps)} inferences/s below {limit_text(fps_limit)} by "
-                f"{fps_text(fps_limit - fps)} ({(fps - fps_limit) / fps_limit * 100:+.1f}%; {ci_text}, "
-                "entirely below)")
+        head = (f"{fps_text(fps)} inferences/s below {limit_text(fps_limit)} ({fps / fps_limit:.3g}x "
+                f"the floor; {ci_text}, entirely below)")
     elif fps < fps_limit:
         head = (f"{fps_text(fps)} inferences/s, under {limit_text(fps_limit)} but not beyond doubt "
                 f"({ci_text} reaches it): not failed")
