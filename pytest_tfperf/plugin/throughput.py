@@ -144,6 +144,10 @@ def _message(budget, point, fps_limit, p99_limit, scale, model, source, tries, d
             parts.append(f"p99 {format_ms(point.p99_ms)} ms vs {format_ms(p99_limit)} ms "
                          f"(CI [{format_ms(lo)}, {format_ms(hi)}] ms{rough}): ok")
     parts.append(f"{point.label()}; {plural(point.n, 'request')} {source}")
+    from pytest_tfperf.timing.closed_loop import usable_cores
+    from pytest_tfperf.timing.sweep import busy_notes
+
+    parts += busy_notes([point], usable_cores())
     if tries > 1:
         parts.append(f"best of {tries} timings on fresh instances ({plural(discarded, 'request')} "
                      "of the others set aside)")

@@ -68,8 +68,13 @@ def summary_lines(table: Any) -> list[str]:
     lines = [f"sweep of {data.get('model')} ({data.get('runtime')}, {plural(data.get('cores') or 1, 'core')}) "
              f"on {timed or 'its inputs'} (batch 1; each request repeats it up to its batch), "
              f"{plural(len(rows), 'configuration')} in {data.get('seconds') or 0:.0f} s"]
-    if data.get("best"):
-        lines.append("best: " + serves(data["best"], device))
+    for b in sorted({c.get("batch") for c in rows}):  # what each batch size serves at its best
+        at = [c for c in rows if c.get("batch") == b]
+        lines.append(serves(max(at, key=lambda c: c.get("throughput") or 0), device))
+    best = data.get("best")
+    if best and len(rows) > 1:
+        lines.append(f"highest throughput: batch {best.get('batch')}, "
+                     f"{plural(best.get('intra_threads'), 'thread')}, {plural(best.get('concurrency'), 'client')}")
     limit = data.get("within_p99_ms")
     if limit is not None:
         within = data.get("best_within_p99")

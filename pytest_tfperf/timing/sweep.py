@@ -90,6 +90,12 @@ class SweepPoint:
                    seconds=seconds, stop_reason=run.stop_reason, block_fps=run.block_fps,
                    warmup_n=run.warmup_n)
 
+    def cpu_share(self, cores: int) -> float:
+        """CPU the process got over what its clients could use: process CPU time / wall /
+        min(concurrency, cores). Each client keeps at least one thread busy, so on a quiet
+        machine this is >= ~0.9; well under 1 means the neighbours had the cores (contention)."""
+        return self.cpu_util * cores / max(min(self.concurrency, cores), 1)
+
     @property
     def key(self) -> tuple[int, int, int]:
         """(batch, intra_threads, concurrency)."""
@@ -402,6 +408,7 @@ def sweep(model: Any, inputs: Any = None, *, batch: Sequence[int] = DEFAULT_BATC
         finally:
             instances.close()
     points.sort(key=lambda p: p.key)
+    notes += busy_notes(points, cores)
     return SweepResult(
         model=model.name, model_id=getattr(model, "identity", None), runtime=_runtime(model),
         device=_device(model), cores=cores, points=tuple(points), inputs=tuple(described),
@@ -421,6 +428,22 @@ def _notes(model, pools: bool, threads, clients, cores: int) -> list[str]:
         notes.append(f"{cores} usable cores: configurations with concurrency x threads > {cores} "
                      f"(up to {most} here) time-share them, so their latency includes waiting for a core")
     return notes
+
+
+BUSY_SHARE = 0.5  # under this share of the CPU its clients could use, a configuration was starved
+
+
+def busy_notes(points: Sequence[SweepPoint], cores: int) -> list[str]:
+    """A note when the neighbours took the cores: throughput is wall-clock work, so a starved
+    configuration's figures measure the machine's load as much as the model."""
+    starved = [p for p in points if p.cpu_share(cores) < BUSY_SHARE]
+    if not starved:
+        return []
+    worst = min(starved, key=lambda p: p.cpu_share(cores))
+    return [f"machine busy: in {len(starved)} of {len(points)} configurations this process got under "
+            f"{BUSY_SHARE:.0%} of the CPU its clients could use (least: {worst.label()}, "
+            f"{worst.cpu_share(cores):.0%}); those figures include the neighbours' load: re-run on a "
+            "quiet machine before trusting them"]
 
 
 def _runtime(model) -> str:

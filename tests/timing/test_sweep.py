@@ -214,3 +214,16 @@ def test_report_text_fits_and_says_what_the_cpu_serves():
 def test_throughput_is_nan_safe_in_records():
     p = _point(1, 1, 1, math.nan, 10)
     assert p.to_dict()["throughput"] is None
+
+
+def test_a_starved_configuration_is_said_to_measure_the_neighbours():
+    from pytest_tfperf.timing.sweep import busy_notes
+
+    import dataclasses
+
+    quiet = _point(1, 1, 1, 100, 10)                                  # 0.5 of 2 cores = 1 core
+    starved = dataclasses.replace(_point(8, 1, 2, 100, 10), cpu_util=0.2)  # 0.4 of 2 cores
+    assert quiet.cpu_share(2) == pytest.approx(1.0) and starved.cpu_share(2) == pytest.approx(0.2)
+    assert busy_notes([quiet], 2) == []
+    note, = busy_notes([quiet, starved], 2)
+    assert note.startswith("machine busy: in 1 of 2 configurations") and "batch 8, 1 thread, concurrency 2, 20%" in note

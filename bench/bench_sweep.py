@@ -1,0 +1,168 @@
+"""Sweep figures (issue 23), each with the load average beside it (the machine is shared).
+
+(a) Seconds per configuration, and throughput at batch 8 vs batch 1, for seed 000's AlexNet-224
+    (`model.zoo.alexnet_graph`, TF1 raw ops, frozen) and MobileNetV2-224 (keras.applications,
+    weights=None), 1 and 2 intra-op threads, one client (`pytest_tfperf.sweep`).
+(b) Sanity: throughput with 2 threads <= 2x with 1 thread (per batch, from the same sweeps).
+(c) Harness: batch-4 throughput measured by the sweep (`timing.sweep.measure_config`, one client,
+    one intra-op thread) against a hand-written `Session.make_callable` loop on the *same*
+    session, in interleaved rounds (order alternating; median of the per-round ratios).
+    Target: within 2%. Models: MobileNetV2-224 (~tens of ms a call) and a small convnet (32 px,
+    sub-millisecond calls: where a harness's own cost would show).
+
+Run:    PYTHONPATH=. .venv/bin/python bench/bench_sweep.py [--rounds 7] [--json OUT.json]
+        [--only a,c] [--models alexnet,mobilenet]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")  # per-session intra-op pools
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def load_text() -> str:
+    return "load %.2f %.2f %.2f" % os.getloadavg()
+
+
+def build(name: str):
+    from pytest_tfperf import load
+
+    if name == "alexnet":
+        from pytest_tfperf.model import zoo
+
+        return load(zoo.alexnet_graph(input_size=224))
+    if name == "mobilenet":
+        import keras
+
+        return load(keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3)))
+    if name == "small":
+        from pytest_tfperf.model import zoo
+
+        return load(zoo.small_convnet_graph(input_size=32))
+    raise SystemExit(f"unknown model {name}")
+
+
+def figure_a(model, name: str, out: dict) -> None:
+    from pytest_tfperf.timing.sweep import sweep
+
+    before = load_text()
+    t0 = time.perf_counter()
+    result = sweep(model, batch=[1, 8], intra_threads=[1, 2], concurrency=[1])
+    wall = time.perf_counter() - t0
+    after = load_text()
+    rows = []
+    for p in result.points:
+        lo, hi = p.throughput_ci or (float("nan"), float("nan"))
+        rows.append({"batch": p.batch, "threads": p.intra_threads, "throughput": p.throughput,
+                     "ci": [lo, hi], "p99_ms": p.p99_ms, "seconds": p.seconds, "n": p.n,
+                     "stop": p.stop_reason, "cpu_util": p.cpu_util})
+        print(f"  {name} batch {p.batch} threads {p.intra_threads}: {p.throughput:8.1f} inf/s "
+              f"[{lo:.1f}, {hi:.1f}] p99 {p.p99_ms:8.1f} ms  {p.seconds:5.2f} s/config  n={p.n} "
+              f"{p.stop_reason} cpu {p.cpu_util:.0%}")
+    for t in (1, 2):
+        b1, b8 = result.point(1, t), result.point(8, t)
+        print(f"  {name} threads {t}: batch 8 / batch 1 throughput = {b8.throughput / b1.throughput:.2f}x")
+    for b in (1, 8):
+        t1, t2 = result.point(b, 1), result.point(b, 2)
+        ratio = t2.throughput / t1.throughput
+        print(f"  {name} batch {b}: 2 threads / 1 thread = {ratio:.2f}x (sanity: <= 2: "
+              f"{'ok' if ratio <= 2.0 else 'VIOLATED'})")
+    secs = [p.seconds for p in result.points]
+    print(f"  {name}: {len(secs)} configurations in {wall:.1f} s; seconds per configuration "
+          f"median {statistics.median(secs):.2f} (min {min(secs):.2f}, max {max(secs):.2f}); "
+          f"{before} -> {after}")
+    out[name] = {"rows": rows, "wall_s": wall, "load_before": before, "load_after": after}
+
+
+def figure_c(model, name: str, rounds: int, seconds: float, out: dict) -> None:
+    """Sweep vs hand loop at batch 4, same session, interleaved."""
+    from pytest_tfperf.timing.settings import TimingSettings
+    from pytest_tfperf.timing.sweep import _Instances, base_feeds, batched, measure_config
+
+    feeds, _ = base_feeds(model, None)
+    data = batched(feeds, 4)
+    instances = _Instances(model, 1)
+    run = instances.runner(0, data)
+    session = instances.sessions[0]
+    for _ in range(5):
+        run()
+    settings = TimingSettings(min_time=seconds, max_time=seconds, warmup=3, warmup_time=0.2,
+                              precision=0.0)
+    names = list(data)
+    fetch = [s.name for s in model.outputs]
+    graph = model.graph
+    hand_fn = session.make_callable([graph.get_tensor_by_name(f) for f in fetch],
+                                    feed_list=[graph.get_tensor_by_name(n) for n in names])
+    values = [data[n] for n in names]
+
+    def hand() -> float:
+        for _ in range(3):
+            hand_fn(*values)
+        calls, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            hand_fn(*values)
+            calls += 1
+        return 4 * calls / (time.perf_counter() - t0)
+
+    before = load_text()
+    ratios, sw, hd = [], [], []
+    for r in range(rounds):
+        order = ("sweep", "hand") if r % 2 == 0 else ("hand", "sweep")
+        got = {}
+        for side in order:
+            if side == "hand":
+                got[side] = hand()
+            else:
+                got[side] = measure_config(model, feeds, batch=4, intra_threads=1, concurrency=1,
+                                           settings=settings, precision=0.0,
+                                           instances=instances).throughput
+        ratios.append(got["sweep"] / got["hand"])
+        sw.append(got["sweep"])
+        hd.append(got["hand"])
+    instances.close()
+    after = load_text()
+    med = statistics.median(ratios)
+    print(f"  {name} batch 4: sweep {statistics.median(sw):.1f} inf/s, hand make_callable loop "
+          f"{statistics.median(hd):.1f} inf/s; sweep/hand median of {rounds} interleaved rounds = "
+          f"{med:.3f} (per round {min(ratios):.3f}-{max(ratios):.3f}; target within 2%: "
+          f"{'ok' if abs(med - 1) <= 0.02 else 'NOT MET'}); {before} -> {after}")
+    out[name] = {"ratio": med, "ratios": ratios, "sweep": sw, "hand": hd, "load_before": before,
+                 "load_after": after}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--seconds", type=float, default=1.0, help="seconds per side per round in (c)")
+    p.add_argument("--only", default="a,c")
+    p.add_argument("--models", default="alexnet,mobilenet")
+    p.add_argument("--json")
+    args = p.parse_args()
+    only = set(args.only.split(","))
+    out: dict = {"a": {}, "c": {}, "cores": os.cpu_count()}
+    models = args.models.split(",")
+    if "a" in only:
+        print(f"(a)+(b) sweeps, batch [1, 8] x threads [1, 2] x 1 client ({load_text()})")
+        for name in models:
+            model = build(name)
+            figure_a(model, name, out["a"])
+            model.close()
+            del model
+    if "c" in only:
+        print(f"(c) batch-4 throughput: sweep vs a hand make_callable loop ({load_text()})")
+        for name in [m for m in models if m != "alexnet"] + ["small"]:
+            figure_c(build(name), name, args.rounds, args.seconds, out["c"])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
