@@ -139,7 +139,7 @@ def figure_c(model, name: str, rounds: int, seconds: float, out: dict) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--seconds", type=float, default=1.0, help="seconds per side per round in (c)")
     p.add_argument("--only", default="a,c")
     p.add_argument("--models", default="alexnet,mobilenet")

@@ -103,3 +103,12 @@ def test_throughput_budgets_and_sweeps_through_the_plugin(project):
     section = html.split('<h2 id="sweeps">', 1)[1]
     assert '<table class="sweep">' in section and '<svg class="sweep"' in section
     assert "<script" not in html
+
+
+def test_disabled_runs_each_configuration_once_and_checks_nothing(project):
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--tfperf-disable",
+                                          "--tfperf-json=r.json", "-k", "sweep or impossible_floor")
+    result.assert_outcomes(passed=2)  # the impossible floor is not checked under --tfperf-disable
+    doc = json.loads((project.path / "r.json").read_text())["tfperf"]
+    configs = doc["sweeps"][0]["table"]["configurations"]
+    assert [c["batch"] for c in configs] == [1, 2] and all(c["n"] >= 1 for c in configs)
