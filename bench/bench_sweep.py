@@ -3,7 +3,9 @@
 (a) Seconds per configuration, and throughput at batch 8 vs batch 1, for seed 000's AlexNet-224
     (`model.zoo.alexnet_graph`, TF1 raw ops, frozen) and MobileNetV2-224 (keras.applications,
     weights=None), 1 and 2 intra-op threads, one client (`pytest_tfperf.sweep`).
-(b) Sanity: throughput with 2 threads <= 2x with 1 thread (per batch, from the same sweeps).
+(b) Sanity: throughput with 2 threads <= 2x with 1 thread: from the sweeps in (a), and in
+    interleaved rounds of the two configurations (both see the same moments of a shared
+    machine's load; also per CPU-second of this process).
 (c) Harness: batch-4 throughput measured by the sweep (`timing.sweep.measure_config`, one client,
     one intra-op thread) against a hand-written `Session.make_callable` loop on the *same*
     session, in interleaved rounds (order alternating; median of the per-round ratios).
@@ -11,7 +13,7 @@
     sub-millisecond calls: where a harness's own cost would show).
 
 Run:    PYTHONPATH=. .venv/bin/python bench/bench_sweep.py [--rounds 7] [--json OUT.json]
-        [--only a,c] [--models alexnet,mobilenet]
+        [--only a,b,c] [--models alexnet,mobilenet]
 """
 from __future__ import annotations
 
@@ -81,6 +83,37 @@ def figure_a(model, name: str, out: dict) -> None:
     out[name] = {"rows": rows, "wall_s": wall, "load_before": before, "load_after": after}
 
 
+def figure_b(model, name: str, batch: int, rounds: int, out: dict) -> None:
+    """2 threads vs 1 thread at `batch`, interleaved rounds on the same two sessions (so both
+    see the same moments of the neighbours' load); also per CPU-second of this process."""
+    from pytest_tfperf.timing.closed_loop import usable_cores
+    from pytest_tfperf.timing.settings import TimingSettings
+    from pytest_tfperf.timing.sweep import _Instances, base_feeds, measure_config
+
+    feeds, _ = base_feeds(model, None)
+    settings = TimingSettings(min_time=1.0, max_time=1.0, warmup=2, warmup_time=0.2, precision=0.0)
+    inst = {t: _Instances(model, t) for t in (1, 2)}
+    cores = usable_cores()
+    before = load_text()
+    ratios, per_cpu = [], []
+    for r in range(rounds):
+        got = {}
+        for t in ((1, 2) if r % 2 == 0 else (2, 1)):
+            p = measure_config(model, feeds, batch=batch, intra_threads=t, concurrency=1,
+                               settings=settings, precision=0.0, instances=inst[t])
+            got[t] = (p.throughput, p.throughput / max(p.cpu_util * cores, 1e-9))
+        ratios.append(got[2][0] / got[1][0])
+        per_cpu.append(got[2][1] / got[1][1])
+    for i in inst.values():
+        i.close()
+    med = statistics.median(ratios)
+    print(f"  {name} batch {batch}: 2 threads / 1 thread throughput, median of {rounds} interleaved "
+          f"rounds = {med:.2f}x (per round {min(ratios):.2f}-{max(ratios):.2f}; sanity <= 2: "
+          f"{'ok' if med <= 2.0 else 'VIOLATED'}); per CPU-second {statistics.median(per_cpu):.2f}x; "
+          f"{before} -> {load_text()}")
+    out[f"{name}_b{batch}"] = {"ratio": med, "ratios": ratios, "per_cpu_ratio": statistics.median(per_cpu)}
+
+
 def figure_c(model, name: str, rounds: int, seconds: float, out: dict) -> None:
     """Sweep vs hand loop at batch 4, same session, interleaved."""
     from pytest_tfperf.timing.settings import TimingSettings
@@ -141,12 +174,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--seconds", type=float, default=1.0, help="seconds per side per round in (c)")
-    p.add_argument("--only", default="a,c")
+    p.add_argument("--only", default="a,b,c")
     p.add_argument("--models", default="alexnet,mobilenet")
     p.add_argument("--json")
     args = p.parse_args()
     only = set(args.only.split(","))
-    out: dict = {"a": {}, "c": {}, "cores": os.cpu_count()}
+    out: dict = {"a": {}, "b": {}, "c": {}, "cores": os.cpu_count()}
     models = args.models.split(",")
     if "a" in only:
         print(f"(a)+(b) sweeps, batch [1, 8] x threads [1, 2] x 1 client ({load_text()})")
@@ -155,10 +188,19 @@ def main() -> None:
             figure_a(model, name, out["a"])
             model.close()
             del model
+    if "b" in only:
+        print(f"(b) 2 threads vs 1 thread, interleaved ({load_text()})")
+        for name in models:
+            model = build(name)
+            for batch in (1, 8):
+                figure_b(model, name, batch, max(args.rounds // 2, 3), out["b"])
+            model.close()
     if "c" in only:
         print(f"(c) batch-4 throughput: sweep vs a hand make_callable loop ({load_text()})")
         for name in [m for m in models if m != "alexnet"] + ["small"]:
-            figure_c(build(name), name, args.rounds, args.seconds, out["c"])
+            fast = name == "small"  # sub-ms calls: many short rounds average a shared machine's bursts
+            figure_c(build(name), name, args.rounds * 3 if fast else args.rounds,
+                     args.seconds / 4 if fast else args.seconds, out["c"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
