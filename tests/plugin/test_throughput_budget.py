@@ -112,3 +112,55 @@ def test_disabled_runs_each_configuration_once_and_checks_nothing(project):
     doc = json.loads((project.path / "r.json").read_text())["tfperf"]
     configs = doc["sweeps"][0]["table"]["configurations"]
     assert [c["batch"] for c in configs] == [1, 2] and all(c["n"] >= 1 for c in configs)
+
+
+def _point(fps, ci, p99_ci=(5.0, 9.0)):
+    from pytest_tfperf.timing.sweep import SweepPoint
+
+    return SweepPoint(batch=8, intra_threads=1, concurrency=2, throughput=fps, throughput_ci=ci,
+                      n=200, p50_ms=4.0, p90_ms=6.0, p95_ms=7.0, p99_ms=8.0, mean_ms=4.5,
+                      min_ms=3.0, max_ms=9.5, p99_ci_ms=p99_ci, p99_rough=True, cpu_util=1.0,
+                      seconds=1.0, stop_reason="max_time")
+
+
+class _Model:
+    name = "m.pb"
+
+
+@pytest.mark.parametrize("fps, ci, failed, words", [
+    (90.0, (85.0, 95.0), True, "entirely below"),            # the whole CI under the floor
+    (95.0, (88.0, 102.0), False, "not beyond doubt"),        # under it, but the CI reaches it
+    (120.0, (110.0, 130.0), False, ">= 100"),
+    (90.0, None, True, "no CI"),                             # too few requests: the point decides
+])
+def test_a_floor_fails_only_beyond_its_ci(fps, ci, failed, words):
+    from pytest_tfperf.plugin.budget_markers import ThroughputBudget
+    from pytest_tfperf.plugin.throughput import _fails, _message
+
+    point = _point(fps, ci)
+    assert _fails(point, 100.0, None) is failed
+    text = _message(ThroughputBudget(fps=100, batch=8, concurrency=2), point, 100.0, None, 1.0,
+                    _Model(), "timed at the end of the test", 1, 0)
+    assert words in text and "batch 8, 1 thread, concurrency 2" in text and text.endswith("model m.pb")
+
+
+def test_a_p99_limit_fails_only_when_its_whole_ci_is_above():
+    from pytest_tfperf.plugin.throughput import _fails
+
+    assert not _fails(_point(120.0, (110.0, 130.0), p99_ci=(5.0, 9.0)), 100.0, 7.0)  # CI reaches 7
+    assert _fails(_point(120.0, (110.0, 130.0), p99_ci=(7.5, 9.0)), 100.0, 7.0)
+
+
+def test_marker_parsing():
+    from pytest_tfperf.errors import MarkerUsageError
+    from pytest_tfperf.plugin.budget_markers import ThroughputBudget, parse_throughput_budget
+
+    assert parse_throughput_budget((200,), {"batch": 8, "p99_ms": 50}, test_id="t") == \
+        ThroughputBudget(fps=200.0, batch=8, p99_ms=50.0, concurrency=1)
+    for kwargs, words in (({"fps": 1, "concurrency": 0}, "'concurrency' must be a positive int"),
+                          ({"fps": 1, "batch": 2.5}, "'batch' must be a positive int"),
+                          ({"fps": 1, "p99_ms": -1}, "'p99_ms' must be a positive number"),
+                          ({}, "missing required argument 'fps'")):
+        with pytest.raises(MarkerUsageError, match=words) as info:
+            parse_throughput_budget((), kwargs, test_id="tests/t.py::test_x")
+        assert str(info.value).startswith("tests/t.py::test_x: @pytest.mark.throughput_budget:")

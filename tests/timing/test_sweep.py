@@ -209,6 +209,9 @@ def test_report_text_fits_and_says_what_the_cpu_serves():
     svg = sweep_svg(data)
     assert svg.startswith("<svg") and svg.count("<circle") == 2 + 2  # two points, two legend dots
     assert "<script" not in svg and "http" not in svg.replace("http://www.w3.org/2000/svg", "")
+    import xml.etree.ElementTree as ET
+
+    ET.fromstring(svg)  # well-formed: browsers draw it inline
 
 
 def test_throughput_is_nan_safe_in_records():
