@@ -11,9 +11,10 @@
     session, in interleaved rounds (order alternating; median of the per-round ratios).
     Target: within 2%. Models: MobileNetV2-224 (~tens of ms a call) and a small convnet (32 px,
     sub-millisecond calls: where a harness's own cost would show).
+(d) The driver's own cost per request (an empty runner), which bounds (c) whatever the load.
 
 Run:    PYTHONPATH=. .venv/bin/python bench/bench_sweep.py [--rounds 7] [--json OUT.json]
-        [--only a,b,c] [--models alexnet,mobilenet]
+        [--only a,b,c,d] [--models alexnet,mobilenet]
 """
 from __future__ import annotations
 
@@ -170,11 +171,36 @@ def figure_c(model, name: str, rounds: int, seconds: float, out: dict) -> None:
                  "load_after": after}
 
 
+def figure_d(out: dict) -> None:
+    """The driver's own cost per request: an empty runner under `run_closed_loop` (one client)
+    against a bare loop calling it, interleaved; microseconds a request, which a model's call
+    time dwarfs (the ratio in (c) is this cost over the call time, plus the machine's noise)."""
+    from pytest_tfperf.timing.closed_loop import run_closed_loop
+    from pytest_tfperf.timing.settings import TimingSettings
+
+    def empty():
+        return None
+    settings = TimingSettings(min_time=0.3, max_time=0.3, warmup=10, warmup_time=0.0, precision=0.0)
+    driver, bare = [], []
+    for _ in range(9):
+        run = run_closed_loop([empty], batch=1, settings=settings)
+        driver.append(1e6 / run.throughput)
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < 0.3:
+            empty()
+            n += 1
+        bare.append((time.perf_counter() - t0) * 1e6 / n)
+    d, b = statistics.median(driver), statistics.median(bare)
+    print(f"  driver {d:.2f} us/request vs bare loop {b:.2f} us/call: the driver's cost is "
+          f"{d - b:.2f} us a request ({load_text()})")
+    out["d"] = {"driver_us": d, "bare_us": b}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--seconds", type=float, default=1.0, help="seconds per side per round in (c)")
-    p.add_argument("--only", default="a,b,c")
+    p.add_argument("--only", default="a,b,c,d")
     p.add_argument("--models", default="alexnet,mobilenet")
     p.add_argument("--json")
     args = p.parse_args()
@@ -201,6 +227,9 @@ def main() -> None:
             fast = name == "small"  # sub-ms calls: many short rounds average a shared machine's bursts
             figure_c(build(name), name, args.rounds * 3 if fast else args.rounds,
                      args.seconds / 4 if fast else args.seconds, out["c"])
+    if "d" in only:
+        print("(d) the closed-loop driver's own cost per request (empty runner)")
+        figure_d(out)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)

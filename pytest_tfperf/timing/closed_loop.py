@@ -34,6 +34,7 @@ import math
 import os
 import threading
 import time
+from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -180,11 +181,11 @@ def _inline(runner, batch: int, settings, decide) -> LoadRun:
     while not _warm_done([warm], clock() - start, settings):
         runner()
         warm += 1
-    starts: list[int] = []
-    ends: list[int] = []
+    starts, ends = array("q"), array("q")  # C int64s: numpy reads them with one memcpy
     cpu0, lo = time.process_time_ns(), clock()
     deadline = lo + int(settings.max_time * _NS)
-    next_check, reason = max(settings.min_runs, 1), "max_time"
+    earliest = lo + int(settings.min_time * _NS)
+    next_check, reason, max_runs = max(settings.min_runs, 1), "max_time", settings.max_runs
     while True:
         t0 = clock()
         runner()
@@ -193,15 +194,16 @@ def _inline(runner, batch: int, settings, decide) -> LoadRun:
         ends.append(t1)
         if t1 >= deadline:
             break
-        if len(starts) >= settings.max_runs:
+        n = len(starts)
+        if n >= max_runs:
             reason = "max_runs"
             break
-        if len(starts) >= next_check:
-            found = decide(np.asarray(starts), np.asarray(ends), lo, t1)
+        if n >= next_check and t1 >= earliest:
+            found = decide(_ints(starts), _ints(ends), lo, t1)
             if found:
                 reason = found
                 break
-            next_check = next_check_after(len(starts))
+            next_check = next_check_after(n)
     return _result(starts, ends, lo, ends[-1], time.process_time_ns() - cpu0, batch, 1, warm,
                    reason, settings)
 
@@ -210,50 +212,59 @@ def _threaded(runners: list, batch: int, settings, decide) -> LoadRun:
     """Concurrency > 1: one thread per runner; this thread watches and decides when to stop."""
     clock = time.perf_counter_ns
     stop = threading.Event()
-    records: list[list[tuple[int, int]]] = [[] for _ in runners]
+    # per client: request starts and ends as C int64s (a start is appended before its end, so
+    # the first len(ends) starts pair with the ends; slicing copies under the GIL)
+    records = [(array("q"), array("q")) for _ in runners]
     errors: list[BaseException] = []
 
-    def work(runner, out):
-        append = out.append
+    def work(runner, starts, ends):
+        add_start, add_end = starts.append, ends.append
         try:
             while not stop.is_set():
-                t0 = clock()
+                add_start(clock())
                 runner()
-                append((t0, clock()))
+                add_end(clock())
         except BaseException as exc:  # shown to the caller, never lost in a thread
             errors.append(exc)
             stop.set()
 
-    threads = [threading.Thread(target=work, args=(r, out), daemon=True, name=f"tfperf-load-{i}")
-               for i, (r, out) in enumerate(zip(runners, records))]
+    def snapshot() -> tuple[np.ndarray, np.ndarray, int]:
+        """(starts, ends, the time before which every client's work is recorded)."""
+        parts = [(s[:len(e)], e[:len(e)]) for s, e in records]
+        hi = min((e[-1] for _, e in parts if len(e)), default=0)
+        return (np.concatenate([_ints(s) for s, _ in parts]),
+                np.concatenate([_ints(e) for _, e in parts]), hi)
+
+    threads = [threading.Thread(target=work, args=(r, *rec), daemon=True, name=f"tfperf-load-{i}")
+               for i, (r, rec) in enumerate(zip(runners, records))]
     start = clock()
     for t in threads:
         t.start()
     try:
-        while not stop.is_set() and not _warm_done([len(r) for r in records], clock() - start,
+        while not stop.is_set() and not _warm_done([len(e) for _, e in records], clock() - start,
                                                   settings):
             time.sleep(_POLL_S)
         cpu0, lo = time.process_time_ns(), clock()
-        warm = sum(len(r) for r in records)
+        warm = sum(len(e) for _, e in records)
         deadline = lo + int(settings.max_time * _NS)
+        earliest = lo + int(settings.min_time * _NS)
         reason = "max_time"
         while not stop.is_set():
             time.sleep(_POLL_S)
             now = clock()
             if now >= deadline:
                 break
-            done = [list(r) for r in records]
-            hi = min((r[-1][1] for r in done if r), default=lo)  # all work before hi is recorded
-            pairs = [p for r in done for p in r if p[1] > lo]
-            if hi > lo and pairs:
-                arr = np.asarray(pairs, dtype=np.int64)
-                found = decide(arr[:, 0], arr[:, 1], lo, hi)
+            if sum(len(e) for _, e in records) - warm >= settings.max_runs:
+                reason = "max_runs"
+                break
+            if now < earliest:
+                continue
+            starts, ends, hi = snapshot()
+            if hi > lo:
+                found = decide(starts, ends, lo, hi)
                 if found:
                     reason = found
                     break
-            if sum(len(r) for r in done) - warm >= settings.max_runs:
-                reason = "max_runs"
-                break
         hi = clock()
     finally:
         stop.set()
@@ -262,15 +273,22 @@ def _threaded(runners: list, batch: int, settings, decide) -> LoadRun:
     if errors:
         raise errors[0]
     cpu = time.process_time_ns() - cpu0
-    pairs = sorted(p for r in records for p in r if p[1] > lo)
-    return _result([p[0] for p in pairs], [p[1] for p in pairs], lo, hi, cpu, batch,
-                   len(runners), warm, reason, settings)
+    starts, ends, _ = snapshot()
+    keep = ends > lo
+    order = np.argsort(starts[keep], kind="stable")
+    return _result(starts[keep][order], ends[keep][order], lo, hi, cpu, batch, len(runners), warm,
+                   reason, settings)
+
+
+def _ints(values: array) -> np.ndarray:
+    """An `array('q')` as an int64 numpy array (a copy: the array may grow meanwhile)."""
+    return np.frombuffer(values, dtype=np.int64).copy() if len(values) else np.zeros(0, np.int64)
 
 
 def _result(starts, ends, lo: int, hi: int, cpu_ns: int, batch: int, concurrency: int,
             warm: int, reason: str, settings) -> LoadRun:
-    s = np.asarray(starts, dtype=np.int64)
-    e = np.asarray(ends, dtype=np.int64)
+    s = _ints(starts) if isinstance(starts, array) else np.asarray(starts, dtype=np.int64)
+    e = _ints(ends) if isinstance(ends, array) else np.asarray(ends, dtype=np.int64)
     inside = s >= lo
     if not inside.any():  # a window shorter than one request (--tfperf-disable): what overlapped it
         inside = e > lo
