@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 
 from pytest_tfperf.errors import MarkerUsageError, TfperfError
-from pytest_tfperf.wording import format_ms, limit_text, plural, rate_text as fps_text
+from pytest_tfperf.wording import format_fps as fps_text, format_ms, limit_text, plural
 
 __all__ = ["throughput_verdicts"]
 

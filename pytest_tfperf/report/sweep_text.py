@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import math
 import textwrap
-from html import escape
 from typing import Any, Mapping
 
 from pytest_tfperf.inputs.described import inputs_text
-from pytest_tfperf.report import MISSING, fmt_ms
-from pytest_tfperf.report.terminal import WIDTH, fit_table, wrap_id
-from pytest_tfperf.wording import plural, rate_text
+from pytest_tfperf.report.tables import (
+    WIDTH,
+    escape,
+    fit_table,
+    html_table,
+    markdown_cell,
+    markdown_table,
+    wrap_id,
+)
+from pytest_tfperf.wording import MISSING, format_fps, format_ms, plural
 
 COLUMNS = ("batch", "threads", "clients", "inf/s", "95% CI", "p50 ms", "p90 ms", "p99 ms", "CPU",
            "s")
@@ -26,7 +32,7 @@ def _data(table: Any) -> Mapping[str, Any]:
 
 
 def _rate(v) -> str:
-    return rate_text(v) if isinstance(v, (int, float)) and math.isfinite(v) else MISSING
+    return format_fps(v)
 
 
 def _ci(ci) -> str:
@@ -34,7 +40,7 @@ def _ci(ci) -> str:
 
 
 def _p99(c: Mapping[str, Any]) -> str:
-    return ("~" if c.get("p99_rough") else "") + fmt_ms(c.get("p99_ms"))
+    return ("~" if c.get("p99_rough") else "") + format_ms(c.get("p99_ms"))
 
 
 def sweep_cells(table: Any) -> list[list[str]]:
@@ -45,7 +51,7 @@ def sweep_cells(table: Any) -> list[list[str]]:
         cpu = c.get("cpu_util")
         rows.append([str(c.get("batch")), str(c.get("intra_threads")), str(c.get("concurrency")),
                      _rate(c.get("throughput")) + ("*" if c.get("pareto") else ""),
-                     _ci(c.get("throughput_ci")), fmt_ms(c.get("p50_ms")), fmt_ms(c.get("p90_ms")),
+                     _ci(c.get("throughput_ci")), format_ms(c.get("p50_ms")), format_ms(c.get("p90_ms")),
                      _p99(c), f"{100 * cpu:.0f}%" if isinstance(cpu, (int, float)) else MISSING,
                      f"{c.get('seconds') or 0:.1f}"])
     return rows
@@ -78,7 +84,7 @@ def summary_lines(table: Any) -> list[str]:
     limit = data.get("within_p99_ms")
     if limit is not None:
         within = data.get("best_within_p99")
-        lines.append(f"best within p99 <= {fmt_ms(limit)} ms: "
+        lines.append(f"best within p99 <= {format_ms(limit)} ms: "
                      + (serves(within, device) if within else "none of the configurations"))
     front = [c for c in rows if c.get("pareto")]
     if front:
@@ -118,20 +124,14 @@ def terminal_sweeps(records, width: int = WIDTH) -> list[str]:
     return lines
 
 
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def markdown_sweeps(records) -> list[str]:
     """The Markdown report's "Sweeps" section body."""
     out: list[str] = []
     for rec in records:
         lines = summary_lines(rec.table or {})
-        out += [f"`{_md(rec.test_id or '-')}`: {_md(lines[0])}", "",
-                "| " + " | ".join(COLUMNS) + " |",
-                "| " + " | ".join("---:" for _ in COLUMNS) + " |"]
-        out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in sweep_cells(rec.table or {})]
-        out += [""] + [f"- {_md(line)}" for line in lines[1:]] + [""]
+        out += [f"`{markdown_cell(rec.test_id or MISSING)}`: {markdown_cell(lines[0])}", ""]
+        out += markdown_table(COLUMNS, sweep_cells(rec.table or {}), right=range(len(COLUMNS)))
+        out += [f"- {markdown_cell(line)}" for line in lines[1:]] + [""]
     return out
 
 
@@ -141,11 +141,8 @@ def html_sweeps(records) -> str:
     for rec in records:
         data = rec.table or {}
         lines = summary_lines(data)
-        head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS)
-        body = "".join("<tr>" + "".join(f'<td class="num">{escape(c)}</td>' for c in row) + "</tr>"
-                       for row in sweep_cells(data))
-        parts.append(f"<p><code>{escape(str(rec.test_id or '-'))}</code>: {escape(lines[0])}</p>"
-                     f'<table class="sweep"><tr>{head}</tr>{body}</table>'
+        parts.append(f"<p><code>{escape(rec.test_id or MISSING)}</code>: {escape(lines[0])}</p>"
+                     + html_table(COLUMNS, sweep_cells(data), num=range(len(COLUMNS)), cls="sweep")
                      + "".join(f'<p class="note">{escape(line)}</p>' for line in lines[1:])
                      + sweep_svg(data))
     return "\n".join(parts)

@@ -204,8 +204,8 @@ def test_report_text_fits_and_says_what_the_cpu_serves():
         text = render_sweep(data, width=width)
         assert all(len(line) <= width for line in text.splitlines()), text
     text = render_sweep(data, width=200)
-    assert "at batch 8 (2 threads, 2 clients) this CPU serves 412.3 inferences/s at p99 ~61.20 ms" in text
-    assert "best within p99 <= 20.00 ms: at batch 1" in text
+    assert "at batch 8 (2 threads, 2 clients) this CPU serves 412.3 inferences/s at p99 ~61.2 ms" in text
+    assert "best within p99 <= 20.0 ms: at batch 1" in text
     svg = sweep_svg(data)
     assert svg.startswith("<svg") and svg.count("<circle") == 2 + 2  # two points, two legend dots
     assert "<script" not in svg and "http" not in svg.replace("http://www.w3.org/2000/svg", "")
