@@ -230,3 +230,21 @@ def test_a_starved_configuration_is_said_to_measure_the_neighbours():
     assert busy_notes([quiet], 2) == []
     note, = busy_notes([quiet, starved], 2)
     assert note.startswith("machine busy: in 1 of 2 configurations") and "batch 8, 1 thread, concurrency 2, 20%" in note
+
+
+def test_a_sweep_record_survives_the_result_file():
+    """Written by `results.file` (the pytest JSON report, `--tfperf-save`) and read back typed."""
+    from pytest_tfperf.results.file import build_document, from_document
+    from pytest_tfperf.results.records import SweepRecord
+    from pytest_tfperf.results.session import SessionResults
+
+    table = SweepResult(model="m.pb", model_id="/p/m.pb", runtime="tensorflow", device="CPU",
+                        cores=2, points=(_point(1, 1, 1, 100, 10), _point(8, 1, 2, 300, 40))).to_dict()
+    results = SessionResults()
+    results.add("sweep", SweepRecord(test_id="t.py::test_x", model="m.pb", model_id="/p/m.pb",
+                                     table=table))
+    doc = json.loads(json.dumps(build_document(results, machine={}, commit={})))
+    assert [c["throughput"] for c in doc["tfperf"]["sweeps"][0]["table"]["configurations"]] == [100, 300]
+    back, = from_document(doc).results.sweeps
+    assert isinstance(back, SweepRecord) and back.test_id == "t.py::test_x"
+    assert SweepResult.from_dict(back.table).point(8, 1, 2).throughput == 300
