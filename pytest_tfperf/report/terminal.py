@@ -212,6 +212,10 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
             out.append(("tfperf equivalence", render_equivalence(results, width)))
         if results.variants:
             out.append(("tfperf variants", terminal_variants(results.variants, width)))
+        if results.sweeps:
+            from pytest_tfperf.report.sweep_text import terminal_sweeps
+
+            out.append(("tfperf sweeps", terminal_sweeps(results.sweeps, width)))
     if profile and results.profiles:
         out.append(("tfperf profiles", render_profiles(results)))
     if (report or compare) and (results.comparisons or results.environment.get("baseline")):

@@ -20,7 +20,7 @@ from pytest_tfperf.wording import format_ms
 
 __all__ = [
     "ALPHA", "ComparisonRecord", "EquivalenceRecord", "FailureRecord", "MeasurementRecord", "ModelRecord",
-    "ProfileRecord", "RECORD_TYPES", "Record", "VariantsRecord", "measurement_label",
+    "ProfileRecord", "RECORD_TYPES", "Record", "SweepRecord", "VariantsRecord", "measurement_label",
     "model_identity", "record_from_dict",
 ]
 
@@ -268,9 +268,20 @@ class ComparisonRecord(Record):
         return out
 
 
+@dataclasses.dataclass(frozen=True)
+class SweepRecord(Record):
+    """One batch x threads x concurrency sweep (`tfperf.sweep`): `table` is `SweepResult.to_dict()`."""
+
+    kind: ClassVar[str] = "sweep"
+    test_id: str = ""
+    model: str | None = None
+    model_id: str | None = None
+    table: dict = dataclasses.field(default_factory=dict)
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
     cls.kind: cls for cls in (MeasurementRecord, ModelRecord, EquivalenceRecord, ProfileRecord,
-                              FailureRecord, ComparisonRecord, VariantsRecord)
+                              FailureRecord, ComparisonRecord, VariantsRecord, SweepRecord)
 }
 
 
