@@ -2,7 +2,7 @@
 
 Public API (TensorFlow is imported only when a function first needs it):
 `load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`,
-`optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, `assert_faster`, and the
+`optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, `assert_faster`, `sweep`, and the
 error hierarchy rooted at `TfperfError`.
 """
 from __future__ import annotations
@@ -40,6 +40,7 @@ _LAZY = {
     "to_tflite": "edge", "variants": "edge", "VariantTable": "edge",
     "assert_faster": "timing.abtest", "compare_speed": "timing.abtest",
     "SpeedComparison": "timing.abtest",
+    "sweep": "timing.sweep", "SweepResult": "timing.sweep",
     "NotFasterError": "errors",
 }
 

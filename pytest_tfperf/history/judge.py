@@ -23,7 +23,7 @@ from pytest_tfperf.baseline.compare import (
     DEFAULT_DISPLAY_EXPR, gated_statistic, most_severe, statistic_value, verdict_of)
 from pytest_tfperf.baseline.thresholds import Threshold, parse_fail_expr, parse_thresholds
 from pytest_tfperf.errors import ConfigError
-from pytest_tfperf.results.records import ComparisonRecord, measurement_label
+from pytest_tfperf.results.records import ComparisonRecord, MeasurementRecord, measurement_label
 
 DEFAULT_LAST = 20   # past runs a judgement uses (the most recent ones)
 MIN_RUNS = 3        # fewer past runs than this cannot give a spread: not judged
@@ -38,12 +38,12 @@ def history_branch(compare: str | None) -> tuple[bool, str | None]:
     return False, None
 
 
-def judge_record(record: dict, history_of, thresholds: Iterable[Threshold | str] = (),
+def judge_record(record: MeasurementRecord, history_of, thresholds: Iterable[Threshold | str] = (),
                  *, enforced: bool | None = None) -> ComparisonRecord:
     """One measurement record against its past runs.
 
     Args:
-        record: this run's measurement record (dict).
+        record: this run's measurement record.
         history_of: `statistic -> the past runs' values` (ms, oldest first).
         thresholds: thresholds or expressions; empty -> `DEFAULT_DISPLAY_EXPR`, not enforced.
         enforced: override whether a regression fails (default: True iff thresholds given).
@@ -62,9 +62,9 @@ def judge_record(record: dict, history_of, thresholds: Iterable[Threshold | str]
         th = dataclasses.replace(th, statistic=stat)
         past = [v for v in history_of(stat) if v and v > 0]
         new = statistic_value(record, stat)
-        common = dict(key=measurement_label(record), test_id=str(record.get("test_id") or ""),
-                      name=record.get("name"), statistic=stat, new_ms=new, base_n=len(past),
-                      new_n=len((record.get("stats") or {}).get("samples_ms") or ()),
+        common = dict(key=measurement_label(record), test_id=str(record.test_id or ""),
+                      name=record.name, statistic=stat, new_ms=new, base_n=len(past),
+                      new_n=len((record.stats or {}).get("samples_ms") or ()),
                       threshold=th.expr, enforced=enforced)
         if new is None or new <= 0 or len(past) < MIN_RUNS:
             out.append(ComparisonRecord(**common, verdict="ok", note=(
@@ -82,7 +82,7 @@ def judge_record(record: dict, history_of, thresholds: Iterable[Threshold | str]
             p_value=change.p_value, verdict=verdict_of(th, base, change),
             note=f"base: geometric mean of the last {len(past)} runs", ci_low=change.low,
             ci_high=change.high, run_noise=spread, base_blocks=len(past), new_blocks=0,
-            retimed=bool(record.get("retimed")), history_runs=len(past)))
+            retimed=bool(record.retimed), history_runs=len(past)))
     return most_severe(out)
 
 
@@ -93,26 +93,27 @@ def compare_with_history(store, records: Iterable, thresholds: Iterable[Threshol
 
     Args:
         store: the history file.
-        records: this run's measurement records (typed or dicts).
+        records: this run's measurement records (typed, or their dicts).
         thresholds: `--tfperf-compare-fail` thresholds (a record's own `regression` wins).
         machine, branch: the machine class and branch the past runs must share with this run.
         last: how many of the most recent past runs to use.
     """
     from pytest_tfperf.history.store import measurement_keys, read_points
 
-    dicts = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in records]
+    records = [r if isinstance(r, MeasurementRecord) else MeasurementRecord.from_dict(r)
+               for r in records]
     out = []
-    for rec, key in zip(dicts, measurement_keys(dicts)):
+    for rec, key in zip(records, measurement_keys(records)):
         points = read_points(store, key=key, machine=machine, branch=branch) \
             if os.path.exists(store) else []  # the first run of a new store: nothing to judge
 
         def history_of(stat: str, points=points) -> list[float]:
-            vals = [p.values.get(stat) if stat in p.values else statistic_value(p.record, stat)
-                    for p in points]
+            vals = [p.values.get(stat) if stat in p.values else
+                    statistic_value(p.measurement(), stat) for p in points]
             return [v for v in vals if v is not None][-last:]
 
-        own = parse_thresholds(rec.get("regression"), default_statistic=gated_statistic(rec)) \
-            if rec.get("regression") else ()
+        own = parse_thresholds(rec.regression, default_statistic=gated_statistic(rec)) \
+            if rec.regression else ()
         cmp = judge_record(rec, history_of, own or tuple(thresholds),
                            enforced=True if own else None)
         out.append(dataclasses.replace(cmp, key=key))

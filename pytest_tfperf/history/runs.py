@@ -42,19 +42,20 @@ def run_info(environment: dict | None = None, *, source: str = "pytest") -> RunI
                    environment={k: v for k, v in env.items() if k not in ("written_files",)})
 
 
-def read_run_file(path: str | os.PathLike) -> tuple[list[dict], RunInfo]:
-    """The measurement records and facts of a JSON report, baseline or merged shard file.
+def read_run_file(path: str | os.PathLike) -> tuple[list, RunInfo]:
+    """The measurement records and facts of a JSON report, baseline or merged shard file (the
+    one reader: `results.file.read_result_file`).
 
     Raises:
         BaselineError: missing, corrupt or foreign file (names it; never modified).
     """
-    from pytest_tfperf.baseline.storage import load_baseline, measurement_index
+    from pytest_tfperf.results.file import read_result_file
 
-    doc = load_baseline(os.fspath(Path(path)))
-    records = list(measurement_index(doc).values())
-    env = (doc.get("tfperf") or {}).get("environment") or {}
+    run = read_result_file(Path(path), "run file")
+    doc = run.document
     commit = doc.get("commit_info") if isinstance(doc.get("commit_info"), dict) else {}
-    time = env.get("started") or doc.get("datetime") or commit.get("time") or _now()
-    return records, RunInfo(time=str(time), commit=commit.get("id"), branch=commit.get("branch"),
-                            dirty=commit.get("dirty"), machine=machine_class(doc.get("machine_info")),
-                            source=f"file {path}", environment=dict(env))
+    time = run.environment.get("started") or doc.get("datetime") or commit.get("time") or _now()
+    return list(run.results.measurements), RunInfo(
+        time=str(time), commit=commit.get("id"), branch=commit.get("branch"),
+        dirty=commit.get("dirty"), machine=machine_class(run.machine_info), source=f"file {path}",
+        environment=dict(run.environment))

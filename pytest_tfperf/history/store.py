@@ -72,7 +72,13 @@ class HistoryPoint:
     test_id: str
     name: str | None
     values: dict            # statistic -> ms (None when the record had none)
-    record: dict
+    record: dict            # the record's JSON as stored (fields of later versions kept)
+
+    def measurement(self):
+        """The stored record as this version's `MeasurementRecord`."""
+        from pytest_tfperf.results.records import MeasurementRecord
+
+        return MeasurementRecord.from_dict(self.record)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -136,7 +142,18 @@ def _connect(path: Path, *, write: bool) -> sqlite3.Connection:
     return conn
 
 
-def _statistics(record: dict) -> dict:
+def _typed(record: Any):
+    """(the record typed, its JSON dict): a `MeasurementRecord` or a dict from a file (the dict
+    keeps fields this version's record does not know)."""
+    from pytest_tfperf.results.records import MeasurementRecord
+
+    if isinstance(record, MeasurementRecord):
+        return record, record.to_dict()
+    data = record.to_dict() if hasattr(record, "to_dict") else dict(record)
+    return MeasurementRecord.from_dict(data), data
+
+
+def _statistics(record) -> dict:
     from pytest_tfperf.baseline.compare import statistic_value
 
     out = {}
@@ -148,19 +165,12 @@ def _statistics(record: dict) -> dict:
     return out
 
 
-def measurement_keys(records: list[dict]) -> list[str]:
-    """`test_id[::name]` per record; a key seen twice in one run gets `#2`, `#3`... (the rule
-    of baselines and comparisons, `baseline.storage.measurement_index`)."""
-    from pytest_tfperf.results.records import measurement_label
+def measurement_keys(records: list) -> list[str]:
+    """`test_id[::name]` per typed record; a key seen twice in one run gets `#2`, `#3`... (the
+    rule of result files and comparisons, `results.file.measurement_index`)."""
+    from pytest_tfperf.results.file import measurement_index
 
-    out: list[str] = []
-    for rec in records:
-        key, i = measurement_label(rec), 1
-        while key in out:
-            i += 1
-            key = f"{measurement_label(rec)}#{i}"
-        out.append(key)
-    return out
+    return list(measurement_index(records))
 
 
 def append_run(path: str | os.PathLike, records: Iterable[Any], run: RunInfo) -> int:
@@ -173,7 +183,8 @@ def append_run(path: str | os.PathLike, records: Iterable[Any], run: RunInfo) ->
         HistoryError: the file is corrupt, foreign or of a newer schema (left untouched).
     """
     path = Path(path)
-    dicts = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in records]
+    pairs = [_typed(r) for r in records]
+    typed = [t for t, _ in pairs]
     try:
         conn = _connect(path, write=True)
         try:
@@ -189,16 +200,14 @@ def append_run(path: str | os.PathLike, records: Iterable[Any], run: RunInfo) ->
                     (run.time, run.commit, run.branch, None if run.dirty is None else int(run.dirty),
                      run.machine, run.source, json.dumps(run.environment, default=str)))
                 run_id = int(cur.lastrowid)
-                keys = measurement_keys(dicts)
-                for rec, key in zip(dicts, keys):
+                for (rec, data), key in zip(pairs, measurement_keys(typed)):
                     values = _statistics(rec)
                     conn.execute(
                         f"INSERT INTO records (run_id, test_id, name, key, "
                         f"{', '.join(s + '_ms' for s in STATISTICS)}, record) VALUES "
                         f"(?, ?, ?, ?, {', '.join('?' for _ in STATISTICS)}, ?)",
-                        (run_id, str(rec.get("test_id") or ""), rec.get("name"), key,
-                         *(values[s] for s in STATISTICS),
-                         json.dumps(rec, default=str)))
+                        (run_id, str(rec.test_id or ""), rec.name, key,
+                         *(values[s] for s in STATISTICS), json.dumps(data, default=str)))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import math
 
-from pytest_tfperf.report import fmt_ms
+from pytest_tfperf.wording import format_ms as fmt_ms
 from pytest_tfperf.report.history_text import change_point_text
 
 _CSS = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}"

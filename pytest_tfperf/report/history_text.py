@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pytest_tfperf.report import fmt_ms
+from pytest_tfperf.wording import format_ms as fmt_ms
 
 BARS = "▁▂▃▄▅▆▇█"
 

@@ -6,6 +6,7 @@ from report_data import measurement
 
 from pytest_tfperf.history import RunInfo, append_run, read_points, run_info
 from pytest_tfperf.history.judge import judge_record
+from pytest_tfperf.results.records import MeasurementRecord
 
 TEST = """
     import time
@@ -81,8 +82,8 @@ def test_compare_history_regressed_fails_the_test_and_improved_is_reported(pytes
     result.assert_outcomes(failed=1)
 
 
-def _record(median: float) -> dict:
-    return measurement("t.py::test_a", median, name="m", seed=1)
+def _record(median: float) -> MeasurementRecord:
+    return MeasurementRecord.from_dict(measurement("t.py::test_a", median, name="m", seed=1))
 
 
 @pytest.mark.parametrize("past, new, verdict", [
@@ -94,7 +95,7 @@ def _record(median: float) -> dict:
 ])
 def test_verdicts_use_the_history_spread(past, new, verdict):
     rec = _record(new)
-    median = rec["stats"]["median_ms"]
+    median = rec.stats["median_ms"]
     cmp = judge_record(rec, lambda stat: [v * median / new for v in past], ["median:10%"])
     assert cmp.verdict == verdict, cmp.message()
     assert cmp.history_runs == 8 and cmp.enforced
