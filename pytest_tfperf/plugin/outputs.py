@@ -1,12 +1,13 @@
 """Where the renderers' output goes: report files, the saved baseline, the terminal, JUnit.
 
-- `write_outputs(settings, results, baseline_doc)`: the controller's JSON / Markdown / HTML
-  files, `--tfperf-save`, and GitHub's step summary (one failed write is an error line, not a crash);
+- `write_outputs(settings, results)`: the controller's JSON / Markdown / HTML files,
+  `--tfperf-save`, and GitHub's step summary (one failed write is an error line, not a crash);
 - `terminal_summary(terminalreporter, settings, results)`: the tfperf sections of pytest's summary,
   at pytest's terminal width, then one line per file written;
 - `header_lines(settings)`: tfperf's line in pytest's header (timing settings, threads, runtime);
 - `junit_properties(records)`: `item.user_properties` for JUnit XML.
-Every number shown was computed by the measurement, budget or compare step (`baseline.finalize`).
+Every number shown was computed by the measurement, budget or compare step (`baseline.finalize`,
+which the session runs once, before any of these: they read finalized results).
 """
 from __future__ import annotations
 
@@ -17,24 +18,22 @@ __all__ = ["header_lines", "junit_properties", "settings_summary", "terminal_sum
            "write_outputs"]
 
 
-def write_outputs(settings, results, baseline_doc: dict | None = None) -> list[Path]:
+def write_outputs(settings, results) -> list[Path]:
     """Write the JSON / Markdown / HTML reports, the saved baseline and the step summary.
 
     Args:
         settings: the run's `options.Settings` (`json_path`, `markdown_path`, `html_path`,
             `save`, `report`, `rootdir`...).
-        results: the merged session results.
-        baseline_doc: the baseline loaded at configure time, if any.
+        results: the merged session results, finalized (`baseline.finalize`).
 
     Returns:
         The paths written (also listed in the terminal summary).
     """
     from pytest_tfperf.atomic import write_json, write_text
-    from pytest_tfperf.baseline import finalize, save
+    from pytest_tfperf.baseline import save
     from pytest_tfperf.errors import TfperfError
     from pytest_tfperf.report import html, json_report, markdown
 
-    finalize(settings, results, baseline_doc)
     results.environment.setdefault("settings", settings_summary(
         settings, runtime={"tensorflow": results.environment.get("tensorflow")}))
     written: list[Path] = []
@@ -92,15 +91,13 @@ def write_outputs(settings, results, baseline_doc: dict | None = None) -> list[P
     return written
 
 
-def terminal_summary(terminalreporter, settings, results, baseline_doc: dict | None = None) -> None:
-    """Print the tfperf sections (`--tfperf-report`; budget failures and comparisons always).
-
-    Call in `pytest_terminal_summary` on the controller (not on xdist workers).
+def terminal_summary(terminalreporter, settings, results) -> None:
+    """Print the tfperf sections (`--tfperf-report`; budget failures and comparisons always) of
+    finalized results. Call in `pytest_terminal_summary` on the controller (not on xdist
+    workers), after `TfperfSession.finish` ran the compare step.
     """
-    from pytest_tfperf.baseline import finalize
     from pytest_tfperf.report.terminal import render_written, sections
 
-    finalize(settings, results, baseline_doc)
     width = terminal_width(terminalreporter)
     for title, lines in sections(results, report=settings.report, profile=settings.profile,
                                  compare=settings.comparing, width=width):

@@ -8,16 +8,18 @@ import pytest
 
 from pytest_tfperf.plugin.budgets import (
     BudgetVerdict,
-    LatencyBudget,
-    MemoryBudget,
-    ParamBudget,
-    SizeBudget,
     check_count,
     check_flops,
     check_latency,
     check_memory,
     check_params,
     check_size,
+)
+from pytest_tfperf.plugin.markers import (
+    LatencyBudget,
+    MemoryBudget,
+    ParamBudget,
+    SizeBudget,
     parse_count,
     parse_flops_budget,
     parse_latency_budget,
@@ -257,7 +259,8 @@ def test_stats_from_a_real_pytest_benchmark_run(pytester, monkeypatch):
         import time
         import numpy as np
         import pytest
-        from pytest_tfperf.plugin.budgets import LatencyBudget, check_latency
+        from pytest_tfperf.plugin.budgets import check_latency
+        from pytest_tfperf.plugin.markers import LatencyBudget
         from pytest_tfperf.results.pytest_benchmark import stats_from_pytest_benchmark
 
         def test_real(benchmark):
@@ -282,7 +285,7 @@ def test_marker_parsing_does_not_import_numpy():
     import subprocess
     import sys
 
-    code = ("import sys, pytest_tfperf.plugin.budgets as b; "
+    code = ("import sys, pytest_tfperf.plugin.budgets, pytest_tfperf.plugin.markers as b; "
             "b.parse_latency_budget((5,), {}, test_id='t'); "
             "assert 'numpy' not in sys.modules and 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,7 +9,8 @@ import pytest
 from pytest_tfperf.timing.affinity import pinned
 from pytest_tfperf.errors import ConfigError
 from pytest_tfperf.plugin.options import parse_cpus
-from pytest_tfperf.timing.engine import TimingSettings, measure
+from pytest_tfperf.timing.engine import measure
+from pytest_tfperf.timing.settings import TimingSettings
 
 needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 
