@@ -25,8 +25,7 @@ import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 
-from pytest_tfperf.results.records import ALPHA, measurement_label  # noqa: F401  (ALPHA: re-exported)
-from pytest_tfperf.results.records import ComparisonRecord as Comparison
+from pytest_tfperf.results.records import ComparisonRecord, measurement_label
 from pytest_tfperf.baseline.storage import _keyed, measurement_index
 from pytest_tfperf.baseline.thresholds import Threshold, parse_fail_expr, parse_thresholds
 
@@ -104,7 +103,7 @@ def _single_side_sd(record: dict, statistic: str) -> float | None:
 
 def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | str] = (),
                         *, enforced: bool | None = None, run_noise: float | None = None,
-                        references: tuple[dict, dict] | None = None) -> Comparison:
+                        references: tuple[dict, dict] | None = None) -> ComparisonRecord:
     """Compare one measurement record with its baseline record (see the module docstring).
 
     Args:
@@ -117,7 +116,7 @@ def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | 
             (`reference.py`) to compare ratios model / reference (`--tfperf-normalize`).
 
     Returns:
-        The `Comparison` of the most severe threshold (regressed > improved > noise > ok).
+        The `ComparisonRecord` of the most severe threshold (regressed > improved > noise > ok).
     """
     from pytest_tfperf.timing.blocks import DEFAULT_RUN_NOISE
 
@@ -127,7 +126,7 @@ def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | 
     if not parsed:
         parsed = (parse_fail_expr(DEFAULT_DISPLAY_EXPR),)
     noise = DEFAULT_RUN_NOISE if run_noise is None else float(run_noise)
-    best: Comparison | None = None
+    best: ComparisonRecord | None = None
     for th in parsed:
         if th.statistic == "gated":
             th = dataclasses.replace(th, statistic=gated_statistic(new))
@@ -139,7 +138,7 @@ def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | 
 
 
 def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: float,
-                 references: tuple[dict, dict] | None) -> Comparison:
+                 references: tuple[dict, dict] | None) -> ComparisonRecord:
     from pytest_tfperf.timing.blocks import block_values, estimate_change
 
     stat = th.statistic
@@ -149,7 +148,7 @@ def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: fl
                   base_n=len(_samples(base)), new_n=len(_samples(new)), threshold=th.expr,
                   enforced=enforced)
     if bv is None or nv is None or bv <= 0 or nv <= 0:
-        return Comparison(**common, verdict="ok",
+        return ComparisonRecord(**common, verdict="ok",
                           note=f"no {stat} in the baseline or this run: not compared")
     (b_blocks, b_derived), (n_blocks, _) = record_blocks(base), record_blocks(new)
     b_values, n_values = block_values(b_blocks, stat), block_values(n_blocks, stat)
@@ -173,7 +172,7 @@ def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: fl
         verdict = "noise"
     else:
         verdict = "ok"
-    return Comparison(
+    return ComparisonRecord(
         **common, ratio=change.ratio, delta_ms=nv * scale - bv, p_value=change.p_value,
         verdict=verdict, note="; ".join(notes), ci_low=change.low, ci_high=change.high,
         run_noise=noise, base_blocks=len(b_values), new_blocks=len(n_values),
@@ -233,7 +232,7 @@ def _ident_text(m: dict) -> str:
 
 
 def compare_runs(base_doc: dict, new_results, thresholds: Sequence[Threshold | str] = (), *,
-                 run_noise: float | None = None, normalize: bool = False) -> list[Comparison]:
+                 run_noise: float | None = None, normalize: bool = False) -> list[ComparisonRecord]:
     """Compare every measurement of this run that the baseline also has.
 
     Args:
@@ -247,7 +246,7 @@ def compare_runs(base_doc: dict, new_results, thresholds: Sequence[Threshold | s
             (`--tfperf-normalize`; a run without one is compared as is).
 
     Returns:
-        One `Comparison` per measurement present in both, keyed by test id + measurement name.
+        One `ComparisonRecord` per measurement present in both, keyed by test id + measurement name.
     """
     base = measurement_index(base_doc)
     if isinstance(new_results, dict):
@@ -293,14 +292,14 @@ def _display_path(path: str) -> str:
     return path if rel.startswith("..") or not os.path.isabs(path) else rel
 
 
-def regression_for(test_id: str, comparisons: Iterable[Comparison | dict],
+def regression_for(test_id: str, comparisons: Iterable[ComparisonRecord | dict],
                    source: str | None = None) -> list[str]:
     """Failure messages for the enforced regressions of `test_id` (empty when it is fine)."""
     source = _display_path(source) if source else source
     out = []
     for c in comparisons:
         if isinstance(c, dict):
-            c = Comparison.from_dict(c)
+            c = ComparisonRecord.from_dict(c)
         if c.test_id == test_id and c.failed:
             out.append(f"tfperf regression: {c.key}: {c.message(source)}")
     return out
