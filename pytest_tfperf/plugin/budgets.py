@@ -59,14 +59,8 @@ class ResolvedLatency:
     scale: float
     limit_ms: float      # the limit the stopping rule and the verdict use (scaled)
     unscaled_ms: float   # the marker's own limit at `batch` (messages under a scale)
-
-    @property
-    def percentile(self) -> float:
-        return self.budget.percentile
-
-    @property
-    def regression(self) -> str | None:
-        return self.budget.regression
+    percentile: float    # the gated percentile (the marker's)
+    regression: str | None = None  # the marker's `regression=` threshold, for the baseline gate
 
 
 def resolve_latency(budget: LatencyBudget, batch: int | None, scale: float = 1.0) -> ResolvedLatency:
@@ -74,8 +68,9 @@ def resolve_latency(budget: LatencyBudget, batch: int | None, scale: float = 1.0
     measurement ran), times `scale`. The stopping rule and the verdict both read its `limit_ms`."""
     batch = int(budget.batch or batch or 1)
     unscaled = budget.limit_ms_at(batch)
-    return ResolvedLatency(budget=budget, batch=batch, scale=float(scale),
-                           limit_ms=unscaled * scale, unscaled_ms=unscaled)
+    return ResolvedLatency(budget=budget, batch=batch, scale=float(scale), limit_ms=unscaled * scale,
+                           unscaled_ms=unscaled, percentile=budget.percentile,
+                           regression=budget.regression)
 
 
 def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 1.0,

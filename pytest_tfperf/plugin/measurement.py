@@ -29,41 +29,27 @@ class Measurement:
         budget: the test's `latency_budget` resolved at this measurement's batch and budget
             scale (`budgets.ResolvedLatency`), or None without a latency budget.
         settings: the `TimingSettings` it ran under (the call's overrides applied).
+        timing: `settings.to_dict()` plus the thread counts tfperf set on the model: the record's.
         inputs: the fed inputs, described (`inputs.described.describe_inputs`).
         fed: the inputs as fed (re-timing, the memory budget, profiles run on them).
         generated: whether tfperf chose `fed` (the test gave no inputs).
         target: what was timed (re-timing times it again).
+        model_name, model_id: the model's name (else the target's label) and identity.
+        regression: the test's `latency_budget(regression=...)`, or None.
     """
 
     stats: Any
     model: Any
     budget: budgets.ResolvedLatency | None
     settings: Any
+    timing: dict
     inputs: tuple[dict, ...]
     fed: Any = dataclasses.field(repr=False)
     generated: bool = False
     target: Any = dataclasses.field(default=None, repr=False)
-    threads: tuple[int | None, int | None] | None = None  # (intra, inter) tfperf set on the model
-
-    @property
-    def model_name(self) -> str | None:
-        return self.model.name if self.model is not None else self.stats.model
-
-    @property
-    def model_id(self) -> str | None:
-        return model_identity(self.model)
-
-    @property
-    def regression(self) -> str | None:
-        """The test's `latency_budget(regression=...)`, or None."""
-        return self.budget.regression if self.budget is not None else None
-
-    def timing(self) -> dict:
-        """The settings it ran under for its record (`TimingSettings.to_dict()` plus threads)."""
-        out = self.settings.to_dict()
-        if self.threads is not None:
-            out.update(intra_op_threads=self.threads[0], inter_op_threads=self.threads[1])
-        return out
+    model_name: str | None = None
+    model_id: str | None = None
+    regression: str | None = None
 
     def retime(self):
         """Time the same target on the same inputs again, each block on a fresh runner (new TF
@@ -83,7 +69,7 @@ class Measurement:
             model_id=self.model_id, stats=self.stats.to_dict(), verdicts=verdicts, device=device,
             target_kind=getattr(self.model, "kind", None), regression=self.regression,
             runtime=getattr(self.stats, "runtime", None) or None, inputs=self.inputs,
-            timing=self.timing())
+            timing=self.timing)
 
 
 def take(session, item, target, inputs, *, model=None, generated: bool = False,
@@ -114,10 +100,12 @@ def take(session, item, target, inputs, *, model=None, generated: bool = False,
     stats = measure(target, inputs, batch=batch, name=name, settings=settings,
                     budget_ms=budget.limit_ms if budget else None,
                     percentile=budget.percentile if budget else 50)
-    threads = None
+    timing = settings.to_dict()
     if model is not None and hasattr(model, "set_threads"):  # threads tfperf set on the session
-        threads = (session.settings.intra_op_threads, session.settings.inter_op_threads)
+        timing.update(intra_op_threads=session.settings.intra_op_threads,
+                      inter_op_threads=session.settings.inter_op_threads)
     described = tuple(describe(model, inputs, generated)) if describe is not None else ()
-    return Measurement(stats=stats, model=model, budget=budget, settings=settings,
+    return Measurement(stats=stats, model=model, budget=budget, settings=settings, timing=timing,
                        inputs=described, fed=inputs, generated=generated, target=target,
-                       threads=threads)
+                       model_name=model.name if model is not None else stats.model,
+                       model_id=model_identity(model), regression=budget.regression if budget else None)
