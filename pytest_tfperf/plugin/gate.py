@@ -100,8 +100,8 @@ def check_test(session, item, recorder) -> ItemVerdicts:
                 "tfperf.measure(...) call, does not use the frozen_graph fixture, and did not use "
                 "pytest-benchmark's benchmark fixture.")
         for measured in (recorder.measurements if recorder else []):
-            verdict = _tag(budgets.latency_verdict(measured.budget, measured.stats,
-                                                   model=measured.model_name), measured.model)
+            verdict = dataclasses.replace(budgets.latency_verdict(
+                measured.budget, measured.stats, model=measured.model_name), model_id=measured.model_id)
             if measured is declared:
                 verdict = dataclasses.replace(verdict, message=verdict.message + _generated_note(measured.fed))
             out.latency.append((measured, verdict))

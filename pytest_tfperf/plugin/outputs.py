@@ -150,9 +150,9 @@ def junit_properties(measurement_records) -> list[tuple[str, str]]:
 
     props: list[tuple[str, str]] = []
     for i, rec in enumerate(measurement_records):
-        label = rec.get("name") or rec.get("model") or str(i)
-        verdicts = rec.get("verdicts") or []
-        st = rec.get("stats") or {}
+        label = rec.name or rec.model or str(i)
+        verdicts = rec.verdicts
+        st = rec.stats or {}
         props.append((f"tfperf[{label}].median_ms", fmt_ms(st.get("median_ms"))))
         props.append((f"tfperf[{label}].budget", budget_text(main_verdict(verdicts))))
         props.append((f"tfperf[{label}].verdict", verdict_text(all_passed(verdicts))))

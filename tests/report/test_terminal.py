@@ -7,6 +7,7 @@ from report_data import LONG_ID, make_results, measurement
 
 from pytest_tfperf.plugin.options import Settings
 from pytest_tfperf.plugin.outputs import junit_properties, terminal_summary
+from pytest_tfperf.results.records import MeasurementRecord
 from pytest_tfperf.report import terminal
 from pytest_tfperf.results.session import SessionResults
 
@@ -185,7 +186,7 @@ def test_junit_properties_per_measurement():
     assert props == {"tfperf[measure[0]].median_ms": f"{median:.2f}",
                      "tfperf[measure[0]].budget": "p50≤100ms",
                      "tfperf[measure[0]].verdict": "ok"}
-    assert junit_properties([measurement("t::x", 5.0)])[2] == ("tfperf[measure[0]].verdict", "-")
+    assert junit_properties([MeasurementRecord.from_dict(measurement("t::x", 5.0))])[2] == ("tfperf[measure[0]].verdict", "-")
 
 
 def test_real_tensorflow_measurement_renders(small_frozen, image32):
