@@ -129,12 +129,11 @@ def regressions(session, test_id: str, measured) -> list[str]:
             the order recorded; a pair with a `Measurement` is re-timed when it regressed.
     """
     from pytest_tfperf.baseline import compare_options, compare_runs, regression_for
-    from pytest_tfperf.baseline.storage import _keyed  # the baseline's own key rule (#2, #3...)
-    from pytest_tfperf.results.records import measurement_label
+    from pytest_tfperf.results.file import measurement_index  # the baseline's key rule (#2, #3...)
     from pytest_tfperf.results.session import SessionResults
 
     records = [r for _, r in measured]
-    if not session.baseline or not records \
+    if session.baseline is None or not records \
             or not (session.thresholds or any(r.regression for r in records)):
         return []
     options = compare_options(getattr(session, "settings", None))
@@ -145,7 +144,7 @@ def regressions(session, test_id: str, measured) -> list[str]:
         return {c.key: c for c in compare_runs(session.baseline, run, session.thresholds, **options)
                 if c.enforced}
     found = compare(records)
-    for key, record in _keyed(records, measurement_label).items():  # compare_runs' keys
+    for key, record in measurement_index(records).items():  # compare_runs' keys
         measurement = next(m for m, r in measured if r is record)
         first = found.get(key)
         if measurement is None or first is None or first.verdict != "regressed":
@@ -161,7 +160,7 @@ def regressions(session, test_id: str, measured) -> list[str]:
         discarded = int(keep.stats.get("discarded_n") or 0) + int(other.stats.get("n") or 0)
         session.results.replace("measurement", record, dataclasses.replace(
             keep, stats={**keep.stats, **extra, "discarded_n": discarded}))
-    return regression_for(test_id, found.values(), session.baseline.get("_tfperf_source"))
+    return regression_for(test_id, found.values(), session.baseline.path)
 
 
 def _generated_note(feed) -> str:

@@ -29,10 +29,11 @@ def write_outputs(settings, results) -> list[Path]:
     Returns:
         The paths written (also listed in the terminal summary).
     """
-    from pytest_tfperf.atomic import write_json, write_text
+    from pytest_tfperf.atomic import write_text
     from pytest_tfperf.baseline import save
     from pytest_tfperf.errors import TfperfError
-    from pytest_tfperf.report import html, json_report, markdown
+    from pytest_tfperf.report import html, markdown
+    from pytest_tfperf.results.file import build_document, write_result_file
 
     results.environment.setdefault("settings", settings_summary(
         settings, runtime={"tensorflow": results.environment.get("tensorflow")}))
@@ -57,10 +58,10 @@ def write_outputs(settings, results) -> list[Path]:
 
     doc = None
     if settings.json_path or settings.save:
-        doc = json_report.build_document(results)
+        doc = build_document(results)
     if settings.json_path:
         written.append(note("JSON report", attempt("--tfperf-json", settings.json_path,
-                                                   lambda: write_json(settings.json_path, doc))))
+                                                   lambda: write_result_file(settings.json_path, doc))))
     if settings.save:
         path = attempt("--tfperf-save", settings.save,
                        lambda: save(results, settings.save, settings.storage, document=doc))
@@ -146,14 +147,14 @@ def junit_properties(measurement_records) -> list[tuple[str, str]]:
     Names are `tfperf[<measurement>].median_ms`, `.budget`, `.verdict` (`<measurement>` is the
     record's name, else its model, else its index).
     """
-    from pytest_tfperf.report import all_passed, budget_text, fmt_ms, main_verdict, verdict_text
+    from pytest_tfperf.report import all_passed, budget_text, main_verdict, verdict_text
+    from pytest_tfperf.wording import format_ms
 
     props: list[tuple[str, str]] = []
     for i, rec in enumerate(measurement_records):
         label = rec.name or rec.model or str(i)
         verdicts = rec.verdicts
-        st = rec.stats or {}
-        props.append((f"tfperf[{label}].median_ms", fmt_ms(st.get("median_ms"))))
+        props.append((f"tfperf[{label}].median_ms", format_ms((rec.stats or {}).get("median_ms"))))
         props.append((f"tfperf[{label}].budget", budget_text(main_verdict(verdicts))))
         props.append((f"tfperf[{label}].verdict", verdict_text(all_passed(verdicts))))
     return props

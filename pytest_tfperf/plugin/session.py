@@ -24,7 +24,7 @@ class TfperfSession:
         self.settings = settings  # `options.Settings`
         self.timing = settings.timing_settings()  # the run's TimingSettings, built once
         self.results = SessionResults()
-        self.baseline: dict | None = None
+        self.baseline = None  # the `results.file.ResultFile` compared against
         self.thresholds: list = []
         self._models: dict[Any, Any] = {}
         self._summarized = weakref.WeakSet()  # models whose row is recorded
