@@ -46,6 +46,7 @@ def records(model, image) -> dict:
     from pytest_tfperf.baseline import compare_runs
     from pytest_tfperf.edge import variants
     from pytest_tfperf.inputs.described import describe_inputs
+    from pytest_tfperf.results.file import build_document, from_document
     from pytest_tfperf.plugin.budgets import check_latency
     from pytest_tfperf.plugin.markers import LatencyBudget
     from pytest_tfperf.timing.engine import measure
@@ -63,7 +64,7 @@ def records(model, image) -> dict:
     base.add("measurement", measurement)
     new.add("measurement", MeasurementRecord.from_dict(
         {**measurement.to_dict(), "stats": measure(model, image, settings=settings).to_dict()}))
-    (comparison,) = compare_runs({"tfperf": {"measurements": base.dicts("measurement")}}, new,
+    (comparison,) = compare_runs(from_document(build_document(base), "base.json"), new,
                                  ["median:10%"])
     report = assert_equivalent(model, model, image)
     prof = profile(model, image, runs=3, warmup_runs=1).to_dict()
