@@ -2,8 +2,9 @@
 
 Public API (TensorFlow is imported only when a function first needs it):
 `load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`,
-`optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, `assert_faster`,
-`to_tflite`, `load_tflite` (a `.tflite` with interpreter settings), and the error hierarchy rooted at `TfperfError`.
+`optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, `assert_faster`, `sweep`,
+`to_tflite`, `load_tflite` (a `.tflite` with interpreter settings), and the error hierarchy
+rooted at `TfperfError`.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pytest_tfperf.errors import (  # noqa: F401  (re-exported)
     BudgetExceeded,
     ConfigError,
     GraphValidationError,
+    HistoryError,
     ImageError,
     InputError,
     MarkerUsageError,
@@ -34,12 +36,13 @@ _LAZY = {
     "assert_equivalent": "equivalence", "EquivalenceReport": "equivalence",
     "NotEquivalentError": "errors",
     "optimize": "optimization", "optimize_with_report": "optimization",
-    "count_flops": "analysis.profiling", "profile": "analysis.profiling",
+    "count_flops": "analysis.flops.count", "profile": "analysis.profiling",
     "sample_image_for": "inputs.images", "sample_inputs": "inputs.policy",
     "to_tflite": "edge", "variants": "edge", "VariantTable": "edge",
     "load_tflite": "model.tflite", "TFLiteModel": "model.tflite",
     "assert_faster": "timing.abtest", "compare_speed": "timing.abtest",
     "SpeedComparison": "timing.abtest",
+    "sweep": "timing.sweep", "SweepResult": "timing.sweep",
     "NotFasterError": "errors",
 }
 
@@ -48,6 +51,7 @@ __all__ = sorted([
     "BaselineError", "BudgetExceeded", "ConfigError", "GraphValidationError", "ImageError",
     "InputError", "MarkerUsageError", "ModelLoadError", "NodeNotFoundError", "OptimizeError",
     "TfperfError", "__version__", *_LAZY,
+    "HistoryError",
 ])
 
 

@@ -198,7 +198,8 @@ class TFLiteModel:
         items = pair_inputs(inputs, self.inputs, self.name)
         return {s.name: self._coerce(s, items[s.name]) for s in self.inputs}
 
-    def runner(self, inputs, *, fresh: bool = False) -> Callable[[], list]:
+    def runner(self, inputs, *, fresh: bool = False,
+               num_threads: int | None = None) -> Callable[[], list]:
         """A zero-argument callable: set_tensor for each bound input, invoke, get_tensor for each
         output (raw values: int8 outputs stay int8; `dequantize` converts them).
 
@@ -206,11 +207,13 @@ class TFLiteModel:
             inputs: as `feed_dict` takes them; converted once, here.
             fresh: build a new interpreter (independent timing replicate) instead of the
                 model's shared one.
+            num_threads: a new interpreter with this many threads (sweeps; implies `fresh`).
         """
         feeds = self.feed_dict(inputs)
         if self._interpreter is None:
             self._interpreter, self._current = self._new_pair()
-        interp, state = self._new_pair() if fresh else (self._interpreter, self._current)
+        interp, state = self._new_pair(num_threads) if fresh or num_threads is not None \
+            else (self._interpreter, self._current)
         shapes = {i: tuple(feeds[s.name].shape) for i, s in zip(self._in_index, self.inputs)}
         me = object()  # this runner's token: who sized the interpreter's inputs last
         self._resize(interp, state, shapes, me)
@@ -257,12 +260,12 @@ class TFLiteModel:
         self._interpreter, self._current = None, _State()
 
     # -- internals --------------------------------------------------------------------------
-    def _new_pair(self) -> tuple[Any, "_State"]:
-        """A new interpreter and its `_State`, allocated at the model's own input shapes. A
-        model with dynamic (-1) input dims whose allocation there fails (its tensors sized for
-        1x1 inputs, where e.g. a valid-padded conv has no output) stays unallocated: `_resize`
-        allocates it at the shapes it is fed or pinned to."""
-        kwargs: dict = {"model_content": self.content, "num_threads": self.num_threads}
+    def _new_pair(self, num_threads: int | None = None) -> tuple[Any, "_State"]:
+        """A new interpreter (at `num_threads`, else the model's) and its `_State`, allocated at
+        the model's own input shapes. A model with dynamic (-1) input dims whose allocation there
+        fails (its tensors sized for 1x1 inputs, where e.g. a valid-padded conv has no output)
+        stays unallocated: `_resize` allocates it at the shapes it is fed or pinned to."""
+        kwargs: dict = {"model_content": self.content, "num_threads": num_threads or self.num_threads}
         if not self.use_xnnpack:
             kwargs["experimental_op_resolver_type"] = \
                 self._resolvers.BUILTIN_WITHOUT_DEFAULT_DELEGATES

@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-tfperf: {exc}") from None
     session = TfperfSession(settings)
     config.stash[_SESSION_KEY] = session
-    if settings.compare or settings.compare_fail:
+    if settings.compare or settings.compare_fail or settings.history:
         try:
             session.prepare_compare()
         except TfperfError as exc:
@@ -210,7 +210,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         return
     from pytest_tfperf.plugin.outputs import terminal_summary
 
-    terminal_summary(terminalreporter, tf_session.settings, tf_session.results, tf_session.baseline)
+    terminal_summary(terminalreporter, tf_session.settings, tf_session.results)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
