@@ -127,6 +127,7 @@ def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | 
     if not parsed:
         parsed = (parse_fail_expr(DEFAULT_DISPLAY_EXPR),)
     noise = DEFAULT_RUN_NOISE if run_noise is None else float(run_noise)
+    base, new, clock, notes = on_judged_clock(base, new)
     best: Comparison | None = None
     for th in parsed:
         if th.statistic == "gated":
@@ -135,7 +136,57 @@ def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | 
         if best is None or _SEVERITY[cmp.verdict] > _SEVERITY[best.verdict]:
             best = cmp
     assert best is not None
-    return best
+    return _contention_verdict(best, base, new, clock, notes)
+
+
+def _stats_of(record) -> dict:
+    st = record.get("stats") if hasattr(record, "get") else getattr(record, "stats", None)
+    return st if isinstance(st, dict) else {}
+
+
+def on_judged_clock(base, new) -> tuple[dict, dict, str, list[str]]:
+    """`(base, new, clock, notes)`: both records as dicts with their stats on the clock that
+    judges the comparison: CPU when this run judges on CPU and both runs kept CPU times of the
+    model's threads, else wall (`notes` say why when this run asked for CPU)."""
+    from pytest_tfperf.timing.stats import LatencyStats
+
+    base = base.to_dict() if hasattr(base, "to_dict") else dict(base)
+    new = new.to_dict() if hasattr(new, "to_dict") else dict(new)
+    b_st, n_st = _stats_of(base), _stats_of(new)
+    if n_st.get("clock") != "cpu" or not n_st.get("cpu_samples_ms"):
+        return base, new, "wall", []
+    if not b_st.get("cpu_samples_ms"):
+        return base, new, "wall", ["the baseline kept no CPU times (an older tfperf, "
+                                   "pytest-benchmark): compared on wall clock"]
+    out = []
+    for record, st in ((base, b_st), (new, n_st)):
+        try:
+            view = LatencyStats.from_dict({**st, "clock": "cpu"}).judged()
+        except (TypeError, ValueError):
+            return base, new, "wall", ["CPU times unreadable: compared on wall clock"]
+        out.append(dict(record, stats={**view.to_dict(), "wall_stats": {
+            k: st.get(k) for k in ("median_ms", "p90_ms", "gated_ms")}}))
+    return out[0], out[1], "cpu", []
+
+
+def _contention_verdict(cmp: Comparison, base: dict, new: dict, clock: str,
+                        notes: list[str]) -> Comparison:
+    """Never a verdict from the neighbours: on wall clock a change seen while either run was
+    busy is no verdict ("noise", with the reason); on CPU the note says when the runs'
+    contention differed. The comparison records the clock it judged on."""
+    from pytest_tfperf.timing.clocks import busy_text, is_busy
+
+    b_busy, n_busy = (is_busy(_stats_of(r).get("contention")) for r in (base, new))
+    if b_busy or n_busy:
+        which = "both runs" if b_busy and n_busy else "this run" if n_busy else "the baseline"
+        text = busy_text(_stats_of(new if n_busy else base).get("contention"), clock)
+        notes = [*notes, f"{which}: {text}" if text else f"{which}: machine busy"]
+        if clock == "wall" and cmp.verdict in ("regressed", "improved"):
+            notes.append(f"no verdict: on wall clock the {cmp.change_pct:+.1f}% may be the "
+                         f"neighbours' (a CPU clock judges TF sessions and LiteRT with one thread)")
+            cmp = dataclasses.replace(cmp, verdict="noise")
+    note = "; ".join(n for n in (cmp.note, *notes) if n)
+    return dataclasses.replace(cmp, note=note, clock=clock)
 
 
 def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: float,

@@ -238,6 +238,7 @@ class ComparisonRecord(Record):
     new_blocks: int = 0
     normalized: bool = False  # ratios of model / reference workload (--tfperf-normalize)
     retimed: bool = False     # a regression was re-timed in fresh sessions before this verdict
+    clock: str = "wall"       # the clock compared: "wall" or "cpu" (the model threads' CPU time)
 
     @property
     def change_pct(self) -> float | None:
@@ -269,10 +270,13 @@ class ComparisonRecord(Record):
         verdict = self.verdict
         if verdict == "noise" and self.noise_pct is not None and self.change_pct is not None:
             verdict = f"noise (inconclusive: {self.change_pct:+.1f}% +-{self.noise_pct:.1f}%)"
-        text = (f"{self.statistic} {_ms(self.new_ms)} ms vs baseline {_ms(self.base_ms)} ms "
+        on = " CPU" if self.clock == "cpu" else ""
+        text = (f"{self.statistic}{on} {_ms(self.new_ms)} ms vs baseline {_ms(self.base_ms)} ms "
                 f"({change}threshold {self.threshold}; {sig}"
                 f"{'; normalized by the reference workload' if self.normalized else ''}"
                 f"{'; re-timed in fresh sessions' if self.retimed else ''}): {verdict}")
+        if self.note and ("busy" in self.note or "no verdict" in self.note):
+            text += f" ({self.note})"
         if source:
             text += f"; baseline {source}"
         return text
