@@ -19,6 +19,7 @@ from pytest_tfperf.report import (
     ROUGH_LEGEND,
     _finite,
     all_passed,
+    clock_notes,
     budget_text,
     budget_verdicts,
     display_labels,
@@ -391,6 +392,7 @@ def render(results, title: str = "tfperf report") -> str:
         notes = [" ".join(ROUGH_LEGEND.split())] if any(is_rough(c) for r in rows for c in r if isinstance(c, str)) else []
         note = guessed_legend(rec.get("inputs") for rec in results.measurements)
         notes += [note.lstrip("* ")] if note else []
+        notes += clock_notes(results.measurements)
         body += [f'<p class="note">{_e(n)}</p>' for n in notes]
         body.append('<h2 id="distributions">Latency distributions</h2><div class="plots">'
                     + "".join(plots) + "</div>")

@@ -8,6 +8,7 @@ from pytest_tfperf.report import (
     MISSING,
     ROUGH_LEGEND,
     all_passed,
+    clock_notes,
     budget_text,
     display_labels,
     display_path,
@@ -81,6 +82,7 @@ def render(results, title: str = "tfperf report") -> str:
         if note:
             text = note.lstrip("* ")
             out += [_cell(text[:1].upper() + text[1:]) + ".", ""]
+        out += [x for n in clock_notes(results.measurements) for x in (_cell(n), "")]
     if results.models:
         rows = []
         labels = model_labels(results)

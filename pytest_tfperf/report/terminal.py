@@ -18,6 +18,7 @@ from pytest_tfperf.report import (
     MISSING,
     ROUGH_LEGEND,
     all_passed,
+    clock_notes,
     budget_text,
     display_labels,
     display_path,
@@ -227,6 +228,8 @@ def render_measurements(results, width: int = WIDTH) -> list[str]:
     note = guessed_legend(rec.get("inputs") for rec in records)
     if note:
         lines += textwrap.wrap(note, width, subsequent_indent="  ")
+    for part in clock_notes(records):
+        lines += textwrap.wrap(part, width, subsequent_indent="  ")
     return lines
 
 
