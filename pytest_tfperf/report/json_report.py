@@ -70,6 +70,9 @@ def benchmark_entry(record: dict) -> dict:
         "warmup_n": st.get("warmup_n"),
         "cv": st.get("cv"),
         "stop_reason": st.get("stop_reason"),
+        "clock": st.get("clock"),  # the clock that judged; `stats` below stay wall clock
+        "cpu_median_ms": st.get("cpu_median_ms"),
+        "busy": _busy_text(st),
         "budgets": [v for v in record.get("verdicts") or []],
         "inputs": list(record.get("inputs") or []),
         "input": inputs_text(record.get("inputs")) if record.get("inputs") else None,
@@ -90,6 +93,13 @@ def benchmark_entry(record: dict) -> dict:
         "options": benchmark_options(record),
         "stats": benchmark_stats(st.get("samples_ms"), st),
     }
+
+
+def _busy_text(stats: dict) -> str | None:
+    """'machine busy: wall 163 ms, CPU 58 ms (2.8x contention); judged on CPU', None if quiet."""
+    from pytest_tfperf.timing.clocks import busy_text
+
+    return busy_text(stats.get("contention") or {}, stats.get("clock") or "wall") or None
 
 
 def rough_percentiles(stats: dict) -> list[str]:

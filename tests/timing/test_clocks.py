@@ -192,3 +192,14 @@ def test_cpu_times_round_trip_through_json():
     assert back.cpu_samples_ms == stats.cpu_samples_ms and back.clock == "cpu"
     assert back.judged().median_ms == pytest.approx(stats.cpu_median_ms)
     assert back.blocks[0]["cpu_median_ms"] == pytest.approx(np.median(stats.cpu_samples_ms[:5]))
+
+
+def test_json_entry_keeps_pytest_benchmark_stats_on_wall_and_says_busy():
+    from pytest_tfperf.report.json_report import benchmark_entry
+
+    stats = _stats(163.0, 58.0, _busy(163.0, 58.0))
+    entry = benchmark_entry({"test_id": "t.py::test_m", "name": "m", "stats": stats.to_dict()})
+    assert entry["stats"]["median"] == pytest.approx(stats.median_ms / 1000.0)  # wall, seconds
+    info = entry["extra_info"]["tfperf"]
+    assert info["clock"] == "cpu" and info["cpu_median_ms"] == pytest.approx(stats.cpu_median_ms)
+    assert info["busy"].startswith("machine busy: wall 163.0 ms, CPU 58.0 ms (2.8x contention)")
