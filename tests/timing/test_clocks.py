@@ -203,3 +203,10 @@ def test_json_entry_keeps_pytest_benchmark_stats_on_wall_and_says_busy():
     info = entry["extra_info"]["tfperf"]
     assert info["clock"] == "cpu" and info["cpu_median_ms"] == pytest.approx(stats.cpu_median_ms)
     assert info["busy"].startswith("machine busy: wall 163.0 ms, CPU 58.0 ms (2.8x contention)")
+
+
+def test_the_models_own_ratio_decides_busy_when_it_is_known():
+    waits = ({"t_ns": 0, "waits": {1: 0}}, {"t_ns": 10**9, "waits": {1: 6 * 10**8}})
+    quiet_calls = clocks.contention_record(*waits, 0.25, 0.25, 1, "threads", tids=(1,))
+    assert quiet_calls["run_wait_pct"] == pytest.approx(60.0) and not clocks.is_busy(quiet_calls)
+    assert clocks.is_busy(clocks.contention_record(*waits, 0.4, 0.25, 1, "threads", tids=(1,)))
