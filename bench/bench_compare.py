@@ -20,7 +20,8 @@ wall/CPU contention of each B run are printed with every figure.
 Verdicts per model and method, on the same pairs:
   gate       the pytest run's own verdict (block-level CI + floor, regression re-timed)
   files      `tfperf compare A.json B.json` on the first timings (no re-timing possible)
-  norm       the same with `--normalize` (ratios model / reference workload)
+  norm       the same with `--normalize` (ratios model / reference workload: with this
+             script's `--normalize`, the reference probed before and after each measurement)
   mw-0.2     tfperf 0.2's rule: past the threshold and per-call Mann-Whitney p < 0.01
   pytest-benchmark   `--benchmark-compare-fail=median:10%`'s check on the same medians
 CV of the reported median across fresh idle processes: the A runs (not pinned), and
@@ -126,6 +127,7 @@ def build_models(folder: Path, sizes: dict[str, int], names: list[str]) -> dict[
 # --- one run ---------------------------------------------------------------------------------
 
 INI: list[str] = []  # --ini items, passed to every run
+FLAGS: list[str] = []  # --normalize: ["--tfperf-normalize"] for every run
 
 
 def pytest_run(project: Path, models: dict[str, str], out: Path, *, extra_ms=None,
@@ -137,6 +139,7 @@ def pytest_run(project: Path, models: dict[str, str], out: Path, *, extra_ms=Non
            f"--tfperf-json={out}", "test_cmp.py"]
     for item in (*INI, *ini):
         cmd += ["-o", item]
+    cmd += FLAGS
     if compare is not None:
         cmd += [f"--tfperf-compare={compare}", f"--tfperf-compare-fail={THRESHOLD}"]
     t0 = time.perf_counter()
@@ -394,6 +397,9 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="tiny=32,mid=128,big=288",
                    help="input sizes (tiny: small convnet; mid/big: AlexNet, dense 1024)")
     p.add_argument("--conditions", default=",".join(CONDITIONS))
+    p.add_argument("--normalize", action="store_true",
+                   help="every run with --tfperf-normalize: the reference workload probed "
+                        "before and after each measurement; the gate judges ratios to it")
     p.add_argument("--neighbours", default="0,1,3",
                    help="CPU-bound neighbour counts beside the B runs, one cell each")
     p.add_argument("--ab-runs", type=int, default=10)
@@ -414,6 +420,7 @@ def main(argv=None) -> int:
         p.error(f"unknown condition/model {bad}; conditions {CONDITIONS}, models {list(sizes)}")
     INI.extend(args.ini)
     NEIGHBOURS[:] = [int(k) for k in args.neighbours.split(",") if k.strip()]
+    FLAGS[:] = ["--tfperf-normalize"] if args.normalize else []
     t_start = time.perf_counter()
     print(f"load at start {os.getloadavg()}; ini overrides {args.ini}", flush=True)
     with tempfile.TemporaryDirectory(prefix="tfperf-compare-") as tmp_name:

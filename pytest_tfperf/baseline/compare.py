@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import statistics
 from collections.abc import Iterable, Sequence
 
 from pytest_tfperf.results.records import ALPHA, measurement_label  # noqa: F401  (ALPHA: re-exported)
@@ -114,7 +115,9 @@ def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | 
         enforced: override whether a regression fails (default: True iff thresholds given).
         run_noise: the between-run floor per run (default `blocks.DEFAULT_RUN_NOISE`).
         references: `(base_reference, new_reference)` reference-workload records
-            (`reference.py`) to compare ratios model / reference (`--tfperf-normalize`).
+            (`reference.py`) to compare ratios model / reference (`--tfperf-normalize`); when
+            both measurements probed the reference right before and after their timing
+            (`stats.contention["reference_cpu_ms"]`), those probes are used instead.
 
     Returns:
         The `Comparison` of the most severe threshold (regressed > improved > noise > ok).
@@ -169,6 +172,15 @@ def on_judged_clock(base, new) -> tuple[dict, dict, str, list[str]]:
     return out[0], out[1], "cpu", []
 
 
+def _probes(record: dict) -> list[float]:
+    """The reference workload's medians probed right before and after a measurement
+    (`reference.probe`), on the clock its stats are on; [] when it was not probed."""
+    st = _stats_of(record)
+    key = "reference_cpu_ms" if st.get("samples_clock") == "cpu" else "reference_wall_ms"
+    values = (st.get("contention") or {}).get(key) or []
+    return [float(v) for v in values if isinstance(v, (int, float)) and v > 0]
+
+
 def _contention_verdict(cmp: Comparison, base: dict, new: dict, clock: str,
                         notes: list[str]) -> Comparison:
     """Never a verdict from the neighbours: on wall clock a change seen while either run was
@@ -206,7 +218,11 @@ def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: fl
     b_values, n_values = block_values(b_blocks, stat), block_values(n_blocks, stat)
     notes = ["baseline without blocks: blocks cut from its stored samples"] if b_derived else []
     extra, scale, normalized = (), 1.0, False
-    if references is not None:
+    probes = _probes(base), _probes(new)
+    if references is not None and all(probes):  # the reference of the same moments (issue 19)
+        scale, normalized = statistics.median(probes[0]) / statistics.median(probes[1]), True
+        extra = probes
+    elif references is not None:
         ref_base, ref_new = (statistic_value(r, "median") for r in references)
         if ref_base and ref_new:
             scale, normalized = ref_base / ref_new, True
@@ -308,7 +324,7 @@ def compare_runs(base_doc: dict, new_results, thresholds: Sequence[Threshold | s
     references = None
     if normalize:
         pair = (reference_of(base_doc), reference_of(new_results))
-        references = pair if all(pair) else None
+        references = pair if all(pair) else ({}, {})  # per-measurement probes may still exist
     out = []
     for key, rec in new.items():
         if key in base:

@@ -185,7 +185,7 @@ class Settings:
         from pytest_tfperf.timing.settings import TimingSettings
 
         return TimingSettings(disabled=self.disabled, lock_path=self.lock_path,
-                              clock=self.clock).replace(
+                              clock=self.clock, reference=self.normalize).replace(
             warmup=self.warmup, min_time=self.min_time, max_time=self.max_time,
             min_runs=self.min_runs, blocks=self.blocks, fresh_blocks=self.fresh_blocks,
             cpus=parse_cpus(self.cpus) if self.cpus else None)

@@ -335,12 +335,14 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
             return fresh
         try:
             with timing_lock(settings.lock_path), pinned(settings.cpus):
+                probes = [_probe(settings, threads)]
                 load_start = clocks.machine_load()
                 sampled = sample_blocks(
                     runner, settings, budget_ms=budget_ms, percentile=percentile,
                     rebuild=rebuild if make is not None else None, cpu_family=family,
                     judge_cpu=clock == "cpu")
                 load_end = clocks.machine_load()
+                probes.append(_probe(settings, threads))
         finally:
             while private:  # the model's shared session is never closed under the user
                 private.pop()()
@@ -353,6 +355,9 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
                 cpu_clock["note"] = sampled.clock_note
         contention = _contention(samples_ns, cpu_ns, sizes, threads, load_start, load_end,
                                  sampled.cpu_clock, sampled.tids)
+        if all(probes):
+            contention["reference_cpu_ms"] = [p["cpu_ms"] for p in probes]
+            contention["reference_wall_ms"] = [p["wall_ms"] for p in probes]
     return LatencyStats.from_samples(
         np.asarray(samples_ns, dtype=np.float64) / _NS_PER_MS, batch=batch, warmup_n=warmup_n,
         init_ms=init_ms, first_ms=first_ms, gated_percentile=percentile, stop_reason=reason,
@@ -361,6 +366,15 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
         block_sizes=sizes, block_fresh=fresh,
         cpu_samples_ms=np.asarray(cpu_ns, dtype=np.float64) / _NS_PER_MS if cpu_ns else None,
         clock=clock if cpu_ns else "wall", cpu_clock=cpu_clock, contention=contention)
+
+
+def _probe(settings: TimingSettings, threads: int | None) -> dict | None:
+    """The reference workload probed now (`reference.probe`), when `settings.reference`."""
+    if not settings.reference:
+        return None
+    from pytest_tfperf.timing.reference import probe
+
+    return probe(intra_op=threads or 1)
 
 
 def _contention(wall_ns, cpu_ns, sizes, threads, load_start, load_end, cpu_clock, tids) -> dict:

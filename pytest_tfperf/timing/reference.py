@@ -1,4 +1,5 @@
-"""The reference workload: a fixed small TF graph timed once per session (`--tfperf-normalize`).
+"""The reference workload: a fixed small TF graph timed once per session (`--tfperf-normalize`),
+and, under `--tfperf-normalize`, probed right before and after every measurement (`probe`).
 
 A process's speed level varies from run to run and from machine to machine; a workload that
 never changes, timed in the same process with the same thread settings, measures that level.
@@ -9,6 +10,13 @@ reference's own timing noise adds is measured by `bench/bench_compare.py`, not a
 The record is stored in `results.environment["reference"]` (and so in every JSON report and
 saved baseline): `{"workload", "version", "intra_op_threads", "inter_op_threads", "stats"}`
 with `stats` a `LatencyStats.to_dict()` (blocks included).
+
+Issue 19: a CPU second shared with a neighbour (SMT, caches) does less work, which no clock
+sees; a reference timed once per session sees another moment than the measurement. `probe()`
+times the reference for `PROBE_TIME` on the CPU clock of its own threads just before and just
+after each measurement (`TimingSettings.reference`), and the measurement keeps both medians in
+`stats.contention["reference_cpu_ms"]`; comparisons under `--tfperf-normalize` then judge the
+ratio model / reference of the same moments.
 """
 from __future__ import annotations
 
@@ -30,6 +38,45 @@ def reference_model(intra_op: int | None = None, inter_op: int | None = None):
     fg.set_threads(intra_op, inter_op)
     image = np.random.default_rng(0).random((1, 96, 96, 3), dtype=np.float32)
     return fg, image
+
+
+PROBE_TIME = 0.05  # seconds of timed reference calls per probe (two probes per measurement)
+_PROBE: dict = {}  # (intra_op, inter_op) -> (runner, close): one reference session per process
+
+
+def probe(intra_op: int | None = 1, inter_op: int | None = None) -> dict[str, float] | None:
+    """Time the reference workload for `PROBE_TIME` seconds: `{"cpu_ms": median CPU time of
+    its threads per call, "wall_ms": wall median}`, or None if it cannot run here."""
+    import statistics
+    import time
+
+    from pytest_tfperf.timing import clocks
+
+    key = (intra_op, inter_op)
+    try:
+        if key not in _PROBE:
+            fg, image = reference_model(intra_op, inter_op)
+            run = fg.make_callable(image)
+            before = clocks.thread_times()
+            for _ in range(5):
+                run()
+            clock = clocks.discover(before, clocks.thread_times(), "tensorflow")
+            _PROBE[key] = (run, clock.reader(), fg)
+        run, read, _ = _PROBE[key]
+        run()
+        cpu, wall = [], []
+        end = time.perf_counter() + PROBE_TIME
+        while time.perf_counter() < end or len(cpu) < 5:
+            c0 = read()
+            t0 = time.perf_counter_ns()
+            run()
+            t1 = time.perf_counter_ns()
+            cpu.append((read() - c0) / 1e6)
+            wall.append((t1 - t0) / 1e6)
+    except Exception:  # noqa: BLE001  (optional context: never fails a measurement)
+        _PROBE.pop(key, None)
+        return None
+    return {"cpu_ms": statistics.median(cpu), "wall_ms": statistics.median(wall)}
 
 
 def time_reference(settings=None, *, intra_op: int | None = 1, inter_op: int | None = None

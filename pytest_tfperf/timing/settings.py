@@ -34,6 +34,8 @@ class TimingSettings:
         clock: the clock that judges: "wall", "cpu" (the model threads' CPU time) or "auto"
             (default: CPU for TF sessions and LiteRT interpreters with one compute thread, wall
             elsewhere; `clocks.judged_clock`).
+        reference: probe the reference workload right before and after sampling
+            (`reference.probe`; `--tfperf-normalize`), kept in `LatencyStats.contention`.
     """
 
     warmup: int = 5
@@ -50,6 +52,7 @@ class TimingSettings:
     disabled: bool = False
     lock_path: str | None = None
     clock: str = "auto"
+    reference: bool = False
 
     def __post_init__(self) -> None:
         check_timing_settings(self)
