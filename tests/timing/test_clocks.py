@@ -227,3 +227,10 @@ def test_normalize_probes_the_reference_around_each_measurement_and_compares_rat
     assert baseline.compare_measurement(base, shared, ["median:10%"]).verdict == "regressed"
     c = baseline.compare_measurement(base, shared, ["median:10%"], references=({}, {}))
     assert c.normalized and c.verdict == "ok" and c.ratio == pytest.approx(1.0, abs=0.03)
+
+
+def test_header_names_the_judging_clock():
+    from pytest_tfperf.plugin.header import render_header
+
+    summary = {**TimingSettings().to_dict(), "runtime": {"tensorflow": "2.21.0"}}
+    assert render_header(summary)[0].endswith("timer=perf_counter_ns clock=auto)")
