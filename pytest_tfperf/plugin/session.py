@@ -31,7 +31,7 @@ class TfperfSession:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.results = SessionResults()
-        self.baseline: dict | None = None
+        self.baseline = None  # the `results.file.ResultFile` compared against
         self.thresholds: list = []
         self._models: dict[Any, Any] = {}
         self._summarized = weakref.WeakSet()  # models whose row is recorded
@@ -300,7 +300,7 @@ class TfperfSession:
         from pytest_tfperf.plugin.checks import is_graph
         from pytest_tfperf.results.records import model_identity
 
-        profiled = {r.get("model_id") or r.get("model") for r in self.results.profiles}
+        profiled = {r.model_id or r.model for r in self.results.profiles}
         for _stats, model in recorder.measurements:
             key = model_identity(model)
             if model is None or not is_graph(model) or key in profiled or model in self._profiled:
@@ -347,7 +347,7 @@ def regressions_of(session, item, recorder=None) -> list[str]:
     regression = budget.regression if budget else None
 
     def check() -> list[str]:
-        records = [r for r in session.results.measurements if r.get("test_id") == item.nodeid]
+        records = [r for r in session.results.measurements if r.test_id == item.nodeid]
         return check_regressions(session.baseline, item.nodeid, records, session.thresholds,
                                  regression, **compare_options(getattr(session, "settings", None)))
     failed = check()

@@ -372,7 +372,7 @@ def _probe(settings: TimingSettings, threads: int | None) -> dict | None:
     """The reference workload probed now (`reference.probe`), when `settings.reference`."""
     if not settings.reference:
         return None
-    from pytest_tfperf.timing.reference import probe
+    from pytest_tfperf.timing.workload import probe
 
     return probe(intra_op=threads or 1)
 

@@ -14,6 +14,7 @@ from pytest_tfperf import baseline
 from pytest_tfperf.errors import ConfigError
 from pytest_tfperf.model import zoo
 from pytest_tfperf.plugin.budgets import LatencyBudget, check_latency
+from pytest_tfperf.results.records import MeasurementRecord
 from pytest_tfperf.timing import clocks
 from pytest_tfperf.timing.engine import TimingSettings, measure
 from pytest_tfperf.timing.stats import LatencyStats
@@ -155,7 +156,7 @@ def test_wall_judged_busy_run_says_the_verdict_may_be_the_neighbours():
 
 
 def _rec(stats):
-    return {"test_id": "t.py::test_m", "name": "m", "stats": stats.to_dict()}
+    return MeasurementRecord(test_id="t.py::test_m", name="m", stats=stats.to_dict())
 
 
 def test_compare_judges_on_cpu_across_contention():
@@ -177,8 +178,8 @@ def test_compare_on_wall_gives_no_verdict_from_a_busy_run():
 
 
 def test_a_baseline_without_cpu_times_is_compared_on_wall():
-    old = {"test_id": "t.py::test_m", "name": "m",
-           "stats": LatencyStats.from_samples(np.full(40, 10.0), block_sizes=[5] * 8).to_dict()}
+    old = MeasurementRecord(test_id="t.py::test_m", name="m", stats=LatencyStats.from_samples(
+        np.full(40, 10.0), block_sizes=[5] * 8).to_dict())
     new = _rec(_stats(10.2, 9.6, _busy(10.2, 9.6), seed=2))
     c = baseline.compare_measurement(old, new, ["median:10%"])
     assert c.clock == "wall" and "kept no CPU times" in c.note and c.verdict == "ok"
@@ -195,10 +196,10 @@ def test_cpu_times_round_trip_through_json():
 
 
 def test_json_entry_keeps_pytest_benchmark_stats_on_wall_and_says_busy():
-    from pytest_tfperf.report.json_report import benchmark_entry
+    from pytest_tfperf.results.pytest_benchmark import benchmark_entry
 
     stats = _stats(163.0, 58.0, _busy(163.0, 58.0))
-    entry = benchmark_entry({"test_id": "t.py::test_m", "name": "m", "stats": stats.to_dict()})
+    entry = benchmark_entry(_rec(stats))
     assert entry["stats"]["median"] == pytest.approx(stats.median_ms / 1000.0)  # wall, seconds
     info = entry["extra_info"]["tfperf"]
     assert info["clock"] == "cpu" and info["cpu_median_ms"] == pytest.approx(stats.cpu_median_ms)
@@ -220,12 +221,12 @@ def test_normalize_probes_the_reference_around_each_measurement_and_compares_rat
     assert len(stats.contention["reference_wall_ms"]) == 2
 
     def rec(cpu, ref):
-        st = _stats(cpu * 1.1, cpu, {**_busy(cpu * 1.1, cpu), "reference_cpu_ms": [ref, ref * 1.01]})
-        return {"test_id": "t.py::test_m", "name": "m", "stats": st.to_dict()}
+        return _rec(_stats(cpu * 1.1, cpu, {**_busy(cpu * 1.1, cpu),
+                                            "reference_cpu_ms": [ref, ref * 1.01]}))
     # every CPU second 25% slower (a neighbour on the SMT sibling): model and reference alike
     base, shared = rec(10.0, 2.0), rec(12.5, 2.5)
     assert baseline.compare_measurement(base, shared, ["median:10%"]).verdict == "regressed"
-    c = baseline.compare_measurement(base, shared, ["median:10%"], references=({}, {}))
+    c = baseline.compare_measurement(base, shared, ["median:10%"], references=())
     assert c.normalized and c.verdict == "ok" and c.ratio == pytest.approx(1.0, abs=0.03)
 
 
