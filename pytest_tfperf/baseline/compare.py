@@ -237,20 +237,30 @@ def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold,
         bv, nv * scale, b_values, n_values, run_noise=noise, extra_blocks=extra,
         base_sd=_single_side_sd(base, stat) if len(b_values) < 2 else None,
         new_sd=_single_side_sd(new, stat) if len(n_values) < 2 else None)
-    low_ms, high_ms = bv * change.low, bv * change.high  # the CI of `new`, on the base's scale
-    if th.exceeded(bv, low_ms):
-        verdict = "regressed"
-    elif th.improved(bv, high_ms):
-        verdict = "improved"
-    elif th.exceeded(bv, bv * change.ratio) or th.improved(bv, bv * change.ratio):
-        verdict = "noise"
-    else:
-        verdict = "ok"
+    verdict = verdict_of(th, bv, change)
     return Comparison(
         **common, ratio=change.ratio, delta_ms=nv * scale - bv, p_value=change.p_value,
         verdict=verdict, note="; ".join(notes), ci_low=change.low, ci_high=change.high,
         run_noise=noise, base_blocks=len(b_values), new_blocks=len(n_values),
         normalized=normalized, retimed=bool(new.retimed))
+
+
+def verdict_of(th: Threshold, base_ms: float, change) -> str:
+    """"regressed" / "improved" / "noise" / "ok" for a `blocks.ChangeEstimate` of new/base
+    against one threshold (the rules in the module docstring)."""
+    low_ms, high_ms = base_ms * change.low, base_ms * change.high  # new's CI, on base's scale
+    if th.exceeded(base_ms, low_ms):
+        return "regressed"
+    if th.improved(base_ms, high_ms):
+        return "improved"
+    if th.exceeded(base_ms, base_ms * change.ratio) or th.improved(base_ms, base_ms * change.ratio):
+        return "noise"
+    return "ok"
+
+
+def most_severe(comparisons: Iterable[Comparison]) -> Comparison:
+    """The comparison with the most severe verdict (regressed > improved > noise > ok)."""
+    return max(comparisons, key=lambda c: _SEVERITY[c.verdict])
 
 
 # --------------------------------------------------------------------------- baseline documents

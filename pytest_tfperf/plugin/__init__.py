@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-tfperf: {exc}") from None
     session = TfperfSession(settings)
     config.stash[_SESSION_KEY] = session
-    if settings.compare or settings.compare_fail:
+    if settings.compare or settings.compare_fail or settings.history:
         try:
             session.prepare_compare()
         except TfperfError as exc:

@@ -57,6 +57,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("save", "store this run under .tfperf/ as NAME", flag="--tfperf-save", metavar="NAME"),
     Option("compare", "compare with a stored run (the latest when no name is given)",
            flag="--tfperf-compare", metavar="NAME|PATH", nargs="?", const="latest"),
+    Option("history", "append this run to the run history store PATH (SQLite); "
+           "--tfperf-compare history judges against it", flag="--tfperf-history",
+           ini="tfperf_history", metavar="PATH", ini_help="the run history store (SQLite file)"),
     Option("compare_fail", "fail tests that regressed, e.g. median:10%% or p90:5ms (repeatable)",
            flag="--tfperf-compare-fail", metavar="EXPR", kind="append"),
     Option("compare_noise", "between-run floor per run, in %%, that comparisons add to the blocks' "
@@ -162,6 +165,7 @@ class Settings:
     inidir: str = "."
     lock_path: str | None = None
     clock: str = "auto"
+    history: str | None = None  # --tfperf-history / ini tfperf_history: the run store
 
     @property
     def reporting(self) -> bool:

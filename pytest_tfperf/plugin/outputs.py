@@ -32,14 +32,16 @@ def write_outputs(settings, results, baseline_doc=None) -> list[Path]:
     from pytest_tfperf.atomic import write_text
     from pytest_tfperf.baseline import finalize, save
     from pytest_tfperf.errors import TfperfError
+    from pytest_tfperf.history import session_end
     from pytest_tfperf.report import html, markdown
     from pytest_tfperf.results.file import build_document, write_result_file
 
+    history_errors = session_end(settings, results)  # judged against, then appended to, the history
     finalize(settings, results, baseline_doc)
     results.environment.setdefault("settings", settings_summary(
         settings, runtime={"tensorflow": results.environment.get("tensorflow")}))
     written: list[Path] = []
-    errors: list[str] = []
+    errors: list[str] = list(history_errors)
 
     def attempt(option: str, target, write):
         # one output that cannot be written (disk full, a parent replaced by a file...) must not
@@ -57,6 +59,8 @@ def write_outputs(settings, results, baseline_doc=None) -> list[Path]:
             files.append({"kind": kind, "path": str(path)})
         return path
 
+    if (h := results.environment.get("history")):  # appended by history.session_end
+        note(f"{h['label']} to the history", h["path"])
     doc = None
     if settings.json_path or settings.save:
         doc = build_document(results)

@@ -204,17 +204,20 @@ class TfperfSession:
             ConfigError: a bad `--tfperf-compare-fail` expression, or one without `--tfperf-compare`.
         """
         from pytest_tfperf.baseline import load_baseline, parse_thresholds
+        from pytest_tfperf.history import check_history_compare
         from pytest_tfperf.errors import ConfigError
 
         s = self.settings
         self.thresholds = list(parse_thresholds(s.compare_fail))
+        history = check_history_compare(s)  # the store readable; True: compare with it
         if s.compare is None:
             if s.compare_fail:
                 raise ConfigError("--tfperf-compare-fail needs --tfperf-compare [NAME|PATH] (the run "
                                   f"to compare with). Received: --tfperf-compare-fail "
                                   f"{' '.join(s.compare_fail)} without --tfperf-compare")
             return
-        self.baseline = load_baseline(s.compare or None, s.storage)
+        if not history:  # --tfperf-compare history: judged at session end (history.judge)
+            self.baseline = load_baseline(s.compare or None, s.storage)
 
     def finish_test(self, item, recorder, passed: bool) -> str | None:
         """End of a test's call phase: check budgets (if it passed), record what it measured.
@@ -222,6 +225,7 @@ class TfperfSession:
         Returns the failure message (budgets exceeded, regressions), or None. A test that failed
         or was skipped on its own keeps its failure; its measurements are still recorded.
         """
+        from pytest_tfperf.history import history_regressions
         from pytest_tfperf.plugin.markers import has_budget
 
         budgeted = has_budget(item)
@@ -241,7 +245,8 @@ class TfperfSession:
         item.user_properties.extend(junit_properties(added))
         if not passed or self.settings.disabled:
             return None
-        regressions = self._regressions(item, recorder) if self.baseline is not None else []
+        regressions = self._regressions(item, recorder) if self.baseline is not None else \
+            history_regressions(self, item)  # [] unless --tfperf-compare history
         failed = [v.message for v in verdicts if not v.passed]
         return "\n".join(failed + regressions) or None
 

@@ -235,7 +235,7 @@ def models_svg(rows: list[tuple[str, Any, Any, Any]], w: int = 640) -> str:
 
 
 BUDGET_NAMES = {"latency_budget": "latency", "param_budget": "parameters", "flops_budget": "FLOPs",
-                "size_budget": "size", "memory_budget": "peak memory"}
+                "size_budget": "size", "memory_budget": "peak memory", "throughput_budget": "throughput"}
 
 
 def _when(iso: Any) -> str | None:
@@ -356,6 +356,10 @@ def render(results, title: str = "tfperf report") -> str:
         body.append(html_table(list(EQUIVALENCE_HEADERS), rows, num=(4, 5, 6), cls="equivalence"))
     if results.variants:
         body.append('<h2 id="variants">Variants</h2>' + html_variants(results.variants))
+    if results.sweeps:
+        from pytest_tfperf.report.sweep_text import html_sweeps
+
+        body.append('<h2 id="sweeps">Sweeps</h2>' + html_sweeps(results.sweeps))
     base = env.get("baseline") or {}
     if results.comparisons or base:
         body.append('<h2 id="comparison">Comparison with baseline</h2>')

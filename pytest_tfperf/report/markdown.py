@@ -67,6 +67,10 @@ def render(results, title: str = "tfperf report") -> str:
         out += markdown_table(list(EQUIVALENCE_HEADERS), rows, right=(4, 5, 6))
     if results.variants:
         out += ["### Variants", ""] + markdown_variants(results.variants)
+    if results.sweeps:
+        from pytest_tfperf.report.sweep_text import markdown_sweeps
+
+        out += ["### Sweeps", ""] + markdown_sweeps(results.sweeps)
     base = env.get("baseline") or {}
     if results.comparisons or base:
         out += ["### Comparison with baseline", ""]

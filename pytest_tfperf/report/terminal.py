@@ -134,7 +134,11 @@ def comparison_summary(comparisons: list[ComparisonRecord]) -> list[str]:
     parts += [f"{counts.get(v, 0)} {v}" for v in ("improved", "noise")]
     parts += [f"{counts[v]} {v}" for v in ["ok", *sorted(set(counts) - set(shown))] if counts.get(v)]
     lines = []
-    floors = sorted({c.run_noise for c in comparisons if c.run_noise is not None})
+    floors = sorted({c.run_noise for c in comparisons
+                     if c.run_noise is not None and not c.history_runs})
+    if any(c.history_runs for c in comparisons):  # --tfperf-compare history
+        lines += ["regressed/improved: the change's 95% CI (from the past runs' spread) lies "
+                  "past the threshold;", "noise: past it, but that CI reaches back over it"]
     if floors:
         floor = "/".join(f"{f * 100:g}%" for f in floors)
         lines += ["regressed/improved: the change's 95% CI lies past the threshold;",
@@ -215,6 +219,10 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
             out.append(("tfperf equivalence", render_equivalence(results, width)))
         if results.variants:
             out.append(("tfperf variants", terminal_variants(results.variants, width)))
+        if results.sweeps:
+            from pytest_tfperf.report.sweep_text import terminal_sweeps
+
+            out.append(("tfperf sweeps", terminal_sweeps(results.sweeps, width)))
     if profile and results.profiles:
         out.append(("tfperf profiles", render_profiles(results)))
     if (report or compare) and (results.comparisons or results.environment.get("baseline")):

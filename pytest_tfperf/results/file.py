@@ -35,7 +35,7 @@ FORMAT = 2  # version of the `tfperf` section's layout (2: measurements have tim
 # record kind -> its list in the `tfperf` section
 RECORD_LISTS = {"measurement": "measurements", "model": "models", "equivalence": "equivalence",
                 "profile": "profiles", "failure": "failures", "comparison": "comparisons",
-                "variants": "variants"}
+                "variants": "variants", "sweep": "sweeps"}
 
 
 @dataclasses.dataclass(frozen=True)

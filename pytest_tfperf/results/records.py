@@ -20,7 +20,7 @@ from pytest_tfperf.wording import format_ms
 
 __all__ = [
     "ALPHA", "ComparisonRecord", "EquivalenceRecord", "FailureRecord", "MeasurementRecord", "ModelRecord",
-    "ProfileRecord", "RECORD_TYPES", "Record", "VariantsRecord", "measurement_label",
+    "ProfileRecord", "RECORD_TYPES", "Record", "SweepRecord", "VariantsRecord", "measurement_label",
     "model_identity", "record_from_dict",
 ]
 
@@ -220,6 +220,7 @@ class ComparisonRecord(Record):
     new_blocks: int = 0
     normalized: bool = False  # ratios of model / reference workload (--tfperf-normalize)
     retimed: bool = False     # a regression was re-timed in fresh sessions before this verdict
+    history_runs: int = 0     # judged against this many past runs (--tfperf-compare history)
     clock: str = "wall"       # the clock compared: "wall" or "cpu" (the model threads' CPU time)
 
     @property
@@ -242,9 +243,10 @@ class ComparisonRecord(Record):
         change = "" if self.change_pct is None else f"{self.change_pct:+.1f}%, "
         if self.ci_low is not None and self.ci_high is not None:
             floor = f"{(self.run_noise or 0.0) * 100:g}%"
-            sig = (f"95% CI {(self.ci_low - 1) * 100:+.1f}% to {(self.ci_high - 1) * 100:+.1f}% "
-                   f"from {self.base_blocks} vs {self.new_blocks} blocks and a {floor} "
-                   f"between-run floor")
+            ci = f"95% CI {(self.ci_low - 1) * 100:+.1f}% to {(self.ci_high - 1) * 100:+.1f}%"
+            sig = (f"{ci} from the spread of the last {self.history_runs} runs ({floor} per run)"
+                   if self.history_runs else f"{ci} from {self.base_blocks} vs "
+                   f"{self.new_blocks} blocks and a {floor} between-run floor")
         elif self.p_value is not None:
             sig = f"p={self.p_value:.2g}, n={self.base_n} vs {self.new_n}"
         else:
@@ -253,7 +255,8 @@ class ComparisonRecord(Record):
         if verdict == "noise" and self.noise_pct is not None and self.change_pct is not None:
             verdict = f"noise (inconclusive: {self.change_pct:+.1f}% +-{self.noise_pct:.1f}%)"
         on = " CPU" if self.clock == "cpu" else ""
-        text = (f"{self.statistic}{on} {format_ms(self.new_ms, 2)} ms vs baseline "
+        base = f"the last {self.history_runs} runs" if self.history_runs else "baseline"
+        text = (f"{self.statistic}{on} {format_ms(self.new_ms, 2)} ms vs {base} "
                 f"{format_ms(self.base_ms, 2)} ms "
                 f"({change}threshold {self.threshold}; {sig}"
                 f"{'; normalized by the reference workload' if self.normalized else ''}"
@@ -261,7 +264,7 @@ class ComparisonRecord(Record):
         if self.note and ("busy" in self.note or "no verdict" in self.note):
             text += f" ({self.note})"
         if source:
-            text += f"; baseline {source}"
+            text += f"; {'history' if self.history_runs else 'baseline'} {source}"
         return text
 
     def to_dict(self) -> dict:
@@ -272,9 +275,20 @@ class ComparisonRecord(Record):
         return out
 
 
+@dataclasses.dataclass(frozen=True)
+class SweepRecord(Record):
+    """One batch x threads x concurrency sweep (`tfperf.sweep`): `table` is `SweepResult.to_dict()`."""
+
+    kind: ClassVar[str] = "sweep"
+    test_id: str = ""
+    model: str | None = None
+    model_id: str | None = None
+    table: dict = dataclasses.field(default_factory=dict)
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
     cls.kind: cls for cls in (MeasurementRecord, ModelRecord, EquivalenceRecord, ProfileRecord,
-                              FailureRecord, ComparisonRecord, VariantsRecord)
+                              FailureRecord, ComparisonRecord, VariantsRecord, SweepRecord)
 }
 
 
