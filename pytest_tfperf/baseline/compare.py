@@ -27,13 +27,12 @@ import statistics
 from collections.abc import Iterable, Sequence
 
 from pytest_tfperf.results.file import ResultFile, measurement_index
-from pytest_tfperf.results.records import (  # noqa: F401  (ALPHA: re-exported)
-    ALPHA,
+from pytest_tfperf.results.records import (
+    ComparisonRecord,
     MeasurementRecord,
     measurement_label,
     record_from_dict,
 )
-from pytest_tfperf.results.records import ComparisonRecord as Comparison
 from pytest_tfperf.results.session import SessionResults
 from pytest_tfperf.baseline.thresholds import Threshold, parse_fail_expr, parse_thresholds
 
@@ -113,7 +112,7 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
                         thresholds: Sequence[Threshold | str] = (), *, enforced: bool | None = None,
                         run_noise: float | None = None,
                         references: tuple[MeasurementRecord, MeasurementRecord] | None = None
-                        ) -> Comparison:
+                        ) -> ComparisonRecord:
     """Compare one measurement record with its baseline record (see the module docstring).
 
     Args:
@@ -129,7 +128,7 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
             probes are used instead.
 
     Returns:
-        The `Comparison` of the most severe threshold (regressed > improved > noise > ok),
+        The `ComparisonRecord` of the most severe threshold (regressed > improved > noise > ok),
         judged on the clock this run judged on (`on_judged_clock`) and never on the
         neighbours (`_contention_verdict`).
     """
@@ -142,7 +141,7 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
         parsed = (parse_fail_expr(DEFAULT_DISPLAY_EXPR),)
     noise = DEFAULT_RUN_NOISE if run_noise is None else float(run_noise)
     base, new, clock, notes = on_judged_clock(base, new)
-    best: Comparison | None = None
+    best: ComparisonRecord | None = None
     for th in parsed:
         if th.statistic == "gated":
             th = dataclasses.replace(th, statistic=gated_statistic(new))
@@ -186,8 +185,8 @@ def _probes(record: MeasurementRecord) -> list[float]:
     return [float(v) for v in values if isinstance(v, (int, float)) and v > 0]
 
 
-def _contention_verdict(cmp: Comparison, base: MeasurementRecord, new: MeasurementRecord,
-                        clock: str, notes: list[str]) -> Comparison:
+def _contention_verdict(cmp: ComparisonRecord, base: MeasurementRecord, new: MeasurementRecord,
+                        clock: str, notes: list[str]) -> ComparisonRecord:
     """Never a verdict from the neighbours: on wall clock a change seen while either run was
     busy is no verdict ("noise", with the reason); on CPU the note says when a run was busy.
     The comparison records the clock it judged on."""
@@ -208,7 +207,7 @@ def _contention_verdict(cmp: Comparison, base: MeasurementRecord, new: Measureme
 
 def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold, enforced: bool,
                  noise: float, references: tuple[MeasurementRecord, MeasurementRecord] | None
-                 ) -> Comparison:
+                 ) -> ComparisonRecord:
     from pytest_tfperf.timing.blocks import block_values, estimate_change
 
     stat = th.statistic
@@ -218,7 +217,7 @@ def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold,
                   base_n=len(_samples(base)), new_n=len(_samples(new)), threshold=th.expr,
                   enforced=enforced)
     if bv is None or nv is None or bv <= 0 or nv <= 0:
-        return Comparison(**common, verdict="ok",
+        return ComparisonRecord(**common, verdict="ok",
                           note=f"no {stat} in the baseline or this run: not compared")
     (b_blocks, b_derived), (n_blocks, _) = record_blocks(base), record_blocks(new)
     b_values, n_values = block_values(b_blocks, stat), block_values(n_blocks, stat)
@@ -238,7 +237,7 @@ def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold,
         base_sd=_single_side_sd(base, stat) if len(b_values) < 2 else None,
         new_sd=_single_side_sd(new, stat) if len(n_values) < 2 else None)
     verdict = verdict_of(th, bv, change)
-    return Comparison(
+    return ComparisonRecord(
         **common, ratio=change.ratio, delta_ms=nv * scale - bv, p_value=change.p_value,
         verdict=verdict, note="; ".join(notes), ci_low=change.low, ci_high=change.high,
         run_noise=noise, base_blocks=len(b_values), new_blocks=len(n_values),
@@ -258,7 +257,7 @@ def verdict_of(th: Threshold, base_ms: float, change) -> str:
     return "ok"
 
 
-def most_severe(comparisons: Iterable[Comparison]) -> Comparison:
+def most_severe(comparisons: Iterable[ComparisonRecord]) -> ComparisonRecord:
     """The comparison with the most severe verdict (regressed > improved > noise > ok)."""
     return max(comparisons, key=lambda c: _SEVERITY[c.verdict])
 
@@ -317,7 +316,7 @@ def _ident_text(m: dict) -> str:
 
 def compare_runs(base: ResultFile, new_results: SessionResults | ResultFile,
                  thresholds: Sequence[Threshold | str] = (), *,
-                 run_noise: float | None = None, normalize: bool = False) -> list[Comparison]:
+                 run_noise: float | None = None, normalize: bool = False) -> list[ComparisonRecord]:
     """Compare every measurement of this run that the baseline also has.
 
     Args:
@@ -331,7 +330,7 @@ def compare_runs(base: ResultFile, new_results: SessionResults | ResultFile,
             (`--tfperf-normalize`; a run without one is compared as is).
 
     Returns:
-        One `Comparison` per measurement present in both, keyed by test id + measurement name.
+        One `ComparisonRecord` per measurement present in both, keyed by test id + measurement name.
     """
     before, new = measurement_index(base), measurement_index(new_results)
     references = None
@@ -373,7 +372,7 @@ def _display_path(path: str) -> str:
     return path if rel.startswith("..") or not os.path.isabs(path) else rel
 
 
-def regression_for(test_id: str, comparisons: Iterable[Comparison],
+def regression_for(test_id: str, comparisons: Iterable[ComparisonRecord],
                    source: str | None = None) -> list[str]:
     """Failure messages for the enforced regressions of `test_id` (empty when it is fine)."""
     source = _display_path(source) if source else source
