@@ -11,6 +11,7 @@ import textwrap
 from pytest_tfperf.report import (
     MISSING,
     ROUGH_LEGEND,
+    clock_notes,
     display_path,
     fmt_change_ci,
     fmt_pct,
@@ -66,6 +67,8 @@ def render_measurements(results, width: int = WIDTH) -> list[str]:
     note = guessed_legend(rec.inputs for rec in records)
     if note:
         lines += textwrap.wrap(note, width, subsequent_indent="  ")
+    for part in clock_notes(records):
+        lines += textwrap.wrap(part, width, subsequent_indent="  ")
     return lines
 
 
