@@ -1,7 +1,7 @@
 """pytest-tfperf: TensorFlow model performance as ordinary pytest tests.
 
 Public API (TensorFlow is imported only when a function first needs it):
-`load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`,
+`load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`, `compare_models`,
 `optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, `assert_faster`, and the
 error hierarchy rooted at `TfperfError`.
 """
@@ -32,6 +32,7 @@ _LAZY = {
     "summarize": "analysis.summary", "GraphSummary": "analysis.summary",
     "measure": "timing.engine", "LatencyStats": "timing.stats",
     "assert_equivalent": "equivalence", "EquivalenceReport": "equivalence",
+    "compare_models": "equivalence",
     "NotEquivalentError": "errors",
     "optimize": "optimization", "optimize_with_report": "optimization",
     "count_flops": "analysis.profiling", "profile": "analysis.profiling",
