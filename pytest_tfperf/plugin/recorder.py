@@ -238,7 +238,7 @@ class TfperfRecorder:
         path = image_marker_path(self._item) or self._session.settings.sample_image
         prep = self._session.settings.preprocess
         where = f"sample image {os.path.basename(path)}" if path else "synthetic sample image"
-        return where + (f" ({prep} preprocess)" if prep and prep != "none" else "")
+        return where + (f" ({prep} preprocess)" if prep and prep not in ("none", "auto") else "")
 
     def _representative(self, fg):
         """int8 calibration data: variants of the sample image, or an InputError saying why not."""
@@ -268,7 +268,7 @@ class TfperfRecorder:
         samples = []
         if fg is not None:
             try:
-                samples = list((self._session.images.get(fg) or {}).values())
+                samples = list((self._session.images.get(fg) or {}).values())  # (image, range)
             except TypeError:  # a model that cannot be weakly referenced has no cached images
                 samples = []
         return describe_inputs(fg, inputs, generated=generated, samples=samples)

@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_tfperf.inputs.described import range_legend
 from pytest_tfperf.report import (
     GUESSED_MARK,
     MISSING,
@@ -226,6 +227,8 @@ def render_measurements(results, width: int = WIDTH) -> list[str]:
             lines += textwrap.wrap(part, width, subsequent_indent="  ")
     note = guessed_legend(rec.get("inputs") for rec in records)
     if note:
+        lines += textwrap.wrap(note, width, subsequent_indent="  ")
+    for note in filter(None, [range_legend(rec.get("inputs") for rec in records)]):
         lines += textwrap.wrap(note, width, subsequent_indent="  ")
     return lines
 
