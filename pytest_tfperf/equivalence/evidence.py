@@ -80,7 +80,9 @@ class OutputEvidence:
         if self.first is None:
             self.first = r.copy()
         elif self.first.shape == r.shape:
-            self.deviation = max(self.deviation, float(np.nanmax(np.abs(r - self.first))))
+            diff = np.abs(r - self.first)
+            diff = diff[np.isfinite(diff)]
+            self.deviation = max(self.deviation, float(diff.max()) if diff.size else 0.0)
         else:
             self.deviation = math.inf
         if finite.any():

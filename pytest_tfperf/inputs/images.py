@@ -213,7 +213,7 @@ def sample_image_for(frozen_graph, path: str | os.PathLike | None = None,
         preprocess: a `tfperf_preprocess` value (see `preprocess`); "auto" (default) puts the
             pixels in the range the model expects (`inputs.ranges.resolve_preprocess`: the
             graph's Rescaling / Normalization prologue or a TFLite input's quantization, else
-            [0, 1] for a synthetic image and raw pixels for a file).
+            [0, 1]).
         input_name: which input to fit; default the first rank-4 input.
         seed: seed of the synthetic image.
     Returns:

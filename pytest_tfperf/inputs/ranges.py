@@ -13,8 +13,8 @@ model expects, and why:
   prologue maps [0, 255] to small values (within +-`SMALL`) the model takes raw pixels
   ("none"); when it maps [0, 1] there, it takes [0, 1] ("unit");
 - otherwise the graph says nothing and the input policy's float range applies: pixels / 255,
-  i.e. [0, 1] ("unit"), for a synthetic image; an image file keeps its raw pixel values
-  (seed 000's convention) unless a preprocess is set.
+  i.e. [0, 1] ("unit"), for a synthetic image and an image file alike (raw pixels 0..255 into
+  a model without a Rescaling layer saturate it; `tfperf_preprocess = none` feeds them anyway).
 
 `resolve_preprocess(model, spec, preprocess, synthetic=...)` applies that rule to the
 `tfperf_preprocess` value "auto" (the default) and returns the preprocess to use and the words
@@ -84,8 +84,9 @@ def resolve_preprocess(model: Any, spec: Any, preprocess: str | Preprocess | Non
                        synthetic: bool) -> tuple[Preprocess, str]:
     """The preprocess to apply to an image for `spec`, and the words naming the choice.
 
-    "auto" (and None) take the model's range (`expected_range`), else pixels/255 for a synthetic
-    image and raw pixels for an image file; any other value is the user's choice, applied as is.
+    "auto" (and None) take the model's range (`expected_range`), else pixels/255 ([0, 1], the
+    input policy's float range); any other value is the user's choice, applied as is.
+    `synthetic` only changes the words.
     """
     prep = parse_preprocess(preprocess if preprocess not in (None, "") else "auto")
     if prep.name != "auto":
@@ -93,9 +94,8 @@ def resolve_preprocess(model: Any, spec: Any, preprocess: str | Preprocess | Non
     prep, why = expected_range(model, spec)
     if prep is not None:
         return prep, why
-    if synthetic:
-        return Preprocess("unit"), f"pixels/255 [0,1]: {why} (the input policy's float range)"
-    return Preprocess("none"), f"pixels 0..255: {why} (set tfperf_preprocess for another range)"
+    what = "the input policy's float range" if synthetic else "set tfperf_preprocess for another"
+    return Preprocess("unit"), f"pixels/255 [0,1]: {why} ({what})"
 
 
 def _span(a: np.ndarray, b: np.ndarray, top: float) -> float:

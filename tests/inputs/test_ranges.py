@@ -28,7 +28,7 @@ def _pixels(size=16):
     return synthetic_image(size, size, 3).astype(np.float32)
 
 
-def test_no_range_in_the_graph_gives_unit_synthetic_and_raw_file_pixels():
+def test_no_range_in_the_graph_gives_unit_pixels():
     fg = _keras()
     x, why = fitted_sample_image(fg)
     np.testing.assert_array_equal(x[0], _pixels() / np.float32(255))
