@@ -448,9 +448,12 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
     if source.run is not None:
         from pytest_tfperf.edge.judged import judge
 
+        t1 = time.perf_counter()
         judged, refused, n_judged = judge(fg, source.run, {b.variant: b.run for b in built
                                                            if b.error is None}, feed, dataset,
                                           preprocess)
+        if dataset is not None:
+            notes.append(f"errors judged on {n_judged} inputs in {time.perf_counter() - t1:.1f} s")
         if refused:
             notes.append(f"errors not given: the source's {refused} on the inputs judged, so any "
                          "variant would match; feed inputs in the model's range or a dataset")

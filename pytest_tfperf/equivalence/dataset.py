@@ -28,7 +28,9 @@ MAX_INPUTS = 100_000
 def dataset_label(dataset: Any) -> str:
     """How reports name a dataset: its path, else its type."""
     if isinstance(dataset, (str, os.PathLike)):
-        return os.fspath(dataset)
+        path = os.fspath(dataset)
+        rel = os.path.relpath(path) if os.path.isabs(path) else path
+        return rel if not rel.startswith("..") else path
     return type(dataset).__name__
 
 

@@ -99,13 +99,16 @@ class TfperfRecorder:
     def assert_equivalent(self, reference, candidate, inputs=None, **kwargs):
         """`pytest_tfperf.assert_equivalent`, recorded for the report (passing or failing).
 
-        Models compared with no `inputs` run on the reference's sample image.
+        Models compared with no `inputs` run on the ini `tfperf_dataset` folder when it is set
+        (issue 21), else on the reference's sample image; dataset images are preprocessed as
+        the sample image (`tfperf_preprocess`).
         """
         from pytest_tfperf.equivalence import NotEquivalentError, assert_equivalent
 
         reference = self._as_model(reference)
         candidate = self._as_model(candidate)
-        if inputs is None and _is_model(reference):
+        self._dataset_defaults(inputs, kwargs)
+        if inputs is None and kwargs.get("dataset") is None and _is_model(reference):
             inputs = self.default_inputs(reference)
         try:
             report = assert_equivalent(reference, candidate, inputs, **kwargs)
@@ -202,6 +205,7 @@ class TfperfRecorder:
 
         fg = self._as_model(model)
         label = kwargs.pop("input_label", None)
+        self._dataset_defaults(inputs, kwargs)
         if inputs is None:  # the SampleInputs, not default_inputs' bare array: it knows the dims it chose
             inputs = self._session.sample_feed_for_item(self._item, fg)
             label = label or self._image_label()
@@ -232,6 +236,17 @@ class TfperfRecorder:
         return self.last_inputs.get(id(fg)) if id(fg) in self.last_inputs else self.default_inputs(fg)
 
     # -- internals ----------------------------------------------------------------------------
+    def _dataset_defaults(self, inputs, kwargs: dict) -> None:
+        """ini `tfperf_dataset` (relative to the inifile) when the test gave neither inputs nor
+        a dataset; dataset images preprocessed as the sample image."""
+        settings = self._session.settings
+        if inputs is None and "dataset" not in kwargs and getattr(settings, "dataset", None):
+            kwargs["dataset"] = self._session.resolve_path(settings.dataset, settings.inidir)
+        elif isinstance(kwargs.get("dataset"), str):  # like model paths: the test's folder first
+            kwargs["dataset"] = self._session.resolve_path(kwargs["dataset"], self._base)
+        if kwargs.get("dataset") is not None:
+            kwargs.setdefault("preprocess", settings.preprocess)
+
     def _image_label(self) -> str:
         from pytest_tfperf.plugin.markers import image_marker_path
 
