@@ -31,7 +31,8 @@ def measurement_index(doc: dict) -> dict[str, dict]:
     section = doc.get("tfperf")
     records: list[dict]
     if isinstance(section, dict) and isinstance(section.get("measurements"), list):
-        records = [r for r in section["measurements"] if isinstance(r, dict)]
+        records = [r for r in section["measurements"] if isinstance(r, dict)
+                   and r.get("outcome") != "rerun"]  # an earlier attempt is never compared
     else:
         records = [_record_from_benchmark(b) for b in doc.get("benchmarks") or []
                    if isinstance(b, dict)]

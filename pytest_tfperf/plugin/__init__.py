@@ -48,6 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-tfperf: {exc}") from None
     session = TfperfSession(settings)
     config.stash[_SESSION_KEY] = session
+    from pytest_tfperf.plugin.outcomes import OutcomeTagger  # xfail / rerun / error on the records
+
+    config.pluginmanager.register(OutcomeTagger(session), "tfperf-outcomes")
     if settings.compare or settings.compare_fail:
         try:
             session.prepare_compare()

@@ -243,6 +243,8 @@ class TfperfSession:
         added = self._record_test(item, recorder, verdicts)
         from pytest_tfperf.plugin.outputs import junit_properties
 
+        item.user_properties[:] = [p for p in item.user_properties  # a rerun's earlier attempt's
+                                   if not str(p[0]).startswith("tfperf")]  # properties go (issue 21)
         item.user_properties.extend((f"tfperf_{v.marker}", v.message) for v in verdicts)
         item.user_properties.extend(junit_properties(added))
         if not passed or self.settings.disabled:

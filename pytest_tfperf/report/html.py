@@ -44,6 +44,8 @@ from pytest_tfperf.report import (
     model_verdicts,
     model_weights,
     percentile_cell,
+    expected_and_rerun,
+    outcome_parts,
     run_tally,
     unique_models,
     verdict_text,
@@ -315,7 +317,8 @@ def _header(results) -> list[str]:
     parts = []
     if t["budgets"]:
         text = f"{t['budgets_failed']} of {t['budgets']} budgets failed" if t["budgets_failed"] else \
-            f"all {t['budgets']} budgets passed"
+            f"all {t['budgets']} budgets passed" if not t["budgets_xfailed"] else \
+            f"{t['budgets_passed']} of {t['budgets']} budgets passed"
         if t["budgets_unknown"]:
             text += f", {t['budgets_unknown']} not established"
         parts.append(text)
@@ -325,6 +328,7 @@ def _header(results) -> list[str]:
                      else f"{n_eq} equivalence checks passed")
     if t["comparisons"]:
         parts.append(f"{t['regressed']} of {t['comparisons']} comparisons regressed")
+    parts += outcome_parts(t)  # issue 21: xfail, xpass, errors, reruns as pytest says them
     if t["tests"]:
         parts.append(f"{t['tests']} tests with tfperf results")
     failed = t["budgets_failed"] or t["budgets_unknown"] or t["equivalence_failed"] or t["regressed"]
@@ -361,6 +365,11 @@ def render(results, title: str = "tfperf report") -> str:
         body.append('<h2 id="failures">Budget failures</h2><ul>')
         body += [f"<li><code>{_id(r.get('test_id'))}</code>: {_e(r.get('message'))}</li>"
                  for r in results.failures]
+        body.append("</ul>")
+    for title, records in expected_and_rerun(results):  # issue 21: apart, named as such
+        body.append(f"<h2>{_e(title)}</h2><ul>")
+        body += [f"<li><code>{_id(r.get('test_id'))}</code>: {_e(r.get('message'))}</li>"
+                 for r in records]
         body.append("</ul>")
     if budget_verdicts(results):
         body.append('<h2 id="budgets">Budgets</h2>')

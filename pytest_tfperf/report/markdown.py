@@ -17,6 +17,7 @@ from pytest_tfperf.report import (
     fmt_ms,
     fmt_num,
     fmt_pct,
+    expected_and_rerun,
     fmt_value,
     guessed_legend,
     headroom_cell,
@@ -61,6 +62,10 @@ def render(results, title: str = "tfperf report") -> str:
     if results.failures:
         out += ["### Budget failures", ""]
         out += [f"- `{r.get('test_id') or MISSING}`: {_cell(r.get('message'))}" for r in results.failures]
+        out.append("")
+    for title, records in expected_and_rerun(results):  # issue 21: apart, named as such
+        out += [f"### {title}", ""]
+        out += [f"- `{r.get('test_id') or MISSING}`: {_cell(r.get('message'))}" for r in records]
         out.append("")
     if results.measurements:
         rows = []

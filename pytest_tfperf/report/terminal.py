@@ -22,6 +22,7 @@ from pytest_tfperf.report import (
     budget_text,
     display_labels,
     display_path,
+    expected_and_rerun,
     fmt_bytes,
     fmt_change_ci,
     fmt_count,
@@ -395,4 +396,8 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
         out.append(("tfperf comparison", lines))
     if results.failures:
         out.append(("tfperf budget failures", render_failures(results, width)))
+    for title, records in expected_and_rerun(results):  # issue 21: apart, never red
+        out.append((f"tfperf {title[0].lower()}{title[1:]}",
+                    [line for r in records for line in textwrap.wrap(
+                        f"{r.test_id}: {r.message}", width, subsequent_indent="  ")]))
     return out
