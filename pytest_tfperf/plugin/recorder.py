@@ -5,6 +5,8 @@ so budget markers can be checked at the end of the test and the session report c
 """
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import os
 from typing import Any
@@ -53,13 +55,16 @@ class TfperfRecorder:
 
     def measure(self, target, inputs=None, *, batch: int | None = None, name: str | None = None,
                 warmup: int | None = None, min_time: float | None = None,
-                max_time: float | None = None, min_runs: int | None = None):
+                max_time: float | None = None, min_runs: int | None = None, model=None, fed=None):
         """Time `target` (any Model, `(tf_session, fetches)`, keras.Model, tf.function, callable).
 
         Warm-up, adaptive sampling until the statistic is precise enough or clearly on one side
         of this test's `latency_budget`; ini/option timing defaults apply unless overridden here.
         A Model measured with no `inputs` runs on its sample image, and inputs that are not
-        images on the input policy's arrays (`default_inputs`).
+        images on the input policy's arrays (`default_inputs`). A plain callable's row names
+        `model` (a Model, or words) and `fed` (the arrays the callable feeds it) when given,
+        e.g. ``measure(lambda: km.predict(x), name="keras predict", model=frozen_graph, fed=x)``;
+        else the model column says "callable <name>".
 
         Returns:
             LatencyStats (median_ms, p90_ms, fps, 95% CIs, raw samples...).
@@ -86,9 +91,16 @@ class TfperfRecorder:
         args = dict(batch=batch, name=name, warmup=warmup, min_time=min_time, max_time=max_time,
                     min_runs=min_runs, percentile=budget.percentile if budget else 50)
         stats = measure(target, inputs, budget_ms=budget_ms, settings=timing, **args)
-        self.measurements.append((stats, fg))
-        self.details[id(stats)] = self._details(fg, inputs, generated, dict(
-            warmup=warmup, min_time=min_time, max_time=max_time, min_runs=min_runs))
+        named = None  # issue 21: every row names its model and input, a callable's too
+        if fg is None:
+            named = self._as_model(model) if model is not None and not isinstance(model, str) else None
+            if named is None and not stats.model:
+                label = model if isinstance(model, str) else f"callable {_callable_name(target)}"
+                stats = dataclasses.replace(stats, model=label)
+        self.measurements.append((stats, fg if fg is not None else named))
+        self.details[id(stats)] = self._details(
+            fg if fg is not None else named, inputs if fed is None else fed, generated,
+            dict(warmup=warmup, min_time=min_time, max_time=max_time, min_runs=min_runs))
         if fg is not None:
             self.last_inputs[id(fg)] = inputs
         self._note_model(fg)
@@ -310,6 +322,12 @@ class TfperfRecorder:
             reference_id=model_identity(reference) if _is_model(reference) else None,
             candidate_id=model_identity(candidate) if _is_model(candidate) else None,
             report=report.to_dict()))
+
+
+def _callable_name(target) -> str:
+    """'test_speed.<lambda>' / 'run': what a plain callable is called."""
+    return str(getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+               or type(target).__name__)
 
 
 def _is_model(obj) -> bool:

@@ -304,9 +304,9 @@ def model_labels(results) -> dict[str, str]:
 
 def model_label(record: Any, labels: dict[str, str]) -> str:
     """The row label of a record's model (`model_labels`), '-' for none."""
-    if get(record, "model") is None and get(record, "model_id") is None:
+    if not get(record, "model") and not get(record, "model_id"):
         return MISSING
-    return labels.get(model_key(record), str(get(record, "model") or MISSING))
+    return labels.get(model_key(record)) or str(get(record, "model") or MISSING)
 
 
 def display_labels(records: list[dict]) -> list[str]:

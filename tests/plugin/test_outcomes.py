@@ -78,3 +78,31 @@ def test_xfail_and_rerun_reported_as_pytest_says(pytester):
     flaky_cmp = [c for c in comparisons if "flaky" in str(c.get("name") or c.get("test_id"))]
     assert len(flaky_cmp) == 1, comparisons
     assert compared.ret == 0, compared.stdout.str()[-3000:]
+
+
+def test_every_row_names_its_model_and_input(pytester):
+    """A plain callable's row says "callable <name>", or the model and arrays it was told."""
+    from pytest_tfperf import load
+    from pytest_tfperf.model import zoo
+
+    fg = load(zoo.small_convnet_graph(), outputs=["logits_layer/BiasAdd"])
+    (pytester.path / "m.pb").write_bytes(fg.graph_def.SerializeToString())
+    pytester.makeini("[pytest]\ntfperf_model = m.pb\n")
+    pytester.makepyfile(test_rows="""
+        import time
+
+        def test_rows(tfperf, frozen_graph, sample_image):
+            tfperf.measure(lambda: time.sleep(0.001), name="plain", min_runs=5, min_time=0.02, max_time=0.1)
+            tfperf.measure(lambda: frozen_graph.run(sample_image), name="wrapped",
+                           model=frozen_graph, fed=sample_image, min_runs=5, min_time=0.02, max_time=0.1)
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--tfperf-report",
+                                           "--tfperf-json=r.json")
+    result.assert_outcomes(passed=1)
+    assert "every row: model\n" not in result.stdout.str()
+    rows = {m["name"]: m for m in json.loads((pytester.path / "r.json").read_text())["tfperf"]["measurements"]}
+    assert rows["plain"]["model"] == "callable test_rows.<locals>.<lambda>"
+    assert rows["wrapped"]["model"] == "m.pb" and rows["wrapped"]["model_id"]
+    (fed,) = rows["wrapped"]["inputs"]
+    assert fed["shape"] == [1, 32, 32, 3] and fed["source"] == "sample image"
+    assert fed["range"].startswith("pixels/255 [0,1]")
