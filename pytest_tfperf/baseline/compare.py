@@ -138,6 +138,9 @@ def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | 
     return best
 
 
+MIN_CI_SAMPLES = 10  # a blockless row (pytest-benchmark's) needs this many samples for a change CI
+
+
 def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: float,
                  references: tuple[dict, dict] | None) -> Comparison:
     from pytest_tfperf.timing.blocks import block_values, estimate_change
@@ -151,7 +154,15 @@ def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: fl
     if bv is None or nv is None or bv <= 0 or nv <= 0:
         return Comparison(**common, verdict="ok",
                           note=f"no {stat} in the baseline or this run: not compared")
-    (b_blocks, b_derived), (n_blocks, _) = record_blocks(base), record_blocks(new)
+    (b_blocks, b_derived), (n_blocks, n_derived) = record_blocks(base), record_blocks(new)
+    few = min(common["base_n"], common["new_n"])
+    if (b_derived or n_derived) and few < MIN_CI_SAMPLES:  # e.g. benchmark.pedantic(rounds=3)
+        ratio = nv / bv
+        past = th.exceeded(bv, nv) or th.improved(bv, nv)
+        return Comparison(**common, ratio=ratio, delta_ms=nv - bv, verdict="noise" if past else "ok",
+                          note=f"blockless rows with n={common['base_n']} / {common['new_n']} samples: "
+                               f"too few for a change CI (want >= {MIN_CI_SAMPLES} each); compared "
+                               "by value, never called a regression")
     b_values, n_values = block_values(b_blocks, stat), block_values(n_blocks, stat)
     notes = ["baseline without blocks: blocks cut from its stored samples"] if b_derived else []
     extra, scale, normalized = (), 1.0, False
@@ -215,7 +226,10 @@ def comparison_warnings(base_doc: dict, results, settings=None) -> list[str]:
     src = base_doc.get("_tfperf_source", "the baseline")
     out = []
     records = measurement_index(base_doc).values()
-    if any(not (r.get("stats") or {}).get("blocks") for r in records):
+    # pytest-benchmark's rows never have blocks (issue 21): a new baseline would not change that,
+    # they are compared by what they have, so they are no reason to re-save
+    if any(not (r.get("stats") or {}).get("blocks") and r.get("target_kind") != "pytest-benchmark"
+           for r in records):
         out.append(f"{src} has measurements without timing blocks (saved by an older tfperf or "
                    f"by pytest-benchmark): their blocks are cut from the stored samples, which "
                    f"see less of the run-to-run noise; save a new baseline to replace it")
