@@ -156,7 +156,8 @@ def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: fl
                           note=f"no {stat} in the baseline or this run: not compared")
     (b_blocks, b_derived), (n_blocks, n_derived) = record_blocks(base), record_blocks(new)
     few = min(common["base_n"], common["new_n"])
-    if (b_derived or n_derived) and few < MIN_CI_SAMPLES:  # e.g. benchmark.pedantic(rounds=3)
+    bench = "pytest-benchmark" in (base.get("target_kind"), new.get("target_kind"))
+    if bench and (b_derived or n_derived) and few < MIN_CI_SAMPLES:  # benchmark.pedantic(rounds=3)
         ratio = nv / bv
         past = th.exceeded(bv, nv) or th.improved(bv, nv)
         return Comparison(**common, ratio=ratio, delta_ms=nv - bv, verdict="noise" if past else "ok",

@@ -82,6 +82,7 @@ class VariantRow:
         data = dataclasses.asdict(self)
         data["round_medians_ms"] = list(self.round_medians_ms)
         data["worst_layers"] = [w.to_dict() for w in self.worst_layers]
+        data["top1_ci"] = list(self.top1_ci) if self.top1_ci is not None else None
         return data
 
     @classmethod
