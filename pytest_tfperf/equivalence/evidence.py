@@ -189,9 +189,12 @@ def _judged(comp: Any, evidence: OutputEvidence, allow_degenerate: bool,
     reference output carries no information, failed when top-1 agreement is below `min_top1`."""
     comp = dataclasses.replace(comp, **evidence.summary())
     problem = None if allow_degenerate else evidence.problem()
-    if problem is not None:
+    if problem is not None and comp.passed:  # a pass that would prove nothing: refused
         return dataclasses.replace(comp, passed=False, failure="degenerate", information=problem,
                                    message=refused_message(comp, problem, fed))
+    if problem is not None:  # a real difference stands; the note says the inputs were poor too
+        comp = dataclasses.replace(comp, information=problem, message=(
+            f"{comp.message}; note: the reference output is {problem} on these inputs"))
     extra = evidence_text(comp)
     message = comp.message + (f"; {extra}" if extra else "")
     if min_top1 is not None and comp.top1_agreement is not None and comp.top1_agreement < min_top1:
