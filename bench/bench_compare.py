@@ -175,15 +175,17 @@ def verdicts(a: dict, b: dict) -> dict[str, dict[str, bool]]:
     from pytest_benchmark.utils import parse_compare_fail
 
     from pytest_tfperf.baseline import compare_runs
+    from pytest_tfperf.results.file import from_document
     from pytest_tfperf.timing.stats import mann_whitney_u
 
     out: dict[str, dict[str, bool]] = {m: {} for m in METHODS}
     for c in b["tfperf"].get("comparisons") or []:
         out["gate"][c["name"]] = c["verdict"] == "regressed"
     first = first_timing_doc(b)
-    for c in compare_runs(a, first, [THRESHOLD]):
+    base_file, first_file = from_document(a, "a.json"), from_document(first, "b.json")
+    for c in compare_runs(base_file, first_file, [THRESHOLD]):
         out["files"][c.name] = c.verdict == "regressed"
-    for c in compare_runs(a, first, [THRESHOLD], normalize=True):
+    for c in compare_runs(base_file, first_file, [THRESHOLD], normalize=True):
         out["norm"][c.name] = c.verdict == "regressed"
     base = {r["name"]: r for r in a["tfperf"]["measurements"]}
     for rec in first["tfperf"]["measurements"]:

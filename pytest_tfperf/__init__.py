@@ -1,8 +1,9 @@
 """pytest-tfperf: TensorFlow model performance as ordinary pytest tests.
 
 Public API (TensorFlow is imported only when a function first needs it):
-`load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`, `compare_models`,
-`optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, `assert_faster`, and the
+`load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`,
+`compare_models`, `optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`,
+`assert_faster`, `sweep`, and the
 error hierarchy rooted at `TfperfError`.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pytest_tfperf.errors import (  # noqa: F401  (re-exported)
     BudgetExceeded,
     ConfigError,
     GraphValidationError,
+    HistoryError,
     ImageError,
     InputError,
     MarkerUsageError,
@@ -40,6 +42,7 @@ _LAZY = {
     "to_tflite": "edge", "variants": "edge", "VariantTable": "edge",
     "assert_faster": "timing.abtest", "compare_speed": "timing.abtest",
     "SpeedComparison": "timing.abtest",
+    "sweep": "timing.sweep", "SweepResult": "timing.sweep",
     "NotFasterError": "errors",
 }
 
@@ -48,6 +51,7 @@ __all__ = sorted([
     "BaselineError", "BudgetExceeded", "ConfigError", "GraphValidationError", "ImageError",
     "InputError", "MarkerUsageError", "ModelLoadError", "NodeNotFoundError", "OptimizeError",
     "TfperfError", "__version__", *_LAZY,
+    "HistoryError",
 ])
 
 

@@ -14,6 +14,32 @@ from pathlib import Path
 from typing import Any
 
 
+def unwritable(path: str | os.PathLike) -> tuple[str, str] | None:
+    """Why `write_bytes(path)` cannot succeed, checked before any slow work: the one
+    writable-path check (CLI outputs, `to_tflite(path=)`, the plugin's report options).
+
+    Missing parent folders are fine (`write_bytes` creates them). Returns `(culprit, problem)`
+    for the caller to word with its own option name and fix, or None:
+    `(path, "is a directory")`, `(ancestor, "is a file, not a directory")`,
+    `(folder or path, "is not writable")`.
+    """
+    text = os.fspath(path)
+    if os.path.isdir(text):
+        return text, "is a directory"
+    existing = os.path.dirname(os.path.abspath(text))
+    shown = os.path.dirname(text)
+    while existing and not os.path.exists(existing):
+        existing, shown = os.path.dirname(existing), os.path.dirname(shown)
+    shown = shown or existing
+    if not os.path.isdir(existing):
+        return shown, "is a file, not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return shown, "is not writable"
+    if os.path.exists(text) and not os.access(text, os.W_OK):
+        return text, "is not writable"
+    return None
+
+
 def write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:
     """Write `data` to `path` atomically, creating parent directories.
 

@@ -51,6 +51,10 @@ class BaselineError(TfperfError):
     """A stored baseline is missing, corrupt or not a tfperf file."""
 
 
+class HistoryError(TfperfError):
+    """A run history store is missing, corrupt or written by a newer pytest-tfperf."""
+
+
 class BudgetExceeded(AssertionError):
     """A budget marker's limit was exceeded (a test failure, not a usage error)."""
 

@@ -1,16 +1,26 @@
-"""How amounts are worded for people: plurals, milliseconds, the excess over a limit, headroom, FPS.
+"""How amounts are worded for people: plurals, milliseconds, FPS, counts, bytes, the excess over
+a limit, headroom.
 
 Pure text helpers (standard library only), shared by the budget messages (`budgets`) and the
 renderers (`report/`), so that a failure message and a table cell say one thing one way:
 "33.2x over" rather than "-3221.0%", "by 1 (+0.02%)" rather than "by 0.0%", "1 call" rather
 than "1 calls", "≥30 FPS" rather than "p50≤33.333ms" for `latency_budget(fps=30)`.
+
+One formatter per quantity, one rounding rule each, used by every table and message:
+`format_ms` (>= 3 significant digits, >= 1 decimal), `format_fps` (1 decimal), `format_count`
+(SI suffixes k/M/G/T, 2 decimals: 1.5e9 reads "1.50G" everywhere) and `format_bytes` (decimal
+units, 1 decimal, 1 MB = 10^6 bytes, as `size_budget(mb)` counts them). A missing or non-finite amount
+reads `MISSING` ("-").
 """
 from __future__ import annotations
 
 import math
 
-__all__ = ["decimals_for", "excess_text", "format_ms", "fps_floor_text", "headroom_text", "limit_text",
-           "over_text", "percent_text", "plural", "ratio_text"]
+__all__ = ["MISSING", "decimals_for", "excess_text", "format_bytes", "format_count", "format_fps",
+           "format_ms", "fps_floor_text", "headroom_text", "limit_text", "percent_text", "plural",
+           "ratio_text"]
+
+MISSING = "-"  # what a missing amount reads as, in every table
 
 OVER_RATIO = 2.0  # from twice the limit on, an excess reads as a ratio ("33.2x over")
 
@@ -30,11 +40,42 @@ def decimals_for(value: float, sig: int = 2, least: int = 1, most: int = 6) -> i
     return min(max(least, needed), most)
 
 
-def format_ms(ms: float, least: int = 1) -> str:
-    """Milliseconds with >= 3 significant digits and >= `least` decimals: 112.4, 1.23, 0.0456."""
-    if not math.isfinite(ms) or ms <= 0:
-        return f"{ms:.{least}f}"
-    return f"{ms:.{decimals_for(ms, sig=3, least=least)}f}"
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def format_ms(ms: float | None, least: int = 1) -> str:
+    """Milliseconds with >= 3 significant digits and >= `least` decimals: 112.4, 1.23, 0.0456
+    ('-' for None or a non-finite value). The one rounding rule for milliseconds."""
+    if not _finite(ms):
+        return MISSING
+    return f"{ms:.{decimals_for(abs(ms), sig=3, least=least)}f}"
+
+
+def format_fps(fps: float | None) -> str:
+    """Frames per second with one decimal: 31.2 ('-' when missing)."""
+    return f"{fps:.1f}" if _finite(fps) else MISSING
+
+
+def format_count(value: float | None) -> str:
+    """A count with SI suffixes: 950 -> '950', 62378344 -> '62.38M', 1.5e9 -> '1.50G'."""
+    if not _finite(value):
+        return MISSING
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.2f}{suffix}"
+    return f"{int(value)}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def format_bytes(value: float | None) -> str:
+    """Bytes in decimal units with one decimal (1 MB = 10^6 bytes, as `size_budget(mb)` counts
+    them): '512 B', '1.5 kB', '249.6 MB', '1.2 GB'."""
+    if not _finite(value):
+        return MISSING
+    for factor, unit in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if abs(value) >= factor:
+            return f"{value / factor:.1f} {unit}"
+    return f"{int(value)} B"
 
 
 def percent_text(pct: float) -> str:
@@ -47,16 +88,6 @@ def percent_text(pct: float) -> str:
     if abs(pct) < 0.001:
         return "<0.001%"
     return f"{pct:.2g}%"
-
-
-def over_text(value: float, limit: float) -> str:
-    """How far `value` is over `limit`: '12.4% over', '0.021% over', '33.2x over'."""
-    if not (math.isfinite(value) and math.isfinite(limit)) or limit <= 0:
-        return "over"
-    ratio = value / limit
-    if ratio >= OVER_RATIO:
-        return f"{ratio_text(ratio)} over"
-    return f"{percent_text((value - limit) / limit * 100.0)} over"
 
 
 def ratio_text(ratio: float) -> str:

@@ -1,5 +1,8 @@
-"""Package layout rules (issue 10): no import cycles, no module over 500 lines, only cli/ and
-report/ print, domain modules never import cli/, and `pytest_tfperf.optimize` stays the function."""
+"""Package layout rules (issues 10 and 18): no import cycles (imports inside functions included),
+no module over 500 lines, at most 12 modules at the package root, a tests/<package>/ folder per
+subpackage, records read by attribute only (no class answers `obj["key"]` / `obj.get(...)`), only
+cli/ and report/ print, domain modules never import cli/, and `pytest_tfperf.optimize` stays the
+function."""
 from __future__ import annotations
 
 import ast
@@ -23,14 +26,15 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _top_level_imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """Package modules `name` imports when it is imported (not imports inside functions)."""
+def _imports(name: str, path: Path, modules: dict[str, Path], *, in_functions: bool = True) -> set[str]:
+    """Package modules `name` imports: at import time, and (`in_functions`) inside its functions,
+    where a cycle hides until the function runs."""
     is_package = path.name == "__init__.py"
     found: set[str] = set()
 
     def visit(nodes):
         for node in nodes:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            if not in_functions and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 continue
             if isinstance(node, ast.Import):
                 found.update(a.name for a in node.names if a.name in modules)
@@ -66,9 +70,11 @@ def test_every_submodule_imports_and_optimize_stays_the_function():
     assert pytest_tfperf.optimize_with_report.__name__ == "optimize_with_report"
 
 
-def test_no_import_cycles():
+def _cycle(in_functions: bool) -> str | None:
+    """The first import cycle found, as 'a -> b -> a', or None."""
     modules = _modules()
-    graph = {name: _top_level_imports(name, path, modules) for name, path in modules.items()}
+    graph = {name: _imports(name, path, modules, in_functions=in_functions)
+             for name, path in modules.items()}
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -83,9 +89,54 @@ def test_no_import_cycles():
         stack.pop()
         state[node] = 2
 
-    for name in sorted(graph):
-        if name not in state:
-            dfs(name)
+    try:
+        for name in sorted(graph):
+            if name not in state:
+                dfs(name)
+    except AssertionError as exc:
+        return str(exc)
+    return None
+
+
+def test_no_import_cycles_imports_inside_functions_included():
+    assert _cycle(in_functions=False) is None
+    assert _cycle(in_functions=True) is None
+
+
+def test_the_cycle_check_sees_imports_inside_functions(tmp_path):
+    a = tmp_path / "a.py"
+    a.write_text("def f():\n    from pkg import b\n")
+    modules = {"pkg.a": a, "pkg.b": tmp_path / "b.py"}
+    assert _imports("pkg.a", a, modules) == {"pkg.b"}
+    assert _imports("pkg.a", a, modules, in_functions=False) == set()
+
+
+def test_at_most_12_modules_at_the_package_root():
+    root = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(root) <= 12, root
+
+
+def test_every_subpackage_with_code_has_a_tests_folder():
+    tests = Path(__file__).parent
+    missing = [p.name for p in sorted(PACKAGE.iterdir())
+               if (p / "__init__.py").is_file() and len(list(p.rglob("*.py"))) > 1
+               and not list((tests / p.name).glob("test_*.py"))]
+    assert not missing, f"subpackages without tests/<package>/test_*.py: {missing}"
+
+
+def test_records_are_read_by_attribute_only():
+    """No package class answers `obj["key"]` or `obj.get(key)` like a dict (issue 18: the dict
+    shim on records is gone; records are read as `rec.field`)."""
+    found = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                            item.name == "__getitem__" or item.name == "get" and item.args.args
+                            and item.args.args[0].arg == "self"):
+                        found.append(f"{name}.{node.name}.{item.name}")
+    assert not found, found
 
 
 # Split on other branches of issue 10; drop each name when its split is merged.

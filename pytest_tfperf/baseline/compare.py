@@ -25,9 +25,15 @@ import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 
-from pytest_tfperf.results.records import ALPHA, measurement_label  # noqa: F401  (ALPHA: re-exported)
+from pytest_tfperf.results.file import ResultFile, measurement_index
+from pytest_tfperf.results.records import (  # noqa: F401  (ALPHA: re-exported)
+    ALPHA,
+    MeasurementRecord,
+    measurement_label,
+    record_from_dict,
+)
 from pytest_tfperf.results.records import ComparisonRecord as Comparison
-from pytest_tfperf.baseline.storage import _keyed, measurement_index
+from pytest_tfperf.results.session import SessionResults
 from pytest_tfperf.baseline.thresholds import Threshold, parse_fail_expr, parse_thresholds
 
 DEFAULT_DISPLAY_EXPR = "10%"  # on the gated statistic; classifies (never fails) when none is given
@@ -36,23 +42,23 @@ _SEVERITY = {"ok": 0, "noise": 1, "improved": 2, "regressed": 3}
 
 
 # --------------------------------------------------------------------------- comparisons
-def _samples(record: dict) -> list[float]:
-    return [float(v) for v in (record.get("stats") or {}).get("samples_ms") or [] if v is not None]
+def _samples(record: MeasurementRecord) -> list[float]:
+    return [float(v) for v in (record.stats or {}).get("samples_ms") or [] if v is not None]
 
 
-def gated_statistic(record: dict) -> str:
+def gated_statistic(record: MeasurementRecord) -> str:
     """"median" or "pNN": the statistic a measurement's budget gates on."""
-    q = (record.get("stats") or {}).get("gated_percentile")
+    q = (record.stats or {}).get("gated_percentile")
     return "median" if q in (None, 50, 50.0) else f"p{float(q):g}"
 
 
-def statistic_value(record: dict, statistic: str) -> float | None:
+def statistic_value(record: MeasurementRecord, statistic: str) -> float | None:
     """The value (ms) of `statistic` for a measurement record: from its stats, else its samples."""
     import numpy as np
 
     if statistic == "gated":
         statistic = gated_statistic(record)
-    st = record.get("stats") or {}
+    st = record.stats or {}
     key = {"median": "median_ms", "mean": "mean_ms", "min": "min_ms", "max": "max_ms"}.get(
         statistic, f"{statistic}_ms")
     if st.get(key) is not None:
@@ -66,12 +72,12 @@ def statistic_value(record: dict, statistic: str) -> float | None:
         samples))
 
 
-def record_blocks(record: dict) -> tuple[list[dict], bool]:
+def record_blocks(record: MeasurementRecord) -> tuple[list[dict], bool]:
     """`(blocks, derived)`: a record's stored blocks, else blocks cut from its samples in call
     order (`derived` True: an older file or pytest-benchmark's), else none."""
     from pytest_tfperf.timing.blocks import block_count, blocks_from_samples, split_sizes
 
-    st = record.get("stats") or {}
+    st = record.stats or {}
     stored = [b for b in st.get("blocks") or [] if isinstance(b, dict)]
     if stored:
         return stored, False
@@ -83,7 +89,7 @@ def record_blocks(record: dict) -> tuple[list[dict], bool]:
     return list(blocks_from_samples(samples, sizes, float(q))), True
 
 
-def _single_side_sd(record: dict, statistic: str) -> float | None:
+def _single_side_sd(record: MeasurementRecord, statistic: str) -> float | None:
     """SD of log(statistic) from its per-call order-statistic CI, for a side with one block."""
     import math
 
@@ -102,9 +108,11 @@ def _single_side_sd(record: dict, statistic: str) -> float | None:
     return math.log(hi / lo) / (2 * 1.96) if coverage >= 0.95 else math.log(hi / lo) / 2
 
 
-def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | str] = (),
-                        *, enforced: bool | None = None, run_noise: float | None = None,
-                        references: tuple[dict, dict] | None = None) -> Comparison:
+def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
+                        thresholds: Sequence[Threshold | str] = (), *, enforced: bool | None = None,
+                        run_noise: float | None = None,
+                        references: tuple[MeasurementRecord, MeasurementRecord] | None = None
+                        ) -> Comparison:
     """Compare one measurement record with its baseline record (see the module docstring).
 
     Args:
@@ -141,14 +149,15 @@ def compare_measurement(base: dict, new: dict, thresholds: Sequence[Threshold | 
 MIN_CI_SAMPLES = 10  # a blockless row (pytest-benchmark's) needs this many samples for a change CI
 
 
-def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: float,
-                 references: tuple[dict, dict] | None) -> Comparison:
+def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold, enforced: bool,
+                 noise: float, references: tuple[MeasurementRecord, MeasurementRecord] | None
+                 ) -> Comparison:
     from pytest_tfperf.timing.blocks import block_values, estimate_change
 
     stat = th.statistic
     bv, nv = statistic_value(base, stat), statistic_value(new, stat)
-    common = dict(key=measurement_label(new), test_id=str(new.get("test_id") or ""),
-                  name=new.get("name"), statistic=stat, base_ms=bv, new_ms=nv,
+    common = dict(key=measurement_label(new), test_id=str(new.test_id or ""),
+                  name=new.name, statistic=stat, base_ms=bv, new_ms=nv,
                   base_n=len(_samples(base)), new_n=len(_samples(new)), threshold=th.expr,
                   enforced=enforced)
     if bv is None or nv is None or bv <= 0 or nv <= 0:
@@ -156,7 +165,7 @@ def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: fl
                           note=f"no {stat} in the baseline or this run: not compared")
     (b_blocks, b_derived), (n_blocks, n_derived) = record_blocks(base), record_blocks(new)
     few = min(common["base_n"], common["new_n"])
-    bench = "pytest-benchmark" in (base.get("target_kind"), new.get("target_kind"))
+    bench = "pytest-benchmark" in (getattr(base, "target_kind", None), getattr(new, "target_kind", None))
     if bench and (b_derived or n_derived) and few < MIN_CI_SAMPLES:  # benchmark.pedantic(rounds=3)
         ratio = nv / bv
         past = th.exceeded(bv, nv) or th.improved(bv, nv)
@@ -176,27 +185,37 @@ def _compare_one(base: dict, new: dict, th: Threshold, enforced: bool, noise: fl
         bv, nv * scale, b_values, n_values, run_noise=noise, extra_blocks=extra,
         base_sd=_single_side_sd(base, stat) if len(b_values) < 2 else None,
         new_sd=_single_side_sd(new, stat) if len(n_values) < 2 else None)
-    low_ms, high_ms = bv * change.low, bv * change.high  # the CI of `new`, on the base's scale
-    if th.exceeded(bv, low_ms):
-        verdict = "regressed"
-    elif th.improved(bv, high_ms):
-        verdict = "improved"
-    elif th.exceeded(bv, bv * change.ratio) or th.improved(bv, bv * change.ratio):
-        verdict = "noise"
-    else:
-        verdict = "ok"
+    verdict = verdict_of(th, bv, change)
     return Comparison(
         **common, ratio=change.ratio, delta_ms=nv * scale - bv, p_value=change.p_value,
         verdict=verdict, note="; ".join(notes), ci_low=change.low, ci_high=change.high,
         run_noise=noise, base_blocks=len(b_values), new_blocks=len(n_values),
-        normalized=normalized, retimed=bool(new.get("retimed")))
+        normalized=normalized, retimed=bool(new.retimed))
+
+
+def verdict_of(th: Threshold, base_ms: float, change) -> str:
+    """"regressed" / "improved" / "noise" / "ok" for a `blocks.ChangeEstimate` of new/base
+    against one threshold (the rules in the module docstring)."""
+    low_ms, high_ms = base_ms * change.low, base_ms * change.high  # new's CI, on base's scale
+    if th.exceeded(base_ms, low_ms):
+        return "regressed"
+    if th.improved(base_ms, high_ms):
+        return "improved"
+    if th.exceeded(base_ms, base_ms * change.ratio) or th.improved(base_ms, base_ms * change.ratio):
+        return "noise"
+    return "ok"
+
+
+def most_severe(comparisons: Iterable[Comparison]) -> Comparison:
+    """The comparison with the most severe verdict (regressed > improved > noise > ok)."""
+    return max(comparisons, key=lambda c: _SEVERITY[c.verdict])
 
 
 # --------------------------------------------------------------------------- baseline documents
-def baseline_warnings(base_doc: dict, environment: dict, machine: dict | None = None) -> list[str]:
+def baseline_warnings(base: ResultFile, environment: dict, machine: dict | None = None) -> list[str]:
     """Why timings may not be comparable: another machine, TensorFlow version or device."""
-    src = base_doc.get("_tfperf_source", "the baseline")
-    env = (base_doc.get("tfperf") or {}).get("environment") or {}
+    src = base.path
+    env = base.environment
     warnings = []
     base_tf, new_tf = env.get("tensorflow"), environment.get("tensorflow")
     if base_tf and new_tf and base_tf != new_tf:
@@ -204,7 +223,7 @@ def baseline_warnings(base_doc: dict, environment: dict, machine: dict | None = 
     base_dev, new_dev = env.get("device"), environment.get("device")
     if base_dev and new_dev and base_dev != new_dev:
         warnings.append(f"{src} was recorded on device {base_dev}, this run on {new_dev}")
-    bm = base_doc.get("machine_info") or {}
+    bm = base.machine_info
     if machine:
         def ident(m):
             return (m.get("node"), (m.get("cpu") or {}).get("brand_raw"), m.get("machine"))
@@ -221,21 +240,21 @@ def compare_options(settings) -> dict:
             "normalize": bool(getattr(settings, "normalize", False))}
 
 
-def comparison_warnings(base_doc: dict, results, settings=None) -> list[str]:
+def comparison_warnings(base: ResultFile, results: SessionResults | ResultFile,
+                        settings=None) -> list[str]:
     """Why a comparison sees less than it should: a baseline without blocks, a missing
     reference workload under `--tfperf-normalize`."""
-    src = base_doc.get("_tfperf_source", "the baseline")
+    src = base.path
     out = []
-    records = measurement_index(base_doc).values()
     # pytest-benchmark's rows never have blocks (issue 21): a new baseline would not change that,
     # they are compared by what they have, so they are no reason to re-save
-    if any(not (r.get("stats") or {}).get("blocks") and r.get("target_kind") != "pytest-benchmark"
-           for r in records):
+    if any(not (r.stats or {}).get("blocks") and r.target_kind != "pytest-benchmark"
+           for r in base.results.measurements):
         out.append(f"{src} has measurements without timing blocks (saved by an older tfperf or "
                    f"by pytest-benchmark): their blocks are cut from the stored samples, which "
                    f"see less of the run-to-run noise; save a new baseline to replace it")
     if settings is not None and getattr(settings, "normalize", False):
-        for what, run in (("the baseline", base_doc), ("this run", results)):
+        for what, run in (("the baseline", base), ("this run", results)):
             if reference_of(run) is None:
                 out.append(f"--tfperf-normalize: {what} has no reference workload timing; "
                            f"compared without normalisation")
@@ -247,13 +266,14 @@ def _ident_text(m: dict) -> str:
     return f"node {m.get('node')!r}, cpu {cpu!r}"
 
 
-def compare_runs(base_doc: dict, new_results, thresholds: Sequence[Threshold | str] = (), *,
+def compare_runs(base: ResultFile, new_results: SessionResults | ResultFile,
+                 thresholds: Sequence[Threshold | str] = (), *,
                  run_noise: float | None = None, normalize: bool = False) -> list[Comparison]:
     """Compare every measurement of this run that the baseline also has.
 
     Args:
-        base_doc: a `load_baseline` document.
-        new_results: this run's `SessionResults`, or another document (the CLI).
+        base: the baseline (`load_baseline`).
+        new_results: this run's `SessionResults`, or another run's file (the CLI).
         thresholds: `--tfperf-compare-fail` thresholds (empty: classify only, fail nothing).
             A record's own `regression` (from `latency_budget(..., regression="10%")`)
             replaces them for that measurement.
@@ -264,36 +284,32 @@ def compare_runs(base_doc: dict, new_results, thresholds: Sequence[Threshold | s
     Returns:
         One `Comparison` per measurement present in both, keyed by test id + measurement name.
     """
-    base = measurement_index(base_doc)
-    if isinstance(new_results, dict):
-        new = measurement_index(new_results)
-    else:
-        new = _keyed(new_results.measurements, measurement_label)
+    before, new = measurement_index(base), measurement_index(new_results)
     references = None
     if normalize:
-        pair = (reference_of(base_doc), reference_of(new_results))
+        pair = (reference_of(base), reference_of(new_results))
         references = pair if all(pair) else None
     out = []
     for key, rec in new.items():
-        if key in base:
+        if key in before:
             own = _record_thresholds(rec)
-            cmp = compare_measurement(base[key], rec, own or thresholds,
+            cmp = compare_measurement(before[key], rec, own or thresholds,
                                       enforced=True if own else None, run_noise=run_noise,
                                       references=references)
             out.append(dataclasses.replace(cmp, key=key))
     return out
 
 
-def reference_of(run) -> dict | None:
-    """The reference-workload record (`reference.py`) of a document or `SessionResults`."""
-    env = run.environment if hasattr(run, "environment") else \
-        ((run.get("tfperf") or {}).get("environment") or {})
-    ref = env.get("reference") if isinstance(env, dict) else None
-    return ref if isinstance(ref, dict) and isinstance(ref.get("stats"), dict) else None
+def reference_of(run: SessionResults | ResultFile) -> MeasurementRecord | None:
+    """The reference-workload timing (`timing/reference.py`) of a run, as a measurement record."""
+    ref = run.environment.get("reference")
+    if not isinstance(ref, dict) or not isinstance(ref.get("stats"), dict):
+        return None
+    return MeasurementRecord.from_dict(ref)
 
 
-def _record_thresholds(record: dict) -> tuple[Threshold, ...]:
-    expr = record.get("regression")
+def _record_thresholds(record: MeasurementRecord) -> tuple[Threshold, ...]:
+    expr = record.regression
     if not expr:
         return ()
     return parse_thresholds(expr, default_statistic=gated_statistic(record))
@@ -308,28 +324,27 @@ def _display_path(path: str) -> str:
     return path if rel.startswith("..") or not os.path.isabs(path) else rel
 
 
-def regression_for(test_id: str, comparisons: Iterable[Comparison | dict],
+def regression_for(test_id: str, comparisons: Iterable[Comparison],
                    source: str | None = None) -> list[str]:
     """Failure messages for the enforced regressions of `test_id` (empty when it is fine)."""
     source = _display_path(source) if source else source
     out = []
     for c in comparisons:
-        if isinstance(c, dict):
-            c = Comparison.from_dict(c)
         if c.test_id == test_id and c.failed:
             out.append(f"tfperf regression: {c.key}: {c.message(source)}")
     return out
 
 
-def check_regressions(baseline_doc: dict | None, test_id: str, measurement_records: list[dict],
+def check_regressions(baseline: ResultFile | None, test_id: str,
+                      measurement_records: list[MeasurementRecord],
                       thresholds: Sequence[Threshold | str] = (),
                       regression: str | None = None, **compare_kwargs) -> list[str]:
     """Per-test gate, called by the plugin at the end of each test's call phase.
 
     Args:
-        baseline_doc: the `load_baseline` document loaded at configure time (None: no gate).
+        baseline: the `load_baseline` file loaded at configure time (None: no gate).
         test_id: the test's node id.
-        measurement_records: the measurement records this test made (dicts).
+        measurement_records: the measurement records this test made.
         thresholds: `--tfperf-compare-fail` thresholds.
         regression: the test's `latency_budget(..., regression="10%")`, replacing `thresholds`.
         compare_kwargs: `run_noise`, `normalize` for `compare_runs`.
@@ -337,21 +352,19 @@ def check_regressions(baseline_doc: dict | None, test_id: str, measurement_recor
     Returns:
         Failure messages, one per regressed measurement; empty when nothing regressed.
     """
-    if not baseline_doc or not measurement_records:
+    if baseline is None or not measurement_records:
         return []
-    records = [dict(r, regression=r.get("regression") or regression)
-               for r in (m.to_dict() if hasattr(m, "to_dict") else m for m in measurement_records)
-               if isinstance(r, dict) and r.get("test_id") == test_id]
-    if not records or not (thresholds or any(r.get("regression") for r in records)):
+    records = [dataclasses.replace(r, regression=r.regression or regression)
+               for r in (record_from_dict("measurement", m) for m in measurement_records)
+               if r.test_id == test_id]
+    if not records or not (thresholds or any(r.regression for r in records)):
         return []
-    from pytest_tfperf.results.session import SessionResults
-
     run = SessionResults()
     run.extend("measurement", records)
     # only the enforced ones: records without their own threshold use `thresholds` (enforced)
-    comparisons = [c for c in compare_runs(baseline_doc, run, thresholds, **compare_kwargs)
+    comparisons = [c for c in compare_runs(baseline, run, thresholds, **compare_kwargs)
                    if c.enforced]
-    return regression_for(test_id, comparisons, baseline_doc.get("_tfperf_source"))
+    return regression_for(test_id, comparisons, baseline.path)
 
 
 # --------------------------------------------------------------------------- the compare step
@@ -379,20 +392,20 @@ def collect_environment(results, rootdir: str | os.PathLike | None) -> None:
     env = results.environment
     env.setdefault("tensorflow", tensorflow_version())
     if not env.get("device"):
-        devices = sorted({str(r.get("device")) for r in results.measurements if r.get("device")})
+        devices = sorted({str(r.device) for r in results.measurements if r.device})
         env["device"] = ", ".join(devices) if devices else None
     env.setdefault("machine_id", machine_id())
     if rootdir is not None:
         env.setdefault("rootdir", os.fspath(rootdir))
 
 
-def finalize(settings, results, baseline_doc: dict | None = None) -> None:
+def finalize(settings, results, baseline_doc: ResultFile | None = None) -> None:
     """The compare step, once per session: environment, then comparisons with the baseline.
 
     Args:
         settings: the run's `options.Settings` (`compare`, `compare_fail`, `rootdir`, `storage`).
         results: the merged session results (mutated: environment, "comparison" records).
-        baseline_doc: the baseline the plugin loaded at configure time (loaded here if None).
+        baseline_doc: the baseline file the plugin loaded at configure time (loaded here if None).
 
     A baseline that cannot be loaded is recorded as a warning (the per-test gate already
     reported the error at configure time); it never raises here.
@@ -409,7 +422,7 @@ def finalize(settings, results, baseline_doc: dict | None = None) -> None:
         try:
             doc = baseline_doc if baseline_doc is not None else load_baseline(
                 settings.compare or None, settings.storage)
-            info["path"] = doc.get("_tfperf_source")
+            info["path"] = doc.path
             info["warnings"] = baseline_warnings(doc, results.environment, machine_info())
             results.records["comparison"] = list(compare_runs(
                 doc, results, settings.compare_fail, **compare_options(settings)))

@@ -17,7 +17,8 @@ from pytest_tfperf.errors import TfperfError
 from pytest_tfperf.cli._common import add_model_args, load_model_from_args, parse_shapes  # noqa: F401
 from pytest_tfperf.cli._quiet import quiet_tensorflow, wants_quiet
 
-COMMANDS: tuple[str, ...] = ("summarize", "bench", "optimize", "compare", "merge", "variants")
+COMMANDS: tuple[str, ...] = ("summarize", "bench", "optimize", "compare", "merge", "variants", "sweep",
+                              "history")
 
 
 def command_modules() -> dict[str, ModuleType]:

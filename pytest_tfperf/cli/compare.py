@@ -69,7 +69,7 @@ def run(args) -> int:
                                  for v in ("ok", "improved", "noise", "regressed")},
                      "warnings": warnings}))
     else:
-        print(render_compare_text(str(args.baseline), str(args.candidate),
-                                  [c.to_dict() for c in comparisons], missing, warnings))
+        print(render_compare_text(str(args.baseline), str(args.candidate), comparisons, missing,
+                                  warnings))
         sys.stdout.flush()
     return 1 if regressed else 0

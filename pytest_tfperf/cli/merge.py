@@ -2,8 +2,9 @@
 
 CI shards -> one report: joins the JSON files that `pytest --tfperf-json` wrote in each job of
 a CI matrix (pytest-benchmark's `--benchmark-json` files too) into one file of the same format,
-and renders one HTML / Markdown report from it. The work is `report.merge`; this module reads
-the files, writes the outputs and prints one line per file written.
+and renders one HTML / Markdown report from it. The work is `results.merge`; this module reads
+the files (`results.file`, the one reader), writes the outputs and prints one line per file
+written.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import json
 import os
 import sys
 
-from pytest_tfperf.errors import BaselineError, TfperfError
+from pytest_tfperf.errors import TfperfError
 
 DESCRIPTION = """\
 Join the JSON results of CI shards (one file per job, as pytest --tfperf-json or
@@ -44,23 +45,6 @@ def register(subparsers) -> None:
                    help="print a machine-readable summary (shards, counts, duplicates, warnings)")
 
 
-def read_document(path: str) -> dict:
-    """One shard file as a dict; errors name the file and what to give instead."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise BaselineError(f"shard file {path!r} does not exist; give the files pytest "
-                            "--tfperf-json wrote (in CI: download every shard's artifact "
-                            "first)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BaselineError(f"cannot read shard file {path!r}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise BaselineError(f"shard file {path!r} is not valid JSON ({exc.msg} at line "
-                            f"{exc.lineno}, column {exc.colno}); was the job cut off while "
-                            "writing it?") from None
-
-
 def run(args) -> int:
     """Merge, write the outputs, print one line per file written; returns the exit code."""
     try:
@@ -71,15 +55,16 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from pytest_tfperf.atomic import write_json, write_text
-    from pytest_tfperf.report.merge import merge_documents, merged_results, shard_labels
+    from pytest_tfperf.atomic import write_text
+    from pytest_tfperf.results.file import read_result_file, write_result_file
+    from pytest_tfperf.results.merge import merge_documents, merged_results, shard_labels
 
     labels = shard_labels(args.shards)
-    docs = [read_document(path) for path in args.shards]
+    docs = [read_result_file(path, "shard file").document for path in args.shards]
     result = merge_documents(list(zip(labels, docs)))
     for line in result.warnings:
         print(f"tfperf merge: warning: {line}", file=sys.stderr)
-    written = [("merged JSON", str(write_json(args.output, result.document)))]
+    written = [("merged JSON", str(write_result_file(args.output, result.document)))]
     if args.html or args.markdown:
         results = merged_results(result.document)
         if results is None or results.is_empty():

@@ -49,23 +49,18 @@ def check_quantize(quantize: Any) -> str:
 
 
 def check_writable(path: str | os.PathLike) -> str:
-    """The absolute path, or ConversionError when it is a directory or its folder is read-only."""
+    """The absolute path, or ConversionError when it cannot be written (`atomic.unwritable`)."""
+    from pytest_tfperf.atomic import unwritable
+
     path = os.path.abspath(os.fspath(path))
-    if os.path.isdir(path):
-        raise ConversionError(f"to_tflite: path {path!r} is a directory; give a file name such as "
-                              f"{os.path.join(path, 'model.tflite')!r}.")
-    parent = os.path.dirname(path)
-    existing = parent
-    while existing and not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise ConversionError(f"to_tflite: cannot write {path!r}: {existing!r} is a file, not a "
-                              "directory. Choose another path.")
-    if not os.access(existing, os.W_OK | os.X_OK) or (
-            os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise ConversionError(f"to_tflite: cannot write {path!r}: {existing!r} is not writable. "
-                              "Choose a writable directory (e.g. tmp_path) or fix its permissions.")
-    return path
+    problem = unwritable(path)
+    if problem is None:
+        return path
+    culprit, what = problem
+    fix = {"is a directory": f"give a file name such as {os.path.join(path, 'model.tflite')!r}",
+           "is a file, not a directory": "choose another path"}.get(
+        what, "choose a writable directory (e.g. tmp_path) or fix its permissions")
+    raise ConversionError(f"to_tflite: cannot write {path!r}: {culprit!r} {what}; {fix}.")
 
 
 def _source_model(model, input_shapes=None):

@@ -375,9 +375,9 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
     """
     import tensorflow as tf
 
-    from pytest_tfperf.model import load
-    from pytest_tfperf.timing.engine import measure, timing_lock
     from pytest_tfperf.edge.convert import image_variants
+    from pytest_tfperf.model import load
+    from pytest_tfperf.optimization.interleaved import measure_interleaved
 
     wanted = tuple(ROWS if rows is None else rows)
     unknown = [r for r in wanted if r not in ROWS]
@@ -423,25 +423,22 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
     if source.variant != "frozen graph" and "frozen graph" not in wanted:
         notes.append("no frozen graph row: speed-up vs frozen is not available")
 
-    medians: dict[str, list[float]] = {b.variant: [] for b in built}
+    # the one interleaved timing loop (`tfperf optimize` times its table with it too)
+    failed: dict[str, BaseException] = {}
     t0 = time.perf_counter()
-    with timing_lock(lock_path):
-        for _ in range(rounds):
-            for b in built:
-                if b.error is not None:
-                    continue
-                try:
-                    stats = measure(b.runner, batch=1, name=b.variant, warmup=warmup,
-                                    min_time=min_time, max_time=max_time, min_runs=3)
-                    medians[b.variant].append(float(stats.median_ms))
-                except Exception as exc:  # noqa: BLE001
-                    b.error = _error_text(exc)
+    timed_rows = measure_interleaved([(b.variant, b.runner, None) for b in built if b.error is None],
+                                     rounds=rounds, min_time=min_time, max_time=max_time,
+                                     warmup=warmup, lock_path=lock_path, errors=failed)
     notes.append(f"timed interleaved: {rounds} round(s) of one block per variant, "
                  f"{time.perf_counter() - t0:.1f} s")
+    for b in built:
+        if b.variant in failed:
+            b.error = _error_text(failed[b.variant])
+    medians = {label: per_round for label, _, per_round in timed_rows}
+    of = {label: value for label, value, _ in timed_rows}
 
     def median(b):
-        return float(np.median(medians[b.variant])) if b.error is None and medians[b.variant] \
-            else None
+        return of.get(b.variant) if b.error is None else None
     base = median(source)
     frozen = next((b for b in built if b.variant == "frozen graph"), None)
     base_frozen = median(frozen) if frozen is not None else None
@@ -468,7 +465,7 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
         err, top1 = extra.pop("max_abs_err", err), extra.pop("top1_agreement", top1)
         out.append(VariantRow(
             variant=b.variant, runtime=b.runtime, median_ms=m,
-            round_medians_ms=tuple(medians[b.variant]) if b.error is None else (),
+            round_medians_ms=tuple(medians.get(b.variant, ())) if b.error is None else (),
             speedup_vs_source=base / m if m and base else None,
             speedup_vs_frozen=base_frozen / m if m and base_frozen else None,
             size_bytes=b.size_bytes, max_abs_err=err, top1_agreement=top1, error=b.error,

@@ -171,12 +171,16 @@ class FrozenGraph:
                                          preferred=[s.node for s in self.outputs])) from None
         return out
 
-    def new_session(self):
+    def new_session(self, *, intra_op: int | None = None):
         """A private `tf.compat.v1.Session` over this graph (same thread settings, lookup tables
-        filled); the caller closes it. The timing engine re-times a failing gate in fresh sessions this way."""
+        filled); the caller closes it. The timing engine re-times a failing gate in fresh sessions this way.
+        `intra_op`: this session's intra-op threads instead of the model's (sweeps)."""
         import tensorflow as tf
 
-        session = tf.compat.v1.Session(graph=self.graph, config=self.session_config())
+        config = self.session_config()
+        if intra_op is not None:
+            config.intra_op_parallelism_threads = int(intra_op)
+        session = tf.compat.v1.Session(graph=self.graph, config=config)
         initialize_tables(session)
         return session
 

@@ -15,7 +15,7 @@ from pytest_tfperf.model import graphs
 from pytest_tfperf.errors import InputError, ModelLoadError
 from pytest_tfperf.model.freeze import _load_concrete
 from pytest_tfperf.model.frozen import FrozenGraph
-from pytest_tfperf.model.shapes import _clean, _first_line, _shape_list, check_pinnable
+from pytest_tfperf.model.shapes import _clean, _first_line, _shape_list, check_pinnable, keras_module
 from pytest_tfperf.model.source_params import keras_params, set_source_params
 
 
@@ -112,8 +112,9 @@ def _sub_model(model, outputs):
         if tensor is None:
             return None
         tensors.append(tensor)
-    import keras
-
+    keras = keras_module(model)  # a tf_keras model's sub-model is a tf_keras one
+    if keras is None:
+        return None
     try:
         return keras.Model(model.inputs, tensors, name=model.name)
     except Exception:  # noqa: BLE001 - not a functional graph: fall back to graph node names

@@ -225,6 +225,10 @@ def _load_saved_model(path, inputs, outputs, input_shapes, signature) -> FrozenG
     try:
         loaded = tf.saved_model.load(path)
     except Exception as exc:  # TF raises many kinds (OSError, ValueError, NotFoundError...)
+        from pytest_tfperf.model.saved_model_v1 import load_saved_model_v1, needs_v1_loader
+
+        if needs_v1_loader(exc):  # tf.keras-2 optimizer state without tf_keras installed
+            return load_saved_model_v1(path, inputs, outputs, input_shapes, signature, exc)
         raise ModelLoadError(f"cannot load SavedModel {path!r}: {type(exc).__name__}: "
                              f"{_first_line(exc)}") from None
     signatures = dict(getattr(loaded, "signatures", {}) or {})
@@ -237,10 +241,22 @@ def _load_saved_model(path, inputs, outputs, input_shapes, signature) -> FrozenG
                 "signature", wanted, list(signatures), f"SavedModel {path!r}")
                 + ". Pass signature=... (marker: tfperf_model(ref, signature=...)).")
     fg = _load_concrete(signatures[wanted], inputs, outputs, input_shapes, source=path,
-                        kind="saved_model", name=os.path.basename(os.path.normpath(path)))
+                        kind="saved_model", name=os.path.basename(os.path.normpath(path)),
+                        output_names=signature_output_keys(signatures[wanted]))
     fg._identity = f"{os.path.realpath(path)}#{wanted}"
     set_source_params(fg, saved_model_params(loaded, signatures[wanted]))
     return fg
+
+
+def signature_output_keys(concrete) -> list[str] | None:
+    """A signature's output keys in the order of its flat outputs (TensorFlow flattens a dict
+    by sorted key), so outputs are named `scores:0`, not `Identity_1:0`; None unless its
+    outputs are one flat dict of tensors."""
+    structured = getattr(concrete, "structured_outputs", None)
+    if not isinstance(structured, dict) or not structured or any(
+            isinstance(v, (dict, list, tuple)) or not isinstance(k, str) for k, v in structured.items()):
+        return None
+    return sorted(structured)
 
 
 def _load_function(fn, inputs, outputs, input_shapes) -> FrozenGraph:

@@ -35,7 +35,10 @@ def describe(target: Any, kind: str) -> str:
     if kind in ("frozen_graph", "session", "function"):
         return f"tensorflow {_version('tensorflow')}"
     if kind == "keras_model":
-        return f"keras {_version('keras')} (tensorflow {_version('tensorflow')})"
+        from pytest_tfperf.model.shapes import keras_module
+
+        package = getattr(keras_module(target), "__name__", "keras")  # "tf_keras" for Keras 2
+        return f"{package} {_version(package)} (tensorflow {_version('tensorflow')})"
     if kind == "model":
         return str(getattr(target, "runtime", "") or "")
     return ""

@@ -163,22 +163,31 @@ def _object_kind(ref) -> str | None:
     cls = type(ref).__name__
     if cls == "GraphDef" and hasattr(ref, "node"):
         return "graph_def"
+    if keras_module(ref) is not None:  # subclassed models live in the user's modules
+        return "keras_model"
     if "tensorflow" in mod or "keras" in mod:
         import tensorflow as tf
 
         if isinstance(ref, tf.Graph):
             return "tf_graph"
-        try:
-            import keras
-
-            if isinstance(ref, keras.Model):
-                return "keras_model"
-        except ImportError:  # pragma: no cover
-            pass
         if hasattr(ref, "get_concrete_function"):
             return "function"
         if hasattr(ref, "structured_input_signature") and hasattr(ref, "graph"):
             return "concrete_function"
+    return None
+
+
+def keras_module(obj):
+    """The Keras package whose `Model` `obj` is: `keras` (Keras 3, or Keras 2 before TF 2.16)
+    or `tf_keras` (Keras 2 under TF 2.16+, e.g. `TF_USE_LEGACY_KERAS=1`); None for anything else.
+    Neither is imported here: a Keras model exists only once its package was."""
+    import sys
+
+    for package in ("keras", "tf_keras"):  # a Keras model exists only once its package is imported
+        module = sys.modules.get(package)
+        model_class = getattr(module, "Model", None)
+        if isinstance(model_class, type) and isinstance(obj, model_class):
+            return module
     return None
 
 

@@ -23,6 +23,7 @@ from pytest_tfperf.model import graphs
 from pytest_tfperf.errors import InputError, ModelLoadError, NodeNotFoundError, unknown_name_message
 from pytest_tfperf.model.frozen import TensorSpec
 from pytest_tfperf.model.shapes import _as_list, pair_inputs  # _as_list: the one "a,b" / list-of-names parser
+from pytest_tfperf.model.tflite_signatures import _dynamic, signature_keys
 from pytest_tfperf.model.tflite_flatbuffer import (FlatbufferFacts, flatbuffer_facts, op_table, read_flatbuffer,
                                 tensor_table)
 
@@ -104,9 +105,12 @@ class TFLiteModel:
         self.keras_model = None
         self.defaults: tuple = ()
         self._interpreter = None
-        interp = self._new_interpreter()
+        interp, state = self._new_pair()
         details_in = interp.get_input_details()
         details_out = interp.get_output_details()
+        self._keys = signature_keys(interp)  # tensor index -> signature key, when it has one
+        for d in details_in + details_out:
+            d["key"] = self._keys.get(d["index"])
         self._in_index = _select(details_in, inputs, "input", self.name)
         self._out_index = _select(details_out, outputs, "output", self.name)
         self._named_outputs = outputs is not None
@@ -115,7 +119,7 @@ class TFLiteModel:
         self.inputs = tuple(self._make_spec(by_index[i]) for i in self._in_index)
         self.outputs = tuple(self._make_spec(by_index[i]) for i in self._out_index)
         self._interpreter = interp
-        self._current = _State()   # the input shapes the shared interpreter has now
+        self._current = state   # the input shapes the shared interpreter has now
         if input_shapes is not None:
             self._pin(input_shapes)
 
@@ -194,7 +198,8 @@ class TFLiteModel:
         items = pair_inputs(inputs, self.inputs, self.name)
         return {s.name: self._coerce(s, items[s.name]) for s in self.inputs}
 
-    def runner(self, inputs, *, fresh: bool = False) -> Callable[[], list]:
+    def runner(self, inputs, *, fresh: bool = False,
+               num_threads: int | None = None) -> Callable[[], list]:
         """A zero-argument callable: set_tensor for each bound input, invoke, get_tensor for each
         output (raw values: int8 outputs stay int8; `dequantize` converts them).
 
@@ -202,12 +207,13 @@ class TFLiteModel:
             inputs: as `feed_dict` takes them; converted once, here.
             fresh: build a new interpreter (independent timing replicate) instead of the
                 model's shared one.
+            num_threads: a new interpreter with this many threads (sweeps; implies `fresh`).
         """
         feeds = self.feed_dict(inputs)
         if self._interpreter is None:
-            self._interpreter, self._current = self._new_interpreter(), _State()
-        interp, state = (self._new_interpreter(), _State()) if fresh else \
-            (self._interpreter, self._current)
+            self._interpreter, self._current = self._new_pair()
+        interp, state = self._new_pair(num_threads) if fresh or num_threads is not None \
+            else (self._interpreter, self._current)
         shapes = {i: tuple(feeds[s.name].shape) for i, s in zip(self._in_index, self.inputs)}
         me = object()  # this runner's token: who sized the interpreter's inputs last
         self._resize(interp, state, shapes, me)
@@ -254,8 +260,12 @@ class TFLiteModel:
         self._interpreter, self._current = None, _State()
 
     # -- internals --------------------------------------------------------------------------
-    def _new_interpreter(self):
-        kwargs: dict = {"model_content": self.content, "num_threads": self.num_threads}
+    def _new_pair(self, num_threads: int | None = None) -> tuple[Any, "_State"]:
+        """A new interpreter (at `num_threads`, else the model's) and its `_State`, allocated at
+        the model's own input shapes. A model with dynamic (-1) input dims whose allocation there
+        fails (its tensors sized for 1x1 inputs, where e.g. a valid-padded conv has no output)
+        stays unallocated: `_resize` allocates it at the shapes it is fed or pinned to."""
+        kwargs: dict = {"model_content": self.content, "num_threads": num_threads or self.num_threads}
         if not self.use_xnnpack:
             kwargs["experimental_op_resolver_type"] = \
                 self._resolvers.BUILTIN_WITHOUT_DEFAULT_DELEGATES
@@ -263,16 +273,23 @@ class TFLiteModel:
             with warnings.catch_warnings():  # tf.lite's deprecation notice: we chose the fallback
                 warnings.simplefilter("ignore")
                 interp = self._cls(**kwargs)
-                interp.allocate_tensors()
+                state = _State()
+                try:
+                    interp.allocate_tensors()
+                except (ValueError, RuntimeError):
+                    if not _dynamic(interp):
+                        raise
+                    state.allocated = False
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(
                 f"{self.source!r}: the {self.runtime} interpreter cannot load this model: "
                 f"{str(exc).strip()[:400]}. If it names unsupported or custom ops (Flex / "
                 "SELECT_TF_OPS), convert without them or run with a runtime that links them.") from None
-        return interp
+        return interp, state
 
     def _make_spec(self, d: Mapping) -> TensorSpec:
-        name = graphs.tensor_name(d["name"]) if d["name"] else f"tensor_{d['index']}:0"
+        label = d.get("key") or d["name"]  # the signature's key first (what a SavedModel calls it)
+        name = graphs.tensor_name(label) if label else f"tensor_{d['index']}:0"
         signature = d.get("shape_signature")
         dims = list(signature if signature is not None and len(signature) else d["shape"])
         shape = tuple(None if int(v) < 0 else int(v) for v in dims)
@@ -308,10 +325,12 @@ class TFLiteModel:
     def _resize(self, interp, state: "_State", shapes: Mapping[int, tuple], owner=None) -> None:
         """Resize `interp`'s inputs to `shapes` (and reallocate) unless it has them already;
         `state` records what it has and which runner set it."""
-        if all((state.shapes[i] if i in state.shapes else _now(interp, i)) == tuple(s)
-               for i, s in shapes.items()):
+        if state.allocated and all((state.shapes[i] if i in state.shapes else _now(interp, i))
+                                   == tuple(s) for i, s in shapes.items()):
             state.shapes.update({i: tuple(s) for i, s in shapes.items()})
             state.owner = owner
+            return
+        if not shapes:  # nothing to size it at yet (a dynamic model pinned at no input)
             return
         try:
             for i, shape in shapes.items():
@@ -321,12 +340,18 @@ class TFLiteModel:
             specs = {i: s for i, s in zip(self._in_index, self.inputs)}
             wanted = ", ".join(f"{specs[i].name} -> {list(s)} (signature {specs[i].shape_text()})"
                                for i, s in shapes.items())
-            raise InputError(
-                f"model {self.name}: cannot resize the input(s) to {wanted}: "
-                f"{str(exc).strip()[:300]}. Pin a shape the model supports: "
-                "load_tflite(path, input_shapes=[[1, H, W, C]]) or convert with fixed shapes.") from None
+            fix = ("Pin a shape the model supports: load_tflite(path, input_shapes=[[1, H, W, C]]) "
+                   "or convert with fixed shapes.")
+            if not state.allocated:  # it never ran at any shape: too small for it, or damaged
+                raise ModelLoadError(
+                    f"model {self.name}: the {self.runtime} interpreter cannot allocate it at "
+                    f"{wanted} (nor at 1 for each unknown dim): {str(exc).strip()[:300]}. {fix} "
+                    "If no shape works, the file is damaged: convert it again.") from None
+            raise InputError(f"model {self.name}: cannot resize the input(s) to {wanted}: "
+                             f"{str(exc).strip()[:300]}. {fix}") from None
         state.shapes = {i: tuple(s) for i, s in shapes.items()}
         state.owner = owner
+        state.allocated = True
 
     def _quantized(self, spec: TensorSpec, arr: np.ndarray) -> np.ndarray:
         q = self.quantization.get(spec.name)
@@ -365,11 +390,12 @@ class TFLiteModel:
 class _State:
     """An interpreter's current input shapes and the runner that set them."""
 
-    __slots__ = ("shapes", "owner")
+    __slots__ = ("shapes", "owner", "allocated")
 
     def __init__(self) -> None:
         self.shapes: dict[int, tuple] = {}
         self.owner: object = None
+        self.allocated = True   # False: a dynamic-shape model's interpreter, not sized yet
 
 
 def quantize(x: np.ndarray, quantization: tuple[float, int], dtype) -> np.ndarray:
@@ -393,14 +419,17 @@ def _select(details: list, names: Sequence[str] | None, what: str, model: str) -
         return [d["index"] for d in details]
     by_name = {}
     for d in details:
-        by_name[d["name"]] = d["index"]
-        by_name[graphs.tensor_name(d["name"])] = d["index"]
+        for label in (d["name"], d.get("key")):  # the tensor's name or its signature key
+            if label:
+                by_name[label] = d["index"]
+                by_name[graphs.tensor_name(label)] = d["index"]
     out = []
     for n in ([names] if isinstance(names, str) else names):
         n = getattr(n, "name", n)
         if n not in by_name:
             raise NodeNotFoundError(unknown_name_message(
-                what, n, [graphs.tensor_name(d["name"]) for d in details], f"TFLite model {model}"))
+                what, n, [graphs.tensor_name(d.get("key") or d["name"]) for d in details],
+                f"TFLite model {model}"))
         out.append(by_name[n])
     return out
 

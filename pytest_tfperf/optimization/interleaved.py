@@ -1,4 +1,6 @@
-"""Side-by-side timing of model variants (`tfperf optimize`'s table, `bench/bench_optimize.py`)."""
+"""Side-by-side timing of model variants: the one interleaved timing loop (`measure_interleaved`),
+used by `tfperf optimize`'s table (`time_variants`), `bench/bench_optimize.py` and the edge
+variant table (`edge.variants`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -28,28 +30,46 @@ class VariantTiming:
 
 
 def measure_interleaved(variants: Sequence[tuple[str, Any, Any]], *, rounds: int = 5, min_time: float = 0.15,
-                        max_time: float = 0.5, warmup: int = 2) -> list[tuple[str, float, list[float]]]:
+                        max_time: float = 0.5, warmup: int = 2, lock_path: str | None = None,
+                        errors: dict[str, BaseException] | None = None,
+                        ) -> list[tuple[str, float | None, list[float]]]:
     """Time several variants side by side: `rounds` short measurements of each, alternating.
 
     Args:
-        variants: (label, target, inputs) as `timing.measure` takes them.
+        variants: (label, target, inputs) as `timing.measure` takes them (unique labels).
         rounds: alternations; the result is the median of the per-round medians, so a burst of
             load on a shared machine hits every variant alike.
         min_time, max_time, warmup: per short measurement.
+        lock_path: the xdist timing lock (`timing.timing_lock`) held while the rounds run.
+        errors: when given, a variant whose timing raises is recorded here (label -> exception)
+            and left out of later rounds, and a variant already in it is not timed; without it,
+            the exception propagates.
     Returns:
-        [(label, median of medians ms, per-round medians)] in `variants` order.
+        [(label, median of medians ms or None for a failed variant, per-round medians)] in
+        `variants` order.
     """
     import numpy as np
 
-    from pytest_tfperf.timing.engine import measure
+    from pytest_tfperf.timing.engine import measure, timing_lock
 
+    failed = errors if errors is not None else {}
     medians: dict[str, list[float]] = {label: [] for label, _, _ in variants}
-    for _ in range(max(1, rounds)):
-        for label, target, inputs in variants:
-            stats = measure(target, inputs, batch=1, name=label, warmup=warmup, min_time=min_time,
-                            max_time=max_time, min_runs=3)
-            medians[label].append(float(stats.median_ms))
-    return [(label, float(np.median(medians[label])), medians[label]) for label, _, _ in variants]
+    with timing_lock(lock_path):
+        for _ in range(max(1, rounds)):
+            for label, target, inputs in variants:
+                if label in failed:
+                    continue
+                try:
+                    stats = measure(target, inputs, batch=1, name=label, warmup=warmup,
+                                    min_time=min_time, max_time=max_time, min_runs=3)
+                except Exception as exc:  # noqa: BLE001  (recorded for the caller's table)
+                    if errors is None:
+                        raise
+                    failed[label] = exc
+                    continue
+                medians[label].append(float(stats.median_ms))
+    return [(label, float(np.median(medians[label])) if medians[label] and label not in failed
+             else None, medians[label]) for label, _, _ in variants]
 
 
 def time_variants(variants: Sequence[tuple[str, Any, Any]], *, reference: str,

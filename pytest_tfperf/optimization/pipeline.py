@@ -389,17 +389,17 @@ def _check_structure(graph_def, frozen, label: str) -> None:
 
 
 def check_writable(path: str) -> str:
-    """The absolute output path, or `OptimizeError` if its directory is missing or read-only."""
+    """The absolute output path, or `OptimizeError` when it cannot be written (`atomic.unwritable`:
+    a directory, a parent that is a file, a read-only folder; missing folders are created)."""
+    from pytest_tfperf.atomic import unwritable
+
     path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    if os.path.isdir(path):
-        raise OptimizeError(f"output {path} is a directory; give a file name, e.g. -o {path}/optimized.pb")
-    if not os.path.isdir(parent):
-        raise OptimizeError(f"output directory {parent} does not exist; create it first. "
-                            f"Received: -o {path}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OptimizeError(f"output directory {parent} is not writable; choose another -o. "
-                            f"Received: -o {path}")
+    problem = unwritable(path)
+    if problem is not None:
+        culprit, what = problem
+        fix = (f"give a file name, e.g. -o {path}/optimized.pb" if culprit == path and what == "is a directory"
+               else "choose another -o")
+        raise OptimizeError(f"output {culprit} {what}; {fix}. Received: -o {path}")
     return path
 
 

@@ -51,7 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_tfperf.plugin.outcomes import OutcomeTagger  # xfail / rerun / error on the records
 
     config.pluginmanager.register(OutcomeTagger(session), "tfperf-outcomes")
-    if settings.compare or settings.compare_fail:
+    if settings.compare or settings.compare_fail or settings.history:
         try:
             session.prepare_compare()
         except TfperfError as exc:

@@ -6,6 +6,7 @@ Markers and the signatures their arguments are bound against (DESIGN.md):
     flops_budget(max)
     size_budget(mb)
     memory_budget(mb)
+    throughput_budget(fps, *, batch=1, p99_ms=None, concurrency=1)
 Counts take ints or strings ("62.4M", "1.5G", "800k", "12,000", "62_378_344"); sizes take MB
 as a number or a string with a unit ("25MB", "1.5GB", "800KB", "512MiB"); 1 MB = 10**6 bytes.
 Every bad argument raises `MarkerUsageError` naming the test, the marker and the argument, and
@@ -323,12 +324,48 @@ def parse_memory_budget(args: Sequence[Any], kwargs: Mapping[str, Any], *,
     return MemoryBudget(mb=_parse_mb("memory_budget", args, kwargs, test_id))
 
 
+@dataclasses.dataclass(frozen=True)
+class ThroughputBudget:
+    """`throughput_budget(fps, *, batch=1, p99_ms=None, concurrency=1)`: that configuration
+    (requests of `batch` inputs from `concurrency` clients at once) sustains `fps` inferences/s,
+    with a p99 request latency of at most `p99_ms` when given (`plugin/throughput.py`)."""
+
+    fps: float
+    batch: int = 1
+    p99_ms: float | None = None
+    concurrency: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_throughput_budget(args: Sequence[Any], kwargs: Mapping[str, Any], *,
+                            test_id: str) -> ThroughputBudget:
+    """Bind and check `throughput_budget(fps, *, batch=1, p99_ms=None, concurrency=1)`."""
+    b = _Binder("throughput_budget", test_id, ["fps"], ["batch", "p99_ms", "concurrency"],
+                "(fps, *, batch=1, p99_ms=None, concurrency=1)")
+    bound = b.bind(args, kwargs)
+    fps = b.positive_number("fps", b.require(bound, "fps"))
+    p99 = bound.get("p99_ms")
+    p99 = b.positive_number("p99_ms", p99) if p99 is not None else None
+    ints = {}
+    for name in ("batch", "concurrency"):
+        value = bound.get(name, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise b.error(f"{name!r} must be a positive int ("
+                          f"{'inputs per request' if name == 'batch' else 'clients sending requests at once'})",
+                          f"{name}={value!r}")
+        ints[name] = value
+    return ThroughputBudget(fps=fps, p99_ms=p99, **ints)
+
+
 PARSERS = {
     "latency_budget": parse_latency_budget,
     "param_budget": parse_param_budget,
     "flops_budget": parse_flops_budget,
     "size_budget": parse_size_budget,
     "memory_budget": parse_memory_budget,
+    "throughput_budget": parse_throughput_budget,
 }
 
 

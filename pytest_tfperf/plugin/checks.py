@@ -84,7 +84,11 @@ def run_budget_checks(session, item, recorder) -> list:
     if settings.disabled:
         return []
     models = models_of(item, recorder)
-    static = {k: v for k, v in parsed.items() if k != "latency_budget"}
+    static = {k: v for k, v in parsed.items() if k not in ("latency_budget", "throughput_budget")}
+    if "throughput_budget" in parsed:  # timed (or read from the test's sweep) per model
+        from pytest_tfperf.plugin.throughput import throughput_verdicts
+
+        verdicts += throughput_verdicts(session, item, recorder, parsed["throughput_budget"], models)
     if static and not models:
         raise MarkerUsageError(
             f"{item.nodeid}: @pytest.mark.{next(iter(static))} needs a model: use the frozen_graph "

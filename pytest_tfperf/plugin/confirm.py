@@ -36,7 +36,7 @@ def retime_regressions(session, item, recorder, regression: str | None = None) -
         regression: the test's `latency_budget(regression=...)` expression, if any.
     """
     records = session.results.measurements
-    mine = [i for i, r in enumerate(records) if r.get("test_id") == item.nodeid]
+    mine = [i for i, r in enumerate(records) if r.test_id == item.nodeid]
     retimed = 0
     for k, i in enumerate(mine[:len(recorder.retimers)]):
         record = records[i]

@@ -16,7 +16,8 @@ from pytest_tfperf.errors import MarkerUsageError
 __all__ = ["BUDGET_MARKERS", "MARKERS", "check_markers", "has_budget", "image_marker_path",
            "latency_budget_of", "model_marker", "parsed_budgets", "test_base"]
 
-BUDGET_MARKERS = ("latency_budget", "param_budget", "flops_budget", "size_budget", "memory_budget")
+BUDGET_MARKERS = ("latency_budget", "param_budget", "flops_budget", "size_budget", "memory_budget",
+                  "throughput_budget")
 
 MARKERS = {
     "latency_budget": "latency_budget(ms=None, *, fps=None, percentile=50, batch=None, regression=None): "
@@ -26,6 +27,9 @@ MARKERS = {
     "flops_budget": "flops_budget(max): fail if one inference at batch 1 needs more FLOPs ('1.5G')",
     "size_budget": "size_budget(mb): fail if the serialized frozen model is larger (1 MB = 10^6 bytes)",
     "memory_budget": "memory_budget(mb): fail if one inference peaks above this memory (1 MB = 10^6 bytes)",
+    "throughput_budget": "throughput_budget(fps, *, batch=1, p99_ms=None, concurrency=1): fail if the "
+                         "test's model cannot sustain fps inferences/s at that batch and concurrency "
+                         "(nor its p99 request latency within p99_ms, when given)",
     "tfperf_model": "tfperf_model(ref, **load_kwargs): the model the frozen_graph fixture loads",
     "tfperf_sample_image": "tfperf_sample_image(path): the image the sample_image fixture loads",
 }

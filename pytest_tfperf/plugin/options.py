@@ -57,6 +57,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("save", "store this run under .tfperf/ as NAME", flag="--tfperf-save", metavar="NAME"),
     Option("compare", "compare with a stored run (the latest when no name is given)",
            flag="--tfperf-compare", metavar="NAME|PATH", nargs="?", const="latest"),
+    Option("history", "append this run to the run history store PATH (SQLite); "
+           "--tfperf-compare history judges against it", flag="--tfperf-history",
+           ini="tfperf_history", metavar="PATH", ini_help="the run history store (SQLite file)"),
     Option("compare_fail", "fail tests that regressed, e.g. median:10%% or p90:5ms (repeatable)",
            flag="--tfperf-compare-fail", metavar="EXPR", kind="append"),
     Option("compare_noise", "between-run floor per run, in %%, that comparisons add to the blocks' "
@@ -160,6 +163,7 @@ class Settings:
     rootdir: str = "."
     inidir: str = "."
     lock_path: str | None = None
+    history: str | None = None  # --tfperf-history / ini tfperf_history: the run store
     dataset: str | None = None  # ini tfperf_dataset: a folder of images (relative to the inifile)
 
     @property
@@ -421,23 +425,23 @@ def _check_time_window(settings: Settings) -> None:
 
 
 def check_output_path(option: str, path: str | None, received: str | None = None) -> None:
-    """`ConfigError` when `path` can never be written: it is a directory, or a parent is a file.
+    """`ConfigError` when `path` cannot be written (`atomic.unwritable`: a directory, a parent
+    that is a file, a read-only folder).
 
     `received` is what the user typed when it differs from `path` (default: `path`).
     """
-    if not path:
+    from pytest_tfperf.atomic import unwritable
+
+    problem = unwritable(path) if path else None
+    if problem is None:
         return
     received = path if received is None else received
-    target = Path(path)
-    if target.is_dir():
+    culprit, what = problem
+    if what == "is a directory":
         raise ConfigError(f"{option}: {path!r} is a directory; give a file path inside it. "
                           f"Received: {option}={received}")
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"{option}: cannot write {path!r} because {str(parent)!r} is a "
-                                  f"file, not a directory. Received: {option}={received}")
-            return
+    raise ConfigError(f"{option}: cannot write {path!r} because {culprit!r} {what}. "
+                      f"Received: {option}={received}")
 
 
 def rel_path(path: str, root: str | os.PathLike) -> str:

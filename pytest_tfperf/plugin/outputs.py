@@ -17,7 +17,7 @@ __all__ = ["header_lines", "junit_properties", "settings_summary", "terminal_sum
            "write_outputs"]
 
 
-def write_outputs(settings, results, baseline_doc: dict | None = None) -> list[Path]:
+def write_outputs(settings, results, baseline_doc=None) -> list[Path]:
     """Write the JSON / Markdown / HTML reports, the saved baseline and the step summary.
 
     Args:
@@ -29,16 +29,19 @@ def write_outputs(settings, results, baseline_doc: dict | None = None) -> list[P
     Returns:
         The paths written (also listed in the terminal summary).
     """
-    from pytest_tfperf.atomic import write_json, write_text
+    from pytest_tfperf.atomic import write_text
     from pytest_tfperf.baseline import finalize, save
     from pytest_tfperf.errors import TfperfError
-    from pytest_tfperf.report import html, json_report, markdown
+    from pytest_tfperf.history import session_end
+    from pytest_tfperf.report import html, markdown
+    from pytest_tfperf.results.file import build_document, write_result_file
 
+    history_errors = session_end(settings, results)  # judged against, then appended to, the history
     finalize(settings, results, baseline_doc)
     results.environment.setdefault("settings", settings_summary(
         settings, runtime={"tensorflow": results.environment.get("tensorflow")}))
     written: list[Path] = []
-    errors: list[str] = []
+    errors: list[str] = list(history_errors)
 
     def attempt(option: str, target, write):
         # one output that cannot be written (disk full, a parent replaced by a file...) must not
@@ -56,12 +59,14 @@ def write_outputs(settings, results, baseline_doc: dict | None = None) -> list[P
             files.append({"kind": kind, "path": str(path)})
         return path
 
+    if (h := results.environment.get("history")):  # appended by history.session_end
+        note(f"{h['label']} to the history", h["path"])
     doc = None
     if settings.json_path or settings.save:
-        doc = json_report.build_document(results)
+        doc = build_document(results)
     if settings.json_path:
         written.append(note("JSON report", attempt("--tfperf-json", settings.json_path,
-                                                   lambda: write_json(settings.json_path, doc))))
+                                                   lambda: write_result_file(settings.json_path, doc))))
     if settings.save:
         path = attempt("--tfperf-save", settings.save,
                        lambda: save(results, settings.save, settings.storage, document=doc))
@@ -92,7 +97,7 @@ def write_outputs(settings, results, baseline_doc: dict | None = None) -> list[P
     return written
 
 
-def terminal_summary(terminalreporter, settings, results, baseline_doc: dict | None = None) -> None:
+def terminal_summary(terminalreporter, settings, results, baseline_doc=None) -> None:
     """Print the tfperf sections (`--tfperf-report`; budget failures and comparisons always).
 
     Call in `pytest_terminal_summary` on the controller (not on xdist workers).
@@ -149,14 +154,14 @@ def junit_properties(measurement_records) -> list[tuple[str, str]]:
     Names are `tfperf[<measurement>].median_ms`, `.budget`, `.verdict` (`<measurement>` is the
     record's name, else its model, else its index).
     """
-    from pytest_tfperf.report import all_passed, budget_text, fmt_ms, main_verdict, verdict_text
+    from pytest_tfperf.report import all_passed, budget_text, main_verdict, verdict_text
+    from pytest_tfperf.wording import format_ms
 
     props: list[tuple[str, str]] = []
     for i, rec in enumerate(measurement_records):
-        label = rec.get("name") or rec.get("model") or str(i)
-        verdicts = rec.get("verdicts") or []
-        st = rec.get("stats") or {}
-        props.append((f"tfperf[{label}].median_ms", fmt_ms(st.get("median_ms"))))
+        label = rec.name or rec.model or str(i)
+        verdicts = rec.verdicts
+        props.append((f"tfperf[{label}].median_ms", format_ms((rec.stats or {}).get("median_ms"))))
         props.append((f"tfperf[{label}].budget", budget_text(main_verdict(verdicts))))
         props.append((f"tfperf[{label}].verdict", verdict_text(all_passed(verdicts))))
     return props

@@ -233,6 +233,27 @@ class TfperfRecorder:
             table=table.to_dict()))
         return table
 
+    def sweep(self, model, inputs=None, **kwargs):
+        """`pytest_tfperf.sweep` (batch x threads x concurrency) on the test's sample inputs with
+        the session's timing settings (min/max time per configuration, lock, CPUs); the table goes
+        in every report, and the test's `throughput_budget` reads its configuration from it.
+
+        Returns:
+            SweepResult (`.points`, `.pareto()`, `.best(p99_ms)`).
+        """
+        from pytest_tfperf.results.records import SweepRecord
+        from pytest_tfperf.timing.sweep import sweep
+
+        fg = self._as_model(model)
+        timing = self._session.settings.timing_settings()
+        if timing.disabled:  # one request per configuration: a smoke test
+            timing = timing.replace(warmup=0, warmup_time=0.0, min_time=0.0, max_time=1e-3, min_runs=1)
+        kwargs.setdefault("settings", timing)
+        result = sweep(fg, self.default_inputs(fg) if inputs is None else inputs, **kwargs)
+        self._session.results.add("sweep", SweepRecord(
+            test_id=self.test_id, model=fg.name, model_id=model_identity(fg), table=result.to_dict()))
+        return result
+
     def default_inputs(self, fg):
         """What `fg` runs on when the test gave no inputs: its sample image (marker/ini image and
         preprocessing; decoded once per session) for a single-input image model, else

@@ -31,7 +31,7 @@ class TfperfSession:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.results = SessionResults()
-        self.baseline: dict | None = None
+        self.baseline = None  # the `results.file.ResultFile` compared against
         self.thresholds: list = []
         self._models: dict[Any, Any] = {}
         self._summarized = weakref.WeakSet()  # models whose row is recorded
@@ -210,17 +210,20 @@ class TfperfSession:
             ConfigError: a bad `--tfperf-compare-fail` expression, or one without `--tfperf-compare`.
         """
         from pytest_tfperf.baseline import load_baseline, parse_thresholds
+        from pytest_tfperf.history import check_history_compare
         from pytest_tfperf.errors import ConfigError
 
         s = self.settings
         self.thresholds = list(parse_thresholds(s.compare_fail))
+        history = check_history_compare(s)  # the store readable; True: compare with it
         if s.compare is None:
             if s.compare_fail:
                 raise ConfigError("--tfperf-compare-fail needs --tfperf-compare [NAME|PATH] (the run "
                                   f"to compare with). Received: --tfperf-compare-fail "
                                   f"{' '.join(s.compare_fail)} without --tfperf-compare")
             return
-        self.baseline = load_baseline(s.compare or None, s.storage)
+        if not history:  # --tfperf-compare history: judged at session end (history.judge)
+            self.baseline = load_baseline(s.compare or None, s.storage)
 
     def finish_test(self, item, recorder, passed: bool) -> str | None:
         """End of a test's call phase: check budgets (if it passed), record what it measured.
@@ -228,6 +231,7 @@ class TfperfSession:
         Returns the failure message (budgets exceeded, regressions), or None. A test that failed
         or was skipped on its own keeps its failure; its measurements are still recorded.
         """
+        from pytest_tfperf.history import history_regressions
         from pytest_tfperf.plugin.markers import has_budget
 
         budgeted = has_budget(item)
@@ -249,7 +253,8 @@ class TfperfSession:
         item.user_properties.extend(junit_properties(added))
         if not passed or self.settings.disabled:
             return None
-        regressions = self._regressions(item, recorder) if self.baseline is not None else []
+        regressions = self._regressions(item, recorder) if self.baseline is not None else \
+            history_regressions(self, item)  # [] unless --tfperf-compare history
         failed = [v.message for v in verdicts if not v.passed]
         return "\n".join(failed + regressions) or None
 
@@ -308,7 +313,7 @@ class TfperfSession:
         from pytest_tfperf.plugin.checks import is_graph
         from pytest_tfperf.results.records import model_identity
 
-        profiled = {r.get("model_id") or r.get("model") for r in self.results.profiles}
+        profiled = {r.model_id or r.model for r in self.results.profiles}
         for _stats, model in recorder.measurements:
             key = model_identity(model)
             if model is None or not is_graph(model) or key in profiled or model in self._profiled:
@@ -355,7 +360,7 @@ def regressions_of(session, item, recorder=None) -> list[str]:
     regression = budget.regression if budget else None
 
     def check() -> list[str]:
-        records = [r for r in session.results.measurements if r.get("test_id") == item.nodeid]
+        records = [r for r in session.results.measurements if r.test_id == item.nodeid]
         return check_regressions(session.baseline, item.nodeid, records, session.thresholds,
                                  regression, **compare_options(getattr(session, "settings", None)))
     failed = check()

@@ -2,7 +2,9 @@
 
 `terminal`, `json_report`, `markdown` and `html` only read records and format them: every
 number they show was computed by the measurement, budget or compare step. This module holds the
-formatting helpers they share; a missing key renders as "-".
+formatting helpers they share; a missing key renders as "-". Every amount is worded by one
+formatter per quantity (`wording.format_ms` / `format_fps` / `format_count` / `format_bytes`)
+and every table laid out by one builder per format (`tables`).
 """
 from __future__ import annotations
 
@@ -14,66 +16,20 @@ from typing import Any
 from pytest_tfperf.results.records import measurement_label  # noqa: F401  (re-exported for the renderers)
 from pytest_tfperf.timing.stats import MIN_TAIL_SAMPLES, percentile_supported
 from pytest_tfperf.inputs.described import input_text, inputs_text  # noqa: F401  (re-exported for the renderers)
-from pytest_tfperf.wording import fps_floor_text, headroom_text, limit_text
-
-MISSING = "-"
-
-
-def get(record: Any, *path: str | int, default: Any = None) -> Any:
-    """`record[path[0]][path[1]]...`, or `default` where any step is missing or None.
-
-    `record` is a dict or a typed record (`records.Record`, read by its `to_dict()` keys).
-    """
-    value = record
-    for key in path:
-        if isinstance(value, dict) or (hasattr(value, "get") and hasattr(value, "to_dict")):
-            value = value.get(key)
-        elif isinstance(value, (list, tuple)) and isinstance(key, int) and -len(value) <= key < len(value):
-            value = value[key]
-        else:
-            return default
-        if value is None:
-            return default
-    return value
+from pytest_tfperf.results.records import ComparisonRecord, MeasurementRecord
+from pytest_tfperf.wording import (
+    MISSING,
+    format_bytes,
+    format_count,
+    format_ms,
+    fps_floor_text,
+    headroom_text,
+    limit_text,
+)
 
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def fmt_num(value: Any, digits: int = 2) -> str:
-    """A float with `digits` decimals ('-' when missing/non-numeric)."""
-    return f"{value:.{digits}f}" if _finite(value) else MISSING
-
-
-def fmt_ms(value: Any) -> str:
-    """Milliseconds with precision that suits the size: 0.123, 12.35, 1234.6."""
-    if not _finite(value):
-        return MISSING
-    if abs(value) < 1:
-        return f"{value:.3f}"
-    if abs(value) < 100:
-        return f"{value:.2f}"
-    return f"{value:.1f}"
-
-
-def fmt_count(value: Any) -> str:
-    """62378344 -> '62.38M'; 1500000000 -> '1.50G'; 950 -> '950'."""
-    if not _finite(value):
-        return MISSING
-    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.2f}{suffix}"
-    return f"{int(value)}" if float(value).is_integer() else f"{value:.2f}"
-
-
-def fmt_bytes(value: Any) -> str:
-    """Bytes as MB (10^6, as `size_budget(mb)` counts them) or kB."""
-    if not _finite(value):
-        return MISSING
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:.2f} MB"
-    return f"{value / 1e3:.1f} kB"
 
 
 def fmt_pct(value: Any, signed: bool = True) -> str:
@@ -83,16 +39,16 @@ def fmt_pct(value: Any, signed: bool = True) -> str:
     return f"{value:+.1f}%" if signed else f"{value:.1f}%"
 
 
-def fmt_change_ci(comparison: dict) -> str:
+def fmt_change_ci(comparison: ComparisonRecord) -> str:
     """The 95% CI of a comparison's change: '+3.1%..+26%' (block spread + the between-run
     floor, `blocks.estimate_change`); the p-value of files without one; '-' when neither."""
-    low, high = comparison.get("ci_low"), comparison.get("ci_high")
+    low, high = comparison.ci_low, comparison.ci_high
     if _finite(low) and _finite(high):
         def pct(ratio):
             value = (ratio - 1) * 100
             return f"{value:+.0f}%" if abs(value) >= 10 else f"{value:+.1f}%"
         return f"{pct(low)}..{pct(high)}"
-    p = comparison.get("p_value")
+    p = comparison.p_value
     return f"p={p:.2g}" if _finite(p) else MISSING
 
 
@@ -113,24 +69,21 @@ def budget_text(verdict: dict | None) -> str:
     """'p50≤100ms', or for `latency_budget(fps=30)` '≥30 FPS' (as written, not '33.33ms')."""
     if not verdict:
         return MISSING
-    fps = get(verdict, "fps_limit")
+    fps = verdict.get("fps_limit")
     if _finite(fps):
-        stat = str(get(verdict, "statistic") or "p50")
+        stat = str(verdict.get("statistic") or "p50")
         return fps_floor_text(fps, float(stat[1:]) if stat[1:].replace(".", "", 1).isdigit() else None)
     limit, unit = verdict.get("limit"), str(verdict.get("unit") or "")
     if not _finite(limit):
         return MISSING
-    sign = "≥" if unit.lower() == "fps" else "≤"
-    stat = verdict.get("statistic") or ""
-    stat = "" if stat.lower() == "fps" else str(stat)
-    return f"{stat}{sign}{limit_text(limit)}{unit}"
+    return f"{verdict.get('statistic') or ''}≤{limit_text(limit)}{unit}"
 
 
 def headroom_cell(verdict: dict | None) -> str:
     """A verdict's headroom: '99.2%' left, or how far over: '12.4% over', '33.2x over'."""
     if not verdict:
         return MISSING
-    return headroom_text(get(verdict, "passed"), get(verdict, "headroom_pct"))
+    return headroom_text(verdict.get("passed"), verdict.get("headroom_pct"))
 
 
 ROUGH_MARK = "~"
@@ -139,16 +92,16 @@ ROUGH_LEGEND = (f"{ROUGH_MARK} rough: fewer than {MIN_TAIL_SAMPLES} of the n sam
                 f"the median n >= {MIN_TAIL_SAMPLES} (raise --tfperf-min-time for more).")
 
 
-def percentile_cell(stats: Any, q: float, value: Any = None) -> str:
+def percentile_cell(stats: dict, q: float, value: Any = None) -> str:
     """A percentile in ms, marked '~1.59' when n cannot support it (`stats.percentile_supported`).
 
     `value` defaults to the stats' own `p90_ms` / `p95_ms` / `p99_ms` / `median_ms`.
     """
     if value is None:
         key = "median_ms" if q == 50 else f"p{q:g}_ms"
-        value = get(stats, key)
-    text = fmt_ms(value)
-    n = get(stats, "n")
+        value = (stats or {}).get(key)
+    text = format_ms(value)
+    n = (stats or {}).get("n")
     if text != MISSING and isinstance(n, int) and not percentile_supported(n, q):
         return ROUGH_MARK + text
     return text
@@ -164,8 +117,8 @@ GUESSED_MARK = "*"
 
 def pinned_text(inp: dict) -> str:
     """'224' (H and W both 224) or '224x160': the sizes tfperf chose for an input's dynamic dims."""
-    shape = get(inp, "shape", default=[]) or []
-    sizes = [str(shape[i]) for i in get(inp, "guessed", default=[]) or []
+    shape = inp.get("shape") or []
+    sizes = [str(shape[i]) for i in inp.get("guessed") or []
              if isinstance(i, int) and 0 <= i < len(shape)]
     return sizes[0] if len(set(sizes)) == 1 else "x".join(sizes)
 
@@ -173,7 +126,7 @@ def pinned_text(inp: dict) -> str:
 def guessed_legend(inputs_lists: Iterable[Any]) -> str | None:
     """The note under a table whose rows mark guessed dims, or None when none were guessed."""
     sizes = sorted({pinned_text(i) for inputs in inputs_lists for i in inputs or []
-                    if isinstance(i, dict) and get(i, "guessed")})
+                    if isinstance(i, dict) and i.get("guessed")})
     if not sizes:
         return None
     return (f"{GUESSED_MARK} dynamic dims pinned to {', '.join(sizes)} by tfperf; to time another size "
@@ -220,8 +173,11 @@ def display_path(path: Any, rootdir: Any) -> str:
 
 
 def model_key(record: Any) -> str:
-    """The key of a record's model: its identity (`model_id`), else its display name."""
-    return str(get(record, "model_id") or get(record, "model") or MISSING)
+    """The key of a record's model: its identity (`model_id`), else its display name (a record,
+    or a verdict dict, which names its model too)."""
+    if isinstance(record, dict):
+        return str(record.get("model_id") or record.get("model") or MISSING)
+    return str(record.model_id or record.model or MISSING)
 
 
 def unique_models(results) -> list:
@@ -244,7 +200,7 @@ def weights_notes(results, labels: dict[str, str]) -> list[str]:
 
     notes = []
     for rec in unique_models(results):
-        line = params_line(rec.get("summary") or {})
+        line = params_line(rec.summary or {})
         if line:
             notes.append(f"{model_label(rec, labels)}: {line}")
     return notes
@@ -255,7 +211,7 @@ def model_verdicts(results, key: str) -> list[dict]:
     out: list[dict] = []
     for rec in results.models:
         if model_key(rec) == key:
-            out.extend(v for v in rec.get("verdicts") or [] if isinstance(v, dict))
+            out.extend(v for v in rec.verdicts if isinstance(v, dict))
     return out
 
 
@@ -268,10 +224,10 @@ def equivalence_rows(results) -> list[list[Any]]:
     last cell is the raw passed flag (True / False / None) for each format to word."""
     rows = []
     for rec in results.equivalences:
-        rep = rec.get("report") or {}
+        rep = rec.report or {}
         for o in rep.get("outputs") or [{}]:
-            rows.append([rec.get("reference") or rep.get("reference"),
-                         rec.get("candidate") or rep.get("candidate"), o.get("name"),
+            rows.append([rec.reference or rep.get("reference"),
+                         rec.candidate or rep.get("candidate"), o.get("name"),
                          fmt_value(o.get("shape")), fmt_value(o.get("max_abs_error")),
                          fmt_value(o.get("max_rel_error")), fmt_value(o.get("top1_agreement")),
                          f"{fmt_value(rep.get('atol'))} / {fmt_value(rep.get('rtol'))}",
@@ -292,9 +248,9 @@ def model_labels(results) -> dict[str, str]:
     and `b/model.pb`, two signatures of one SavedModel) their identity relative to the root."""
     names: dict[str, set[str]] = {}
     for rec in [*results.models, *results.measurements, *results.profiles]:
-        if get(rec, "model") is not None:
-            names.setdefault(str(get(rec, "model")), set()).add(model_key(rec))
-    rootdir = get(results.environment, "rootdir")
+        if rec.model is not None:
+            names.setdefault(str(rec.model), set()).add(model_key(rec))
+    rootdir = results.environment.get("rootdir")
     labels: dict[str, str] = {}
     for name, keys in names.items():
         for key in keys:
@@ -303,19 +259,22 @@ def model_labels(results) -> dict[str, str]:
 
 
 def model_label(record: Any, labels: dict[str, str]) -> str:
-    """The row label of a record's model (`model_labels`), '-' for none."""
-    if not get(record, "model") and not get(record, "model_id"):
+    """The row label of a record's (or a verdict dict's) model (`model_labels`), '-' for none
+    (an empty name too: issue 21, never "every row: model" with nothing after it)."""
+    model, model_id = ((record.get("model"), record.get("model_id")) if isinstance(record, dict)
+                       else (record.model, record.model_id))
+    if not model and not model_id:
         return MISSING
-    return labels.get(model_key(record)) or str(get(record, "model") or MISSING)
+    return labels.get(model_key(record)) or str(model or MISSING)
 
 
-def display_labels(records: list[dict]) -> list[str]:
+def display_labels(records: list[MeasurementRecord]) -> list[str]:
     """Row labels: the test id, plus `::name` where a test made more than one measurement."""
     per_test: dict[str, int] = {}
     for rec in records:
-        per_test[str(rec.get("test_id"))] = per_test.get(str(rec.get("test_id")), 0) + 1
-    return [measurement_label(r) if per_test[str(r.get("test_id"))] > 1
-            else str(r.get("test_id") or MISSING) for r in records]
+        per_test[str(rec.test_id)] = per_test.get(str(rec.test_id), 0) + 1
+    return [measurement_label(r) if per_test[str(r.test_id)] > 1
+            else str(r.test_id or MISSING) for r in records]
 
 
 def budget_verdicts(results) -> list[tuple[str, dict]]:
@@ -324,8 +283,7 @@ def budget_verdicts(results) -> list[tuple[str, dict]]:
     out: list[tuple[str, dict]] = []
     for kind in (results.measurements, results.models):
         for rec in kind:
-            out.extend((str(get(rec, "test_id") or MISSING), v)
-                       for v in get(rec, "verdicts", default=[]) if isinstance(v, dict))
+            out.extend((str(rec.test_id or MISSING), v) for v in rec.verdicts if isinstance(v, dict))
     return out
 
 
@@ -335,22 +293,20 @@ def fmt_budget_value(value: Any, unit: Any) -> str:
         return MISSING
     unit = str(unit or "")
     if unit.lower() == "ms":
-        return f"{fmt_ms(value)} ms"
-    if unit.upper() == "MB":
-        return f"{value:,.1f} MB"
-    if unit.lower() == "fps":
-        return f"{value:.1f} FPS"
-    return f"{fmt_count(value)} {unit}".strip()
+        return f"{format_ms(value)} ms"
+    if unit.upper() == "MB":  # size and memory budgets count MB (10^6 bytes)
+        return format_bytes(value * 1e6)
+    return f"{format_count(value)} {unit}".strip()
 
 
 def run_tally(results) -> dict[str, int]:
     """Counts for a report's pass/fail line: budgets passed / failed / not established,
     equivalence checks passed / failed, comparisons regressed, tests with tfperf records."""
     verdicts = [v for _, v in budget_verdicts(results)]
-    equivalences = [get(r, "report", "passed") for r in results.equivalences]
-    tests = {str(get(r, "test_id")) for kind in (results.measurements, results.models,
-                                                 results.equivalences, results.profiles)
-             for r in kind if get(r, "test_id")}
+    equivalences = [(r.report or {}).get("passed") for r in results.equivalences]
+    tests = {str(r.test_id) for kind in (results.measurements, results.models,
+                                         results.equivalences, results.profiles)
+             for r in kind if r.test_id}
     return {
         "tests": len(tests),
         "budgets": len(verdicts),
@@ -361,8 +317,7 @@ def run_tally(results) -> dict[str, int]:
         "equivalence_passed": sum(1 for p in equivalences if p is True),
         "equivalence_failed": sum(1 for p in equivalences if p is False),
         "comparisons": len(results.comparisons),
-        "regressed": sum(1 for c in results.comparisons if get(c, "verdict") == "regressed"
-                         and get(c, "enforced", default=True)),
+        "regressed": sum(1 for c in results.comparisons if c.verdict == "regressed" and c.enforced),
         **outcome_tally(results),
     }
 
@@ -372,13 +327,13 @@ def outcome_tally(results) -> dict[str, int]:
     not counted in `budgets_failed`); `rerun_attempts`: records of earlier attempts of rerun
     tests; tests with tfperf records per outcome (`outcome_xfailed`, `outcome_error`...)."""
     xfailed = [v for kind in (results.measurements, results.models) for r in kind
-               if get(r, "outcome") == "xfailed" for v in get(r, "verdicts", default=[])
+               if r.outcome == "xfailed" for v in r.verdicts
                if isinstance(v, dict) and v.get("passed") is False]
     tests: dict[str, str] = {}
     for kind in (results.measurements, results.models, results.equivalences):
         for r in kind:
-            if get(r, "outcome"):
-                tests[str(get(r, "test_id"))] = str(get(r, "outcome"))
+            if r.outcome:
+                tests[str(r.test_id)] = str(r.outcome)
     out = {"budgets_xfailed": len(xfailed),
            "rerun_attempts": len(getattr(results, "rerun_attempts", ()))}
     for word in ("xfailed", "xpassed", "skipped", "error"):
@@ -393,7 +348,7 @@ def expected_and_rerun(results) -> list[tuple[str, list]]:
     expected = list(getattr(results, "expected_failures", ()))
     if expected:
         out.append(("Expected budget failures (xfail)", expected))
-    earlier = [r for r in getattr(results, "rerun_attempts", ()) if getattr(r, "kind", "") == "failure"]
+    earlier = [r for r in getattr(results, "rerun_attempts", ()) if r.kind == "failure"]
     if earlier:
         out.append(("Budget failures of earlier attempts (rerun; the final attempt decides)", earlier))
     return out

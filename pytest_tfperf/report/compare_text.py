@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pytest_tfperf.report.terminal import comparison_summary, render_comparisons
+from pytest_tfperf.results.records import ComparisonRecord
 
 
-def render_compare_text(baseline: str, candidate: str, comparisons: Sequence[dict],
+def render_compare_text(baseline: str, candidate: str, comparisons: Sequence[ComparisonRecord],
                         missing: Sequence[str], warnings: Sequence[str] = ()) -> str:
     """The file names, warnings, the comparison table, the unmatched measurements and the
     summary line ('12 compared: 0 regressed, 1 improved, 2 noise')."""

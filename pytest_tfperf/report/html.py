@@ -8,49 +8,35 @@ number shown comes from the records.
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import math
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from pytest_tfperf.report import (
+    expected_and_rerun,
     MISSING,
     ROUGH_LEGEND,
     _finite,
-    all_passed,
-    budget_text,
     budget_verdicts,
-    display_labels,
     display_path,
-    first_measurement_of,
     fmt_budget_value,
-    fmt_bytes,
     fmt_change_ci,
-    fmt_count,
-    fmt_ms,
-    fmt_num,
     fmt_pct,
     fmt_value,
-    get,
     guessed_legend,
     headroom_cell,
-    inputs_text,
     is_rough,
-    main_verdict,
-    model_key,
     model_label,
     model_labels,
-    model_verdicts,
-    model_weights,
-    percentile_cell,
-    expected_and_rerun,
     outcome_parts,
     run_tally,
-    unique_models,
     verdict_text,
     weights_notes,
 )
+from pytest_tfperf.report.rows import latency_rows, model_rows
+from pytest_tfperf.report.tables import Id, escape, html_table, id_html
+from pytest_tfperf.report.variants_text import html_variants
+from pytest_tfperf.wording import format_count, format_ms
 
 CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328}
@@ -70,56 +56,17 @@ code{font-size:12px}svg text{font:11px sans-serif}svg text.axis{fill:#57606a}
 """
 
 
-def _e(value: Any) -> str:
-    return html.escape(MISSING if value is None or value == "" else str(value))
-
-
-class _Id(str):
-    """A test id or model name: escaped, with line-break chances after / :: [ , only (never inside
-    a name: `test_more_parameters` stays whole; a name longer than the column breaks last)."""
-
-
-_BREAK_AFTER = re.compile(r"(::|/|\[|,)")
-
-
-def _id(value: Any) -> str:
-    return _BREAK_AFTER.sub(r"\1<wbr>", _e(value))
-
-
-def _table(headers: Sequence[str], rows: list[Sequence[Any]], num: Sequence[int] = (),
-           cls: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = []
-    for row in rows:
-        cells = []
-        for i, cell in enumerate(row):
-            if isinstance(cell, tuple):  # (text, css class)
-                cells.append(f'<td class="{_e(cell[1])}">{_e(cell[0])}</td>')
-            elif isinstance(cell, _Id):
-                cells.append(f"<td>{_id(cell)}</td>")
-            else:
-                cells.append(f'<td class="num">{_e(cell)}</td>' if i in num else f"<td>{_e(cell)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-
-
 def _verdict(passed: Any) -> tuple[str, str]:
     text = verdict_text(passed)
     return text, text
 
 
-def _budget_ms(verdict: dict | None, batch: Any) -> float | None:
-    """Where a latency budget sits on the ms axis (an FPS budget drawn at batch*1000/fps)."""
+def _budget_ms(verdict: dict | None) -> float | None:
+    """Where a latency budget sits on the ms axis (an FPS budget's verdict holds its limit in
+    ms too: `budgets.check_latency`)."""
     if not verdict or not _finite(verdict.get("limit")):
         return None
-    if _finite(verdict.get("limit_ms")):
-        return float(verdict["limit_ms"])
-    unit = str(verdict.get("unit") or "").lower()
-    if unit == "ms":
-        return float(verdict["limit"])
-    if unit == "fps" and verdict["limit"] > 0:
-        return (batch if _finite(batch) else 1) * 1000.0 / verdict["limit"]
-    return None
+    return float(verdict["limit"]) if str(verdict.get("unit") or "").lower() == "ms" else None
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> tuple[list[float], int]:
@@ -193,9 +140,9 @@ def latency_svg(samples: Sequence[float], median: Any, budget: float | None,
     pw = w - left - right
     notes = []
     if underflow:
-        notes.append(f"{underflow} faster runs (from {fmt_ms(ordered[0])} ms) counted in the first bin")
+        notes.append(f"{underflow} faster runs (from {format_ms(ordered[0])} ms) counted in the first bin")
     if overflow:
-        notes.append(f"{overflow} slower runs (up to {fmt_ms(ordered[-1])} ms) counted in the last bin")
+        notes.append(f"{overflow} slower runs (up to {format_ms(ordered[-1])} ms) counted in the last bin")
     height = h or top + ph + 34 + 13 * len(notes)
     nbins = max(5, min(40, len(xs) // 3))
     counts = [0] * nbins
@@ -233,11 +180,11 @@ def latency_svg(samples: Sequence[float], median: Any, budget: float | None,
     marks = []  # (kind, value, text, color, dash)
     if _finite(median):
         marks.append(("median", float(median),
-                      f"median {fmt_ms(median)} ms" + (" (gated)" if gated_is_median else ""), "#1a56db", ""))
+                      f"median {format_ms(median)} ms" + (" (gated)" if gated_is_median else ""), "#1a56db", ""))
     if "gated" in rows:
-        marks.append(("gated", gated_value, f"{gated_label} {fmt_ms(gated_value)} ms (gated)", "#8250df", ""))
+        marks.append(("gated", gated_value, f"{gated_label} {format_ms(gated_value)} ms (gated)", "#8250df", ""))
     if budget is not None and lo <= budget <= hi:
-        marks.append(("budget", budget, f"budget {fmt_ms(budget)} ms", "#cf222e", "5,3"))
+        marks.append(("budget", budget, f"budget {format_ms(budget)} ms", "#cf222e", "5,3"))
     xs_of = {kind: sx(value) for kind, value, _, _, _ in marks}
     for kind, _value, text, color, dash in marks:
         x = xs_of[kind]
@@ -246,23 +193,23 @@ def latency_svg(samples: Sequence[float], median: Any, budget: float | None,
         anchor, tx = _label_side(x, len(text), above, 0, w)
         dashes = f' stroke-dasharray="{dash}"' if dash else ""
         parts.append(f'<line class="{kind}" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{base}" '
-                     f'stroke="{color}" stroke-width="2"{dashes}><title>{_e(text)}</title></line>'
+                     f'stroke="{color}" stroke-width="2"{dashes}><title>{escape(text)}</title></line>'
                      f'<line class="connector" x1="{x:.1f}" y1="{row_y[kind] + 2}" x2="{x:.1f}" y2="{top}" '
                      f'stroke="{color}" stroke-width="1"/>'
                      f'<text class="{kind}-label" x="{tx:.1f}" y="{row_y[kind]}" fill="{color}" '
-                     f'text-anchor="{anchor}">{_e(text)}</text>')
+                     f'text-anchor="{anchor}">{escape(text)}</text>')
     if budget is not None and not lo <= budget <= hi:
         side, anchor, x = ("\u25c0 ", "start", left) if budget < lo else ("", "end", left + pw)
         arrow = "" if budget < lo else " \u25b6"
         parts.append(f'<text class="budget" x="{x}" y="{row_y["budget"]}" fill="#cf222e" '
-                     f'text-anchor="{anchor}">{side}budget {fmt_ms(budget)} ms (off scale){arrow}</text>')
+                     f'text-anchor="{anchor}">{side}budget {format_ms(budget)} ms (off scale){arrow}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
 def models_svg(rows: list[tuple[str, Any, Any, Any]], w: int = 640) -> str:
     """Bars per model for weights, FLOPs and median latency (each metric scaled to its max)."""
-    metrics = [("weights", 1, fmt_count), ("FLOPs", 2, fmt_count), ("median ms", 3, fmt_ms)]
+    metrics = [("weights", 1, format_count), ("FLOPs", 2, format_count), ("median ms", 3, format_ms)]
     bar_h, gap, label_w, value_w = 14, 4, 150, 80
     block = len(rows) * (bar_h + gap) + 22
     h = block * len(metrics) + 4
@@ -271,17 +218,17 @@ def models_svg(rows: list[tuple[str, Any, Any, Any]], w: int = 640) -> str:
              f'viewBox="0 0 {w} {h}" role="img">')]
     for m, (title, idx, fmt) in enumerate(metrics):
         y0 = m * block
-        parts.append(f'<text x="0" y="{y0 + 14}" font-weight="bold">{_e(title)}</text>')
+        parts.append(f'<text x="0" y="{y0 + 14}" font-weight="bold">{escape(title)}</text>')
         vmax = max([r[idx] for r in rows if _finite(r[idx])] or [0])
         for i, row in enumerate(rows):
             y = y0 + 20 + i * (bar_h + gap)
             value = row[idx]
-            parts.append(f'<text x="0" y="{y + bar_h - 3}">{_e(str(row[0])[:24])}</text>')
+            parts.append(f'<text x="0" y="{y + bar_h - 3}">{escape(str(row[0])[:24])}</text>')
             if _finite(value) and vmax > 0:
                 bw = max(value / vmax * (w - label_w - value_w), 1)
                 parts.append(f'<rect class="bar" x="{label_w}" y="{y}" width="{bw:.1f}" height="{bar_h}" '
-                             f'fill="{colors[m]}"><title>{_e(row[0])}: {_e(fmt(value))}</title></rect>')
-                parts.append(f'<text x="{label_w + bw + 4:.1f}" y="{y + bar_h - 3}">{_e(fmt(value))}</text>')
+                             f'fill="{colors[m]}"><title>{escape(row[0])}: {escape(fmt(value))}</title></rect>')
+                parts.append(f'<text x="{label_w + bw + 4:.1f}" y="{y + bar_h - 3}">{escape(fmt(value))}</text>')
             else:
                 parts.append(f'<text x="{label_w}" y="{y + bar_h - 3}">{MISSING}</text>')
     parts.append("</svg>")
@@ -289,7 +236,7 @@ def models_svg(rows: list[tuple[str, Any, Any, Any]], w: int = 640) -> str:
 
 
 BUDGET_NAMES = {"latency_budget": "latency", "param_budget": "parameters", "flops_budget": "FLOPs",
-                "size_budget": "size", "memory_budget": "peak memory"}
+                "size_budget": "size", "memory_budget": "peak memory", "throughput_budget": "throughput"}
 
 
 def _when(iso: Any) -> str | None:
@@ -307,12 +254,12 @@ def _when(iso: Any) -> str | None:
 def _header(results) -> list[str]:
     """Run facts (time stamp, versions, machine), the command line and the pass/fail line."""
     env = results.environment
-    facts = [f"run started {_e(_when(env.get('started')))}" if env.get("started") else None,
-             f"TensorFlow {_e(env.get('tensorflow'))}", f"device {_e(env.get('device'))}",
-             f"machine {_e(env.get('machine_id'))}"]
+    facts = [f"run started {escape(_when(env.get('started')))}" if env.get("started") else None,
+             f"TensorFlow {escape(env.get('tensorflow'))}", f"device {escape(env.get('device'))}",
+             f"machine {escape(env.get('machine_id'))}"]
     out = [f'<p class="meta">{" · ".join(f for f in facts if f)}</p>']
     if env.get("command"):
-        out.append(f'<p class="meta">command: <code>{_e(env.get("command"))}</code></p>')
+        out.append(f'<p class="meta">command: <code>{escape(env.get("command"))}</code></p>')
     t = run_tally(results)
     parts = []
     if t["budgets"]:
@@ -335,7 +282,7 @@ def _header(results) -> list[str]:
     state = "FAIL" if failed else ("ok" if t["budgets"] or n_eq or t["comparisons"] else "none")
     word = {"FAIL": "FAIL: ", "ok": "PASS: ", "none": ""}[state]
     if parts:
-        out.append(f'<p class="summary {state}" id="summary">{word}{_e(" · ".join(parts))}</p>')
+        out.append(f'<p class="summary {state}" id="summary">{word}{escape(" · ".join(parts))}</p>')
     return out
 
 
@@ -348,27 +295,27 @@ def _budgets_table(results) -> str:
         stat = str(v.get("statistic") or "")
         if kind == "latency" and stat:
             kind = f"latency {stat}"
-        rows.append([_Id(test_id), _Id(model_label(v, labels)), kind,
+        rows.append([Id(test_id), Id(model_label(v, labels)), kind,
                      f"≤ {fmt_budget_value(v.get('limit'), v.get('unit'))}",
                      fmt_budget_value(v.get("value"), v.get("unit")), headroom_cell(v),
                      _verdict(v.get("passed"))])
-    return _table(["test", "model", "budget", "limit", "measured", "headroom", "verdict"], rows,
+    return html_table(["test", "model", "budget", "limit", "measured", "headroom", "verdict"], rows,
                   num=(3, 4, 5), cls="budgets")
 
 
 def render(results, title: str = "tfperf report") -> str:
     """The whole report as one self-contained HTML document."""
     env = results.environment
-    body = [f"<h1>{_e(title)}</h1>", *_header(results)]
+    body = [f"<h1>{escape(title)}</h1>", *_header(results)]
     n_head = len(body)
     if results.failures:
         body.append('<h2 id="failures">Budget failures</h2><ul>')
-        body += [f"<li><code>{_id(r.get('test_id'))}</code>: {_e(r.get('message'))}</li>"
+        body += [f"<li><code>{id_html(r.test_id)}</code>: {escape(r.message)}</li>"
                  for r in results.failures]
         body.append("</ul>")
     for title, records in expected_and_rerun(results):  # issue 21: apart, named as such
-        body.append(f"<h2>{_e(title)}</h2><ul>")
-        body += [f"<li><code>{_id(r.get('test_id'))}</code>: {_e(r.get('message'))}</li>"
+        body.append(f"<h2>{escape(title)}</h2><ul>")
+        body += [f"<li><code>{id_html(r.test_id)}</code>: {escape(r.message)}</li>"
                  for r in records]
         body.append("</ul>")
     if budget_verdicts(results):
@@ -376,75 +323,66 @@ def render(results, title: str = "tfperf report") -> str:
         body.append(_budgets_table(results))
     if results.measurements:
         rows, plots = [], []
-        labels = model_labels(results)
-        for rec, label in zip(results.measurements, display_labels(results.measurements)):
-            st = rec.get("stats") or {}
-            verdicts = [v for v in rec.get("verdicts") or [] if v.get("marker") == "latency_budget"] \
-                or rec.get("verdicts") or []
-            v = main_verdict(verdicts)
-            rows.append([_Id(label), _Id(model_label(rec, labels)), inputs_text(rec.get("inputs")),
-                         percentile_cell(st, 50), percentile_cell(st, 90), percentile_cell(st, 99),
-                         fmt_num(st.get("fps"), 1), fmt_value(st.get("n")), budget_text(v),
-                         headroom_cell(v), _verdict(all_passed(rec.get("verdicts") or []))])
+        for r in latency_rows(results):
+            label, st, v = r.label, r.record.stats or {}, r.verdict
+            rows.append([Id(label), Id(r.model), r.input, r.median, r.p90, r.p99, r.fps, r.n,
+                         r.budget, r.headroom, _verdict(r.passed)])
             gated = None
             if v and _finite(v.get("value")) and str(v.get("unit") or "").lower() == "ms":
                 gated = (str(v.get("statistic") or "gated"), v.get("value"))
-            sub = " · ".join(x for x in (model_label(rec, labels), f"{fmt_value(st.get('n'))} runs",
+            sub = " · ".join(x for x in (r.model, f"{r.n} runs",
                                          f"batch {fmt_value(st.get('batch'))}") if x)
             svg = latency_svg(st.get("samples_ms") or [], st.get("median_ms"),
-                              _budget_ms(v, st.get("batch")), gated=gated, batch=st.get("batch"))
-            plots.append(f'<div class="plot"><h3>{_id(label)}</h3><p class="sub">{_e(sub)}</p>{svg}</div>')
+                              _budget_ms(v), gated=gated, batch=st.get("batch"))
+            plots.append(f'<div class="plot"><h3>{id_html(label)}</h3><p class="sub">{escape(sub)}</p>{svg}</div>')
         body.append('<h2 id="latency">Latency</h2>')
-        body.append(_table(["test", "model", "input", "median ms", "p90 ms", "p99 ms", "FPS", "n", "budget",
+        body.append(html_table(["test", "model", "input", "median ms", "p90 ms", "p99 ms", "FPS", "n", "budget",
                             "headroom", "verdict"], rows, num=(3, 4, 5, 6, 7, 9), cls="latency"))
         notes = [" ".join(ROUGH_LEGEND.split())] if any(is_rough(c) for r in rows for c in r if isinstance(c, str)) else []
-        note = guessed_legend(rec.get("inputs") for rec in results.measurements)
+        note = guessed_legend(rec.inputs for rec in results.measurements)
         notes += [note.lstrip("* ")] if note else []
-        body += [f'<p class="note">{_e(n)}</p>' for n in notes]
+        body += [f'<p class="note">{escape(n)}</p>' for n in notes]
         body.append('<h2 id="distributions">Latency distributions</h2><div class="plots">'
                     + "".join(plots) + "</div>")
     if results.models:
-        rows, chart = [], []
-        labels = model_labels(results)
-        for rec in unique_models(results):
-            s = rec.get("summary") or {}
-            name, key = model_label(rec, labels), model_key(rec)
-            median = get(first_measurement_of(results, key), "stats", "median_ms")
-            rows.append([_Id(name), fmt_count(model_weights(s)), fmt_count(rec.get("flops")),
-                         fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
-                         fmt_ms(median), _verdict(all_passed(model_verdicts(results, key)))])
-            chart.append((name, model_weights(s), rec.get("flops"), median))
+        models = model_rows(results)
+        rows = [[Id(r.name), r.weights, r.flops, r.size, r.nodes, r.median, _verdict(r.passed)]
+                for r in models]
+        chart = [(r.name, r.weights_n, r.flops_n, r.median_ms) for r in models]
         body.append('<h2 id="models">Models</h2>')
-        body.append(_table(["model", "weights", "FLOPs", "size", "nodes", "median ms", "budgets"],
+        body.append(html_table(["model", "weights", "FLOPs", "size", "nodes", "median ms", "budgets"],
                            rows, num=(1, 2, 3, 4, 5), cls="models"))
-        body.extend(f'<p class="note">{_e(note)}</p>' for note in weights_notes(results, labels))
+        body.extend(f'<p class="note">{escape(note)}</p>'
+                    for note in weights_notes(results, model_labels(results)))
         body.append(models_svg(chart))
     if results.equivalences:
         from pytest_tfperf.report import EQUIVALENCE_HEADERS, equivalence_rows
 
         rows = [[*r[:-1], _verdict(r[-1])] for r in equivalence_rows(results)]
         body.append('<h2 id="equivalence">Equivalence</h2>')
-        body.append(_table(list(EQUIVALENCE_HEADERS), rows, num=(4, 5, 6), cls="equivalence"))
+        body.append(html_table(list(EQUIVALENCE_HEADERS), rows, num=(4, 5, 6), cls="equivalence"))
     if results.variants:
-        from pytest_tfperf.report.variants_text import html_variants
-
         body.append('<h2 id="variants">Variants</h2>' + html_variants(results.variants))
+    if results.sweeps:
+        from pytest_tfperf.report.sweep_text import html_sweeps
+
+        body.append('<h2 id="sweeps">Sweeps</h2>' + html_sweeps(results.sweeps))
     base = env.get("baseline") or {}
     if results.comparisons or base:
         body.append('<h2 id="comparison">Comparison with baseline</h2>')
         if base:
-            body.append(f"<p>Baseline: <code>{_e(display_path(base.get('path'), env.get('rootdir')))}</code></p>")
-            body += [f'<p class="warn">{_e(w)}</p>' for w in base.get("warnings") or []]
+            body.append(f"<p>Baseline: <code>{escape(display_path(base.get('path'), env.get('rootdir')))}</code></p>")
+            body += [f'<p class="warn">{escape(w)}</p>' for w in base.get("warnings") or []]
         rows = []
         for c in results.comparisons:
-            verdict = str(c.get("verdict") or MISSING)
-            rows.append([_Id(c.get("key") or c.get("test_id")), c.get("statistic"), fmt_ms(c.get("base_ms")),
-                         fmt_ms(c.get("new_ms")), fmt_pct(c.get("change_pct")),
-                         fmt_change_ci(c), c.get("threshold"), (verdict, verdict)])
-        body.append(_table(["test", "stat", "base ms", "new ms", "change", "95% CI", "threshold",
+            verdict = str(c.verdict or MISSING)
+            rows.append([Id(c.key or c.test_id), c.statistic, format_ms(c.base_ms),
+                         format_ms(c.new_ms), fmt_pct(c.change_pct),
+                         fmt_change_ci(c), c.threshold, (verdict, verdict)])
+        body.append(html_table(["test", "stat", "base ms", "new ms", "change", "95% CI", "threshold",
                             "verdict"], rows, num=(2, 3, 4, 5), cls="comparison"))
     if len(body) == n_head:
         body.append("<p>No tfperf measurements in this run.</p>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
+            f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(body) + "</body></html>\n")

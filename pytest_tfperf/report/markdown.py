@@ -1,51 +1,25 @@
 """Markdown renderer (GitHub-flavoured tables), also used for `$GITHUB_STEP_SUMMARY`."""
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from pytest_tfperf.report import (
+    expected_and_rerun,
     MISSING,
     ROUGH_LEGEND,
-    all_passed,
-    budget_text,
-    display_labels,
     display_path,
-    fmt_bytes,
     fmt_change_ci,
-    fmt_count,
-    fmt_ms,
-    fmt_num,
     fmt_pct,
-    expected_and_rerun,
-    fmt_value,
     guessed_legend,
-    headroom_cell,
-    inputs_text,
     is_rough,
-    main_verdict,
-    model_key,
-    model_label,
     model_labels,
-    model_verdicts,
-    model_weights,
-    percentile_cell,
-    unique_models,
     verdict_text,
     weights_notes,
 )
-
-
-def _cell(value: Any) -> str:
-    text = MISSING if value is None else str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def _table(headers: Sequence[str], rows: list[Sequence[Any]], right: Sequence[int] = ()) -> list[str]:
-    sep = ["---:" if i in right else "---" for i in range(len(headers))]
-    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(sep) + " |"]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return lines + [""]
+from pytest_tfperf.report.rows import latency_rows, model_rows
+from pytest_tfperf.report.tables import markdown_cell, markdown_table
+from pytest_tfperf.report.variants_text import markdown_variants
+from pytest_tfperf.wording import format_ms
 
 
 def _verdict(passed: Any) -> str:
@@ -61,44 +35,31 @@ def render(results, title: str = "tfperf report") -> str:
            f" · machine {env.get('machine_id') or MISSING}"), ""]
     if results.failures:
         out += ["### Budget failures", ""]
-        out += [f"- `{r.get('test_id') or MISSING}`: {_cell(r.get('message'))}" for r in results.failures]
+        out += [f"- `{r.test_id or MISSING}`: {markdown_cell(r.message)}" for r in results.failures]
         out.append("")
     for title, records in expected_and_rerun(results):  # issue 21: apart, named as such
         out += [f"### {title}", ""]
-        out += [f"- `{r.get('test_id') or MISSING}`: {_cell(r.get('message'))}" for r in records]
+        out += [f"- `{r.test_id or MISSING}`: {markdown_cell(r.message)}" for r in records]
         out.append("")
     if results.measurements:
-        rows = []
-        labels = model_labels(results)
-        for rec, label in zip(results.measurements, display_labels(results.measurements)):
-            st = rec.get("stats") or {}
-            v = main_verdict(rec.get("verdicts") or [])
-            rows.append([f"`{label}`", model_label(rec, labels), inputs_text(rec.get("inputs")),
-                         percentile_cell(st, 50), percentile_cell(st, 90), percentile_cell(st, 99),
-                         fmt_num(st.get("fps"), 1), fmt_value(st.get("n")), budget_text(v),
-                         headroom_cell(v), _verdict(all_passed(rec.get("verdicts") or []))])
+        rows = [[f"`{r.label}`", r.model, r.input, r.median, r.p90, r.p99, r.fps, r.n, r.budget,
+                 r.headroom, _verdict(r.passed)] for r in latency_rows(results)]
         out += ["### Latency", ""]
-        out += _table(["test", "model", "input", "median ms", "p90 ms", "p99 ms", "FPS", "n", "budget",
+        out += markdown_table(["test", "model", "input", "median ms", "p90 ms", "p99 ms", "FPS", "n", "budget",
                        "headroom", "verdict"], rows, right=(3, 4, 5, 6, 7, 9))
         if any(is_rough(c) for r in rows for c in r):
-            out += [_cell(" ".join(ROUGH_LEGEND.split())), ""]
-        note = guessed_legend(rec.get("inputs") for rec in results.measurements)
+            out += [markdown_cell(" ".join(ROUGH_LEGEND.split())), ""]
+        note = guessed_legend(rec.inputs for rec in results.measurements)
         if note:
             text = note.lstrip("* ")
-            out += [_cell(text[:1].upper() + text[1:]) + ".", ""]
+            out += [markdown_cell(text[:1].upper() + text[1:]) + ".", ""]
     if results.models:
-        rows = []
-        labels = model_labels(results)
-        for rec in unique_models(results):
-            s = rec.get("summary") or {}
-            name, key = model_label(rec, labels), model_key(rec)
-            rows.append([name, fmt_count(model_weights(s)), fmt_count(rec.get("flops")),
-                         fmt_bytes(s.get("serialized_bytes", rec.get("size_bytes"))), fmt_value(s.get("node_count")),
-                         _verdict(all_passed(model_verdicts(results, key)))])
+        rows = [[r.name, r.weights, r.flops, r.size, r.nodes, _verdict(r.passed)]
+                for r in model_rows(results)]
         out += ["### Models", ""]
-        out += _table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows,
+        out += markdown_table(["model", "weights", "FLOPs", "size", "nodes", "budgets"], rows,
                       right=(1, 2, 3, 4))
-        notes = weights_notes(results, labels)
+        notes = weights_notes(results, model_labels(results))
         if notes:
             out += [f"- {note}" for note in notes] + [""]
     if results.equivalences:
@@ -106,11 +67,13 @@ def render(results, title: str = "tfperf report") -> str:
 
         rows = [[*r[:-1], _verdict(r[-1])] for r in equivalence_rows(results)]
         out += ["### Equivalence", ""]
-        out += _table(list(EQUIVALENCE_HEADERS), rows, right=(4, 5, 6))
+        out += markdown_table(list(EQUIVALENCE_HEADERS), rows, right=(4, 5, 6))
     if results.variants:
-        from pytest_tfperf.report.variants_text import markdown_variants
-
         out += ["### Variants", ""] + markdown_variants(results.variants)
+    if results.sweeps:
+        from pytest_tfperf.report.sweep_text import markdown_sweeps
+
+        out += ["### Sweeps", ""] + markdown_sweeps(results.sweeps)
     base = env.get("baseline") or {}
     if results.comparisons or base:
         out += ["### Comparison with baseline", ""]
@@ -121,11 +84,11 @@ def render(results, title: str = "tfperf report") -> str:
                 out.append("")
         rows = []
         for c in results.comparisons:
-            rows.append([f"`{c.get('key') or c.get('test_id')}`", c.get("statistic"),
-                         fmt_ms(c.get("base_ms")), fmt_ms(c.get("new_ms")), fmt_pct(c.get("change_pct")),
-                         fmt_change_ci(c), c.get("threshold"),
-                         ("❌ " if c.get("failed") else "") + str(c.get("verdict") or MISSING)])
-        out += _table(["test", "stat", "base ms", "new ms", "change", "95% CI", "threshold", "verdict"],
+            rows.append([f"`{c.key or c.test_id}`", c.statistic,
+                         format_ms(c.base_ms), format_ms(c.new_ms), fmt_pct(c.change_pct),
+                         fmt_change_ci(c), c.threshold,
+                         ("❌ " if c.failed else "") + str(c.verdict or MISSING)])
+        out += markdown_table(["test", "stat", "base ms", "new ms", "change", "95% CI", "threshold", "verdict"],
                       rows, right=(2, 3, 4, 5))
     if len(out) == 5:
         out += ["No tfperf measurements in this run.", ""]

@@ -1,8 +1,12 @@
 """Text rendering of a `GraphSummary.to_dict()`, in the spirit of TensorFlow's `summarize_graph`.
 
-Reads the dict only; never computes anything about the graph.
+Reads the dict only; never computes anything about the graph. Counts and sizes are worded as in
+every tfperf table (`wording.format_count`: 1.5e9 -> '1.50G'; `wording.format_bytes`: 10^6
+bytes a MB), not as TensorFlow's HumanReadableNum ('1.50B') and KiB.
 """
 from __future__ import annotations
+
+from pytest_tfperf.wording import format_bytes, format_count
 
 # numpy dtype name -> summarize_graph's `DataTypeString(enum)` spelling, e.g. float32 -> float(1).
 _TF_DTYPES = {
@@ -12,26 +16,6 @@ _TF_DTYPES = {
     "complex128": "complex128(18)", "float16": "half(19)", "uint32": "uint32(22)",
     "uint64": "uint64(23)",
 }
-
-
-def human_count(n: int) -> str:
-    """TensorFlow's HumanReadableNum: 62378344 -> '62.38M', 1234 -> '1.23k', 12 -> '12'."""
-    value = float(n)
-    for unit in ("", "k", "M", "B", "T"):
-        if abs(value) < 1000 or unit == "T":
-            return f"{int(n)}" if unit == "" else f"{value:.2f}{unit}"
-        value /= 1000.0
-    return str(n)  # pragma: no cover
-
-
-def human_bytes(n: int) -> str:
-    """1536 -> '1.5 KiB'."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(n)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024.0
-    return f"{n} B"  # pragma: no cover
 
 
 def _display_name(tensor: str) -> str:
@@ -54,7 +38,7 @@ def render_summary(summary: dict) -> str:
         multi-line text, no trailing newline.
     """
     header = (f"Model {summary['name']} ({summary['kind']}, {summary['source'] or '<memory>'}): "
-              f"{summary['node_count']} nodes, {human_bytes(summary['serialized_bytes'])} serialized")
+              f"{summary['node_count']} nodes, {format_bytes(summary['serialized_bytes'])} serialized")
     lines = [header]
     inputs = ", ".join(
         f"(name={_display_name(s['name'])}, type={_TF_DTYPES.get(s['dtype'], s['dtype'])}, "
@@ -63,14 +47,14 @@ def render_summary(summary: dict) -> str:
     outputs = ", ".join(f"(name={_display_name(s['name'])}, op={s['op']})" for s in summary["outputs"])
     lines.append(f"Found {len(summary['outputs'])} possible outputs: {outputs}".rstrip(": "))
     weights, other = summary["weight_params"], summary["other_const_elements"]
-    lines.append(f"Found {weights} ({human_count(weights)}) weight parameters, {other} "
-                 f"({human_count(other)}) other const elements, {summary['control_edges']} control_edges")
+    lines.append(f"Found {weights} ({format_count(weights)}) weight parameters, {other} "
+                 f"({format_count(other)}) other const elements, {summary['control_edges']} control_edges")
     known = [(label, summary[key]) for label, key in (("trainable", "trainable_params"),
                                                       ("non-trainable", "non_trainable_params"))
              if summary.get(key) is not None]
     if known:
         lines.append("Source reports " + ", ".join(
-            f"{n} ({human_count(n)}) {label} parameters" for label, n in known))
+            f"{n} ({format_count(n)}) {label} parameters" for label, n in known))
     line = params_line(summary)
     if line:
         lines.append(line)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from pytest_tfperf.report.summary_text import human_bytes, human_count
+from pytest_tfperf.report.tables import fit_table
+from pytest_tfperf.wording import format_bytes, format_count, format_fps, format_ms
 
 
 def _spec(s: Mapping[str, Any]) -> str:
@@ -20,29 +21,31 @@ def render_tflite_summary(summary: Mapping[str, Any], *, tensors: bool = True,
     (with `tensors`) every tensor; `top` limits the tensor list."""
     lines = [f"Model {summary['name']} (tflite, {summary.get('source') or '<memory>'}): "
              f"{summary['op_count']} ops, {summary['tensor_count']} tensors, "
-             f"{human_bytes(summary['serialized_bytes'])}; runtime {summary.get('runtime')}"]
+             f"{format_bytes(summary['serialized_bytes'])}; runtime {summary.get('runtime')}"]
     lines.append(f"Found {len(summary['inputs'])} inputs: "
                  + ", ".join(_spec(s) for s in summary["inputs"]))
     lines.append(f"Found {len(summary['outputs'])} outputs: "
                  + ", ".join(_spec(s) for s in summary["outputs"]))
     weights = summary["weight_params"]
-    dtypes = ", ".join(f"{d} {human_count(n)}" for d, n in summary.get("weight_dtypes") or [])
-    lines.append(f"Found {weights} ({human_count(weights)}) weight parameters"
+    dtypes = ", ".join(f"{d} {format_count(n)}" for d, n in summary.get("weight_dtypes") or [])
+    lines.append(f"Found {weights} ({format_count(weights)}) weight parameters"
                  + (f" ({dtypes})" if dtypes else "")
                  + f", {summary['other_const_elements']} other const elements, "
-                 f"{human_bytes(summary['constant_bytes'])} of constant buffers")
+                 f"{format_bytes(summary['constant_bytes'])} of constant buffers")
     lines.append("Op types used: " + ", ".join(f"{n} {op}" for op, n in summary["op_histogram"]))
     rows = summary.get("tensors") or []
     if tensors and rows:
         shown = rows if top is None else rows[:top]
-        lines.append(f"Tensors ({len(rows)}{'' if len(shown) == len(rows) else f', first {len(shown)}'})"
-                     ":  [index] dtype shape const quantization name")
-        for t in shown:
-            q = t.get("quantization")
-            shape = "[" + ",".join(str(d) for d in t.get("shape") or []) + "]"
-            lines.append(f"  {t['index']:>5} {t['dtype']:<8} {shape:<18} "
-                         f"{'const' if t.get('constant') else '     '} "
-                         f"{'' if not q else f'{q[0]:.4g}/{q[1]}':<14} {t['name'][:90]}")
+        lines.append(f"Tensors ({len(rows)}{'' if len(shown) == len(rows) else f', first {len(shown)}'}):")
+        cells = [[t["name"], t["index"], t["dtype"],
+                  "[" + ",".join(str(d) for d in t.get("shape") or []) + "]",
+                  "const" if t.get("constant") else "",
+                  "" if not t.get("quantization") else f"{t['quantization'][0]:.4g}/{t['quantization'][1]}"]
+                 for t in shown]
+        # one line per tensor, names never cut (a listing to search, not to fit a terminal)
+        table = fit_table(["name", "index", "dtype", "shape", "const", "quantization"], cells,
+                          width=1 << 16, id_col=None)
+        lines += ["  " + line for line in table]
     return "\n".join(lines)
 
 
@@ -52,13 +55,13 @@ def render_tflite_bench(bench: Mapping[str, Any], *, top: int | None = 20) -> st
     st = bench.get("stats") or {}
     lo, hi = (st.get("median_ci_ms") or [None, None])[:2]
     lines = [f"Benchmarking {bench['model']} with {bench['runtime']}",
-             f"Init (new interpreter, delegate, allocate): {bench['init_ms']:.3f} ms; "
-             f"first invoke: {bench['first_ms']:.3f} ms",
+             f"Init (new interpreter, delegate, allocate): {format_ms(bench['init_ms'])} ms; "
+             f"first invoke: {format_ms(bench['first_ms'])} ms",
              f"Warm-up: {st.get('warmup_n')} runs; steady state: count={st.get('n')} "
-             f"median={st.get('median_ms', 0):.4f} ms (95% CI {lo:.4f}-{hi:.4f}) "
-             f"p90={st.get('p90_ms', 0):.4f} min={st.get('min_ms', 0):.4f} "
-             f"max={st.get('max_ms', 0):.4f} mean={st.get('mean_ms', 0):.4f} ms, "
-             f"{st.get('fps', 0):.1f} inferences/s (stop: {st.get('stop_reason')})",
+             f"median={format_ms(st.get('median_ms'))} ms (95% CI {format_ms(lo)}-{format_ms(hi)}) "
+             f"p90={format_ms(st.get('p90_ms'))} min={format_ms(st.get('min_ms'))} "
+             f"max={format_ms(st.get('max_ms'))} mean={format_ms(st.get('mean_ms'))} ms, "
+             f"{format_fps(st.get('fps'))} inferences/s (stop: {st.get('stop_reason')})",
              ""]
     lines.append(render_tflite_summary(bench["summary"], top=top))
     lines += ["", bench.get("per_op_note") or ""]

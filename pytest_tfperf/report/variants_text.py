@@ -9,8 +9,16 @@ import textwrap
 from typing import Any, Mapping
 
 from pytest_tfperf.inputs.described import inputs_text
-from pytest_tfperf.wording import plural
-from pytest_tfperf.report.terminal import WIDTH, fit_table, wrap_id
+from pytest_tfperf.report.tables import (
+    WIDTH,
+    escape,
+    fit_table,
+    html_table,
+    markdown_cell,
+    markdown_table,
+    wrap_id,
+)
+from pytest_tfperf.wording import MISSING, format_bytes, format_ms, plural
 
 _COLUMNS = ("variant", "median ms", "vs source", "vs frozen", "size", "max abs err", "top-1",
             "runtime")
@@ -18,31 +26,17 @@ _COLUMNS = ("variant", "median ms", "vs source", "vs frozen", "size", "max abs e
 _TERMINAL_ORDER = (0, 7, 1, 2, 3, 4, 5, 6)
 
 
-def _ms(v) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.3f}" if v < 10 else f"{v:.1f}"
-
-
-def _x(v) -> str:
-    return "-" if v is None else f"{v:.2f}x"
-
-
-def _size(n) -> str:
-    if n is None:
-        return "-"
-    for unit, div in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= div:
-            return f"{n / div:.1f} {unit}"
-    return f"{n} B"
+def speedup_text(v) -> str:
+    """A speed-up factor: '1.52x' ('-' when unknown)."""
+    return MISSING if v is None else f"{v:.2f}x"
 
 
 def _err(v) -> str:
-    return "-" if v is None else ("0" if v == 0 else f"{v:.3g}")
+    return MISSING if v is None else ("0" if v == 0 else f"{v:.3g}")
 
 
 def _pct(v) -> str:
-    return "-" if v is None else f"{100 * v:.0f}%"
+    return MISSING if v is None else f"{100 * v:.0f}%"
 
 
 def _data(table: Any) -> Mapping[str, Any]:
@@ -55,11 +49,11 @@ def variant_cells(table: Any) -> list[list[str]]:
     cells = []
     for r in _data(table).get("variants") or []:
         if r.get("error"):
-            cells.append([r["variant"], "failed", "-", "-", _size(r.get("size_bytes")), "-", "-",
+            cells.append([r["variant"], "failed", "-", "-", format_bytes(r.get("size_bytes")), "-", "-",
                           r.get("runtime") or "-"])
             continue
-        cells.append([r["variant"], _ms(r.get("median_ms")), _x(r.get("speedup_vs_source")),
-                      _x(r.get("speedup_vs_frozen")), _size(r.get("size_bytes")),
+        cells.append([r["variant"], format_ms(r.get("median_ms")), speedup_text(r.get("speedup_vs_source")),
+                      speedup_text(r.get("speedup_vs_frozen")), format_bytes(r.get("size_bytes")),
                       _err(r.get("max_abs_err")), _pct(r.get("top1_agreement")),
                       r.get("runtime") or "-"])
     return cells
@@ -111,7 +105,7 @@ def _footer(data: Mapping[str, Any], layers: int, width: int | None = None) -> l
     if data.get("fastest"):
         best = next((r for r in rows if r["variant"] == data["fastest"]), None)
         lines.append(f"fastest: {data['fastest']}"
-                     + (f" ({_ms(best.get('median_ms'))} ms)" if best else ""))
+                     + (f" ({format_ms(best.get('median_ms'))} ms)" if best else ""))
     failed = [r for r in rows if r.get("error")]
     if failed:
         lines.append("failed variants:")
@@ -162,54 +156,37 @@ def terminal_variants(records, width: int = WIDTH) -> list[str]:
     """`--tfperf-report`'s "tfperf variants" section: each table under its test id, in `width`."""
     lines: list[str] = []
     for rec in records:
-        lines += wrap_id(str(rec.get("test_id") or "-"), width)
-        text = render_variants(rec.get("table") or {}, width=width - 2)
+        lines += wrap_id(str(rec.test_id or MISSING), width)
+        text = render_variants(rec.table or {}, width=width - 2)
         lines += ["  " + line if line else line for line in text.splitlines()]
     return lines
-
-
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def markdown_variants(records) -> list[str]:
     """The Markdown report's "Variants" section body (a table per recorded table)."""
     out: list[str] = []
     for rec in records:
-        data = rec.get("table") or {}
-        out += [f"`{_md(rec.get('test_id') or '-')}`: {_md(_headline(data))}", "",
-                "| " + " | ".join(_COLUMNS) + " |",
-                "| --- | " + " | ".join("---:" for _ in _COLUMNS[1:7]) + " | --- |"]
-        out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in variant_cells(data)]
-        out.append("")
+        data = rec.table or {}
+        out += [f"`{markdown_cell(rec.test_id or MISSING)}`: {markdown_cell(_headline(data))}", ""]
+        out += markdown_table(_COLUMNS, variant_cells(data), right=range(1, 7))
         footer = _footer(data, layers=5)
         if footer:
             out += ["```", *footer, "```", ""]
     return out
 
 
-_NUM = ' class="num"'
-
-
 def html_variants(records) -> str:
     """The HTML report's "Variants" section body (a table per recorded table)."""
-    from html import escape
-
     parts = []
     for rec in records:
-        data = rec.get("table") or {}
-        head = "".join(f"<th>{escape(c)}</th>" for c in _COLUMNS)
-        body = "".join(
-            "<tr>" + "".join(f"<td{_NUM if 0 < i < 7 else ''}>{escape(c)}</td>"
-                             for i, c in enumerate(row)) + "</tr>"
-            for row in variant_cells(data))
+        data = rec.table or {}
         footer = _footer(data, layers=5)
-        parts.append(f"<p><code>{escape(str(rec.get('test_id') or '-'))}</code>: "
+        parts.append(f"<p><code>{escape(rec.test_id or MISSING)}</code>: "
                      f"{escape(_headline(data))}</p>"
-                     f'<table class="variants"><tr>{head}</tr>{body}</table>'
+                     + html_table(_COLUMNS, variant_cells(data), num=range(1, 7), cls="variants")
                      + (f"<pre>{escape(chr(10).join(footer))}</pre>" if footer else ""))
     return "\n".join(parts)
 
 
-__all__ = ["html_variants", "input_words", "markdown_variants", "render_variants", "terminal_variants",
-           "variant_cells"]
+__all__ = ["html_variants", "input_words", "markdown_variants", "render_variants", "speedup_text",
+           "terminal_variants", "variant_cells"]

@@ -1,15 +1,14 @@
 """Typed, frozen records of one test session, keyed by model identity.
 
 The session (`session.finish_test`) and the recorder build these; `report/` renderers and
-`baseline/` read them. They become dicts only at the process boundary (xdist `workeroutput`)
-and the file boundary (JSON report, stored baselines): `to_dict()` / `from_dict()`.
+`baseline/` read them, by attribute (`rec.stats`). They become dicts only at the process
+boundary (xdist `workeroutput`) and the file boundary (`results.file`, the one reader and writer
+of the result file): `to_dict()` / `from_dict()`. A record's nested facts (`stats`, `verdicts`,
+`summary`, `report`, `table`) are the JSON-able dicts their producers' `to_dict()` made.
 
 A model is keyed by its *identity* (`model_identity`): the resolved source path, plus
 "#<signature>" / "[outputs]" where one file holds several models; never by its display name,
 so `a/model.pb` and `b/model.pb` are two rows in every report.
-
-Records also answer `record.get(key, default)` and `record[key]` with their `to_dict()` keys,
-so code that reads a stored document and code that reads a live session read alike.
 """
 from __future__ import annotations
 
@@ -17,9 +16,11 @@ import dataclasses
 import os
 from typing import Any, ClassVar
 
+from pytest_tfperf.wording import format_ms
+
 __all__ = [
     "ALPHA", "ComparisonRecord", "EquivalenceRecord", "FailureRecord", "MeasurementRecord", "ModelRecord",
-    "ProfileRecord", "RECORD_TYPES", "Record", "VariantsRecord", "measurement_label",
+    "ProfileRecord", "RECORD_TYPES", "Record", "SweepRecord", "VariantsRecord", "measurement_label",
     "model_identity", "record_from_dict",
 ]
 
@@ -45,15 +46,11 @@ def model_identity(model: Any) -> str | None:
     return f"{source}[{outputs}]" if outputs else source
 
 
-def measurement_label(record: Any) -> str:
+def measurement_label(record: MeasurementRecord) -> str:
     """'tests/test_a.py::test_x' or 'tests/test_a.py::test_x::name': a measurement's key in
-    baselines and comparisons (a record or its dict)."""
-    test_id = str(record.get("test_id") or "-")
-    name = record.get("name")
-    return f"{test_id}::{name}" if name else test_id
-
-
-_ABSENT = object()
+    baselines and comparisons."""
+    test_id = str(record.test_id or "-")
+    return f"{test_id}::{record.name}" if record.name else test_id
 
 
 def _tuple_of_dicts(value: Any) -> tuple:
@@ -63,7 +60,7 @@ def _tuple_of_dicts(value: Any) -> tuple:
 
 @dataclasses.dataclass(frozen=True)
 class Record:
-    """Base of every record: `to_dict()`, `from_dict()`, and read access by dict key."""
+    """Base of every record: `to_dict()` and `from_dict()` (fields are read by attribute)."""
 
     kind: ClassVar[str] = ""
 
@@ -86,21 +83,6 @@ class Record:
                     names[key].type.startswith("tuple") else value
         return cls(**values)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """`to_dict()[key]`, or `default` when the record has no such field."""
-        if key in {f.name for f in dataclasses.fields(self)}:
-            value = getattr(self, key)
-            return list(value) if isinstance(value, tuple) else value
-        return default
-
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _ABSENT)
-        if value is _ABSENT:
-            raise KeyError(key)
-        return value
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key, _ABSENT) is not _ABSENT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,6 +224,7 @@ class ComparisonRecord(Record):
     new_blocks: int = 0
     normalized: bool = False  # ratios of model / reference workload (--tfperf-normalize)
     retimed: bool = False     # a regression was re-timed in fresh sessions before this verdict
+    history_runs: int = 0     # judged against this many past runs (--tfperf-compare history)
 
     @property
     def change_pct(self) -> float | None:
@@ -263,9 +246,10 @@ class ComparisonRecord(Record):
         change = "" if self.change_pct is None else f"{self.change_pct:+.1f}%, "
         if self.ci_low is not None and self.ci_high is not None:
             floor = f"{(self.run_noise or 0.0) * 100:g}%"
-            sig = (f"95% CI {(self.ci_low - 1) * 100:+.1f}% to {(self.ci_high - 1) * 100:+.1f}% "
-                   f"from {self.base_blocks} vs {self.new_blocks} blocks and a {floor} "
-                   f"between-run floor")
+            ci = f"95% CI {(self.ci_low - 1) * 100:+.1f}% to {(self.ci_high - 1) * 100:+.1f}%"
+            sig = (f"{ci} from the spread of the last {self.history_runs} runs ({floor} per run)"
+                   if self.history_runs else f"{ci} from {self.base_blocks} vs "
+                   f"{self.new_blocks} blocks and a {floor} between-run floor")
         elif self.p_value is not None:
             sig = f"p={self.p_value:.2g}, n={self.base_n} vs {self.new_n}"
         else:
@@ -273,12 +257,14 @@ class ComparisonRecord(Record):
         verdict = self.verdict
         if verdict == "noise" and self.noise_pct is not None and self.change_pct is not None:
             verdict = f"noise (inconclusive: {self.change_pct:+.1f}% +-{self.noise_pct:.1f}%)"
-        text = (f"{self.statistic} {_ms(self.new_ms)} ms vs baseline {_ms(self.base_ms)} ms "
+        base = f"the last {self.history_runs} runs" if self.history_runs else "baseline"
+        text = (f"{self.statistic} {format_ms(self.new_ms, 2)} ms vs {base} "
+                f"{format_ms(self.base_ms, 2)} ms "
                 f"({change}threshold {self.threshold}; {sig}"
                 f"{'; normalized by the reference workload' if self.normalized else ''}"
                 f"{'; re-timed in fresh sessions' if self.retimed else ''}): {verdict}")
         if source:
-            text += f"; baseline {source}"
+            text += f"; {'history' if self.history_runs else 'baseline'} {source}"
         return text
 
     def to_dict(self) -> dict:
@@ -288,19 +274,21 @@ class ComparisonRecord(Record):
         out["failed"] = self.failed
         return out
 
-    def get(self, key: str, default: Any = None) -> Any:
-        if key in ("change_pct", "noise_pct", "failed"):
-            return getattr(self, key)
-        return super().get(key, default)
 
+@dataclasses.dataclass(frozen=True)
+class SweepRecord(Record):
+    """One batch x threads x concurrency sweep (`tfperf.sweep`): `table` is `SweepResult.to_dict()`."""
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
+    kind: ClassVar[str] = "sweep"
+    test_id: str = ""
+    model: str | None = None
+    model_id: str | None = None
+    table: dict = dataclasses.field(default_factory=dict)
 
 
 RECORD_TYPES: dict[str, type[Record]] = {
     cls.kind: cls for cls in (MeasurementRecord, ModelRecord, EquivalenceRecord, ProfileRecord,
-                              FailureRecord, ComparisonRecord, VariantsRecord)
+                              FailureRecord, ComparisonRecord, VariantsRecord, SweepRecord)
 }
 
 

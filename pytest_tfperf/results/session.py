@@ -6,7 +6,7 @@ controller (`merge()` takes them back), and JSON reports / baselines store `to_d
 
 Kinds (see `records.py` for the fields): measurement, model, equivalence, profile, failure,
 comparison (added on the controller by the compare step after the run), variants (variant
-tables, `tfperf.variants`).
+tables, `tfperf.variants`), sweep (`tfperf.sweep`).
 
 `environment` holds run-wide facts (tensorflow version, device, machine id, rootdir, the
 baseline compared against and its warnings, the path a baseline was saved to).
@@ -18,7 +18,8 @@ from typing import Any
 
 from pytest_tfperf.results.records import RECORD_TYPES, Record, record_from_dict
 
-KINDS = ("measurement", "model", "equivalence", "profile", "failure", "comparison", "variants")
+KINDS = ("measurement", "model", "equivalence", "profile", "failure", "comparison", "variants",
+         "sweep")
 
 __all__ = ["KINDS", "SessionResults"]
 
@@ -99,6 +100,10 @@ class SessionResults:
     @property
     def variants(self) -> list:
         return self.records.setdefault("variants", [])
+
+    @property
+    def sweeps(self) -> list:
+        return self.records.setdefault("sweep", [])
 
     def is_empty(self) -> bool:
         return not any(self.records.values())

@@ -209,7 +209,7 @@ def estimate_change(base_point: float, new_point: float, base_blocks: Sequence[f
                     new_blocks: Sequence[float], *, run_noise: float = DEFAULT_RUN_NOISE,
                     base_sd: float | None = None, new_sd: float | None = None,
                     extra_blocks: Sequence[Sequence[float]] = (),
-                    level: float = LEVEL) -> ChangeEstimate:
+                    level: float = LEVEL, fallback_df: float | None = None) -> ChangeEstimate:
     """The ratio `new_point / base_point` with a CI from block spread and the between-run floor.
 
     Args:
@@ -222,6 +222,8 @@ def estimate_change(base_point: float, new_point: float, base_blocks: Sequence[f
         extra_blocks: more sides whose spread adds to the variance (a reference workload's
             blocks when ratios are normalised by it).
         level: CI level.
+        fallback_df: the degrees of freedom of `base_sd` / `new_sd` when they are estimates
+            (a run-to-run SD from N past runs: N - 1); None: they count as known.
 
     Returns:
         The `ChangeEstimate` (t quantile with Welch-Satterthwaite degrees of freedom from the
@@ -239,6 +241,8 @@ def estimate_change(base_point: float, new_point: float, base_blocks: Sequence[f
         s = _log_spread(values)
         if s is not None:
             terms.append((s * s / len(values), len(values) - 1))
+        elif fallback is not None and fallback_df:
+            terms.append((fallback * fallback, float(fallback_df)))
         elif fallback is not None:
             known += fallback * fallback
     var = known + sum(v for v, _ in terms)

@@ -279,7 +279,9 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
     Args:
         target: FrozenGraph, `(tf_session, fetches)`, keras.Model, tf.function or callable
             (how inputs are passed: `build_runner`).
-        inputs: the inputs, bound once before timing.
+        inputs: the inputs, bound once before timing. None for a model (`FrozenGraph`, TFLite
+            model...) with inputs: the input policy's arrays (`inputs.sample_inputs`), as
+            `profile` and `assert_equivalent` make them.
         batch: inputs per call, for FPS; inferred from the first input's leading dim if None.
         name: label for reports (default: derived from the target).
         warmup, min_time, max_time, min_runs: override `settings` for this call.
@@ -301,6 +303,10 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
     settings = (settings or TimingSettings()).replace(
         warmup=warmup, min_time=min_time, max_time=max_time, min_runs=min_runs)
     label, model = target_names(target)
+    if inputs is None and target_kind(target) in ("frozen_graph", "model") and target.inputs:
+        from pytest_tfperf.inputs.policy import sample_inputs  # the one input policy
+
+        inputs = sample_inputs(target)
     batch = int(batch) if batch is not None else infer_batch(inputs)
 
     t0 = time.perf_counter_ns()

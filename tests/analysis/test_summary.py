@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from pytest_tfperf.report.summary_text import human_count, render_summary
+from pytest_tfperf.report.summary_text import render_summary
+from pytest_tfperf.wording import format_count
 from pytest_tfperf.analysis.summary import summarize, summarize_graph_def, weight_const_nodes
 
 
@@ -67,10 +68,11 @@ def test_alexnet_text_and_json(alexnet_summary):
 
 
 @pytest.mark.parametrize("n, text", [
-    (0, "0"), (999, "999"), (1234, "1.23k"), (62_378_344, "62.38M"), (1_500_000_000, "1.50B"),
+    (0, "0"), (999, "999"), (1234, "1.23k"), (62_378_344, "62.38M"), (1_500_000_000, "1.50G"),
 ])
-def test_human_count(n, text):
-    assert human_count(n) == text
+def test_counts_read_as_in_every_table(n, text):
+    # `wording.format_count`, as every report table: 1.5e9 is "1.50G" (TensorFlow says "1.50B")
+    assert format_count(n) == text
 
 
 @pytest.fixture(scope="module")

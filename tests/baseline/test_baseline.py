@@ -15,7 +15,8 @@ from pytest_tfperf.plugin.options import Settings
 from pytest_tfperf.plugin.session import regressions_of
 from pytest_tfperf.plugin.budgets import LatencyBudget
 from pytest_tfperf.errors import BaselineError, ConfigError
-from pytest_tfperf.report.json_report import build_document
+from pytest_tfperf.results.file import ResultFile, build_document, from_document
+from pytest_tfperf.results.records import MeasurementRecord
 from pytest_tfperf.results.session import SessionResults
 from pytest_tfperf.timing.stats import LatencyStats
 
@@ -25,6 +26,15 @@ COMMIT = {"id": "abc", "dirty": False}
 
 def _doc(results: SessionResults) -> dict:
     return build_document(results, machine=MACHINE, commit=COMMIT)
+
+
+def _base(results: SessionResults, source: str) -> ResultFile:
+    """`results` as a baseline file read back from `source` (checked and typed by the one reader)."""
+    return from_document(json.loads(json.dumps(_doc(results))), source)
+
+
+def _rec(*args, **kwargs) -> MeasurementRecord:
+    return MeasurementRecord.from_dict(measurement(*args, **kwargs))
 
 
 def _run(*records: dict) -> SessionResults:
@@ -69,14 +79,14 @@ def test_save_numbers_runs_and_load_finds_them(tmp_path):
     assert first.parent.name == baseline.machine_id() and first.parent.parent == root
     assert [p.name for p in (first, second, third)] == ["0001_main.json", "0002_pr-7.json",
                                                         "0003_main.json"]
-    assert baseline.load_baseline("main", root)["_tfperf_source"] == str(third)
-    assert baseline.load_baseline(None, root)["_tfperf_source"] == str(third)
-    assert baseline.load_baseline("0001", root)["_tfperf_source"] == str(first)
-    assert baseline.load_baseline(str(second), root)["_tfperf_source"] == str(second)
+    assert baseline.load_baseline("main", root).path == str(third)
+    assert baseline.load_baseline(None, root).path == str(third)
+    assert baseline.load_baseline("0001", root).path == str(first)
+    assert baseline.load_baseline(str(second), root).path == str(second)
     doc = baseline.load_baseline("pr-7", root)
     # raw samples are stored: a baseline can be tested for significance later
-    samples = doc["tfperf"]["measurements"][0]["stats"]["samples_ms"]
-    assert samples == make_results().measurements[0]["stats"]["samples_ms"]
+    samples = doc.results.measurements[0].stats["samples_ms"]
+    assert samples == make_results().measurements[0].stats["samples_ms"]
     with pytest.raises(BaselineError, match="0001_main, 0002_pr-7, 0003_main"):
         baseline.load_baseline("nope", root)
     with pytest.raises(ConfigError, match="Received: 'a/b'"):
@@ -111,15 +121,15 @@ def test_corrupt_or_foreign_baseline_names_the_file_and_is_left_untouched(tmp_pa
 
 
 def _pair(base_median, new_median, *, n=60, spread=0.05, seeds=(1, 2)):
-    return (measurement("t.py::test_x", base_median, n=n, spread=spread, seed=seeds[0]),
-            measurement("t.py::test_x", new_median, n=n, spread=spread, seed=seeds[1]))
+    return (_rec("t.py::test_x", base_median, n=n, spread=spread, seed=seeds[0]),
+            _rec("t.py::test_x", new_median, n=n, spread=spread, seed=seeds[1]))
 
 
 def test_injected_slowdown_is_regressed_and_unchanged_rerun_is_ok():
     base, slow = _pair(10.0, 15.0)
     c = baseline.compare_measurement(base, slow, ["median:10%"])
     assert c.verdict == "regressed" and c.failed
-    assert c.ratio == pytest.approx(slow["stats"]["median_ms"] / base["stats"]["median_ms"])
+    assert c.ratio == pytest.approx(slow.stats["median_ms"] / base.stats["median_ms"])
     assert c.p_value < 1e-6 and (c.base_n, c.new_n) == (60, 60)
     assert c.to_dict()["change_pct"] == pytest.approx((c.ratio - 1) * 100)
     base, same = _pair(10.0, 10.0)
@@ -159,7 +169,7 @@ def _sleep_samples(seconds: float, n: int = 25) -> list[float]:
 def test_real_sleep_slowdown_is_flagged_from_raw_samples():
     def rec(samples):
         st = LatencyStats.from_samples(samples, name="sleep")
-        return {"test_id": "t.py::test_sleep", "name": "sleep", "stats": st.to_dict()}
+        return MeasurementRecord(test_id="t.py::test_sleep", name="sleep", stats=st.to_dict())
 
     base, slow = rec(_sleep_samples(0.002)), rec(_sleep_samples(0.003))
     c = baseline.compare_measurement(base, slow, ["median:10%"])
@@ -169,15 +179,14 @@ def test_real_sleep_slowdown_is_flagged_from_raw_samples():
 def test_compare_runs_and_per_test_gate():
     base_run = _run(measurement("t.py::test_a", 10.0, seed=1), measurement("t.py::test_b", 10.0, seed=2),
                     measurement("t.py::test_gone", 10.0, seed=3))
-    doc = _doc(base_run)
-    doc["_tfperf_source"] = ".tfperf/x/0001_main.json"
-    new_a = measurement("t.py::test_a", 15.0, seed=4)
-    new_b = measurement("t.py::test_b", 10.0, seed=5)
-    new_c = measurement("t.py::test_new", 10.0, seed=6)
+    doc = _base(base_run, ".tfperf/x/0001_main.json")
+    new_a = _rec("t.py::test_a", 15.0, seed=4)
+    new_b = _rec("t.py::test_b", 10.0, seed=5)
+    new_c = _rec("t.py::test_new", 10.0, seed=6)
     comps = baseline.compare_runs(doc, _run(new_a, new_b, new_c), ["median:10%"])
     assert {c.key: c.verdict for c in comps} == {"t.py::test_a::measure[0]": "regressed",
                                                  "t.py::test_b::measure[0]": "ok"}
-    msgs = baseline.regression_for("t.py::test_a", comps, doc["_tfperf_source"])
+    msgs = baseline.regression_for("t.py::test_a", comps, doc.path)
     assert len(msgs) == 1 and "t.py::test_a::measure[0]" in msgs[0] and "0001_main.json" in msgs[0]
     assert baseline.regression_for("t.py::test_b", comps) == []
     # the gate the plugin runs at the end of each test
@@ -192,8 +201,7 @@ def test_compare_runs_and_per_test_gate():
 
 
 def test_baseline_warnings_for_other_machine_and_tensorflow():
-    doc = _doc(_run(measurement("t.py::test_a", 10.0)))
-    doc["_tfperf_source"] = "0001_main.json"
+    doc = _base(_run(measurement("t.py::test_a", 10.0)), "0001_main.json")
     assert baseline.baseline_warnings(doc, {"tensorflow": "2.21.0", "device": "CPU"}, MACHINE) == []
     warnings = baseline.baseline_warnings(doc, {"tensorflow": "2.22.0", "device": "GPU:0"},
                                           dict(MACHINE, node="other"))
@@ -294,11 +302,11 @@ def test_valid_documents_still_load(tmp_path):
 
 
 def test_finalize_turns_a_compare_crash_into_a_warning(tmp_path):
-    """Safety net: a malformed document that bypassed `_read` (given in memory) costs the
+    """Safety net: a malformed baseline that bypassed the reader (built in memory) costs the
     comparisons, not the session summary."""
     r = _run(measurement("t.py::test_a", 10.0))
-    doc = _with_record(stats__median_ms="fast", test_id="t.py::test_a")
-    doc["_tfperf_source"] = "mem.json"
+    bad = _run(dict(measurement("t.py::test_a", 10.0), stats={"median_ms": "fast"}))
+    doc = ResultFile(path="mem.json", results=bad, has_tfperf=True, machine_info={}, document={})
     baseline.finalize(Settings(compare="mem.json", rootdir=str(tmp_path)), r, doc)
     warning = r.environment["baseline"]["warnings"][-1]
     assert "mem.json could not be compared (ValueError" in warning and "'fast'" in warning
@@ -332,8 +340,8 @@ def test_marker_regression_reaches_the_gate_and_the_session_report(pytester, tmp
         def test_plain(): pass
     """)
     gated, plain = items
-    doc = _doc(_run(measurement(gated.nodeid, 10.0, seed=1), measurement(plain.nodeid, 10.0, seed=2)))
-    doc["_tfperf_source"] = "base.json"
+    doc = _base(_run(measurement(gated.nodeid, 10.0, seed=1), measurement(plain.nodeid, 10.0, seed=2)),
+                "base.json")
     slow_gated = measurement(gated.nodeid, 15.0, seed=3,
                              budget=LatencyBudget(ms=1000, percentile=90))  # stats gate on p90
     slow_plain = measurement(plain.nodeid, 15.0, seed=4)
@@ -347,7 +355,7 @@ def test_marker_regression_reaches_the_gate_and_the_session_report(pytester, tmp
                                                           regression="10%")
     baseline.finalize(Settings(compare="base.json", rootdir=str(tmp_path)),
                        session.results, doc)
-    verdicts = {c["test_id"]: (c["verdict"], c["enforced"], c["failed"])
+    verdicts = {c.test_id: (c.verdict, c.enforced, c.failed)
                 for c in session.results.comparisons}
     assert verdicts == {gated.nodeid: ("regressed", True, True),
                         plain.nodeid: ("regressed", False, False)}

@@ -184,7 +184,7 @@ def test_sigkill_during_a_write_leaves_the_old_file_intact(tmp_path, small_pb, k
     assert target.read_bytes() == old  # the old file, byte for byte
     if kind == "json":
         doc = load_baseline(None, tmp_path / ".tfperf")  # the leftover temp file is ignored
-        assert doc["tfperf"]["measurements"][0]["stats"]["median_ms"] == 1.0
+        assert doc.results.measurements[0].stats["median_ms"] == 1.0
     else:
         from pytest_tfperf import load
 

@@ -153,11 +153,11 @@ def test_optimize_table_shows_the_speedup_against_the_frozen_original():
             VariantTiming("frozen graph", 3.0, (3.0,), 1.0, 100, None, 10.0, True),
             VariantTiming("optimized graph", 2.0, (2.0,), 1.5, 60, 2e-6, 15.0)]
     text = render_variant_table(rows, sample="synthetic image", rounds=3)
-    assert "speed-up of the optimized graph over the frozen graph: 1.50x (3.000 -> 2.000 ms)" in text
+    assert "speed-up of the optimized graph over the frozen graph: 1.50x (3.00 -> 2.00 ms)" in text
     assert "speed-up of the frozen graph over keras predict: 10.00x (freezing alone)" in text
     table = text.splitlines()
     assert table[0].split()[1:6] == ["median", "ms", "vs", "frozen", "vs"]
-    assert table[4].split()[-5:] == ["2.000", "1.50x", "15.00x", "60", "2.00e-06"]
+    assert table[4].split()[-5:] == ["2.00", "1.50x", "15.00x", "60", "2.00e-06"]  # ms: 3 digits
     assert max(len(line) for line in table[:5]) <= 80
     plain = render_variant_table(rows[1:])  # no Keras row: one speed-up column
     assert "vs keras" not in plain and "freezing alone" not in plain

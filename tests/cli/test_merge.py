@@ -16,7 +16,7 @@ import pytest
 
 from pytest_tfperf.errors import BaselineError, ConfigError
 from pytest_tfperf.report import html, markdown
-from pytest_tfperf.report.merge import Duplicate, merge_documents, merged_results, shard_labels
+from pytest_tfperf.results.merge import Duplicate, merge_documents, merged_results, shard_labels
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = "test_shared.py::test_in_both"
@@ -140,7 +140,7 @@ def test_tfperf_records_carry_their_shard_and_renamed_ids(merged):
 def test_renderers_show_every_shard(merged):
     results = merged_results(merged.document)
     assert len(results.measurements) == 4
-    assert all("shard" not in m for m in results.measurements)
+    assert all(not hasattr(m, "shard") for m in results.measurements)  # typed: the file's extra key is not a field
     md = markdown.render(results)
     assert f"`{SHARED}@shard-a`" in md and f"`{SHARED}@shard-b`" in md
     assert "test_a.py::test_only_in_a" in md
@@ -225,9 +225,10 @@ def test_the_same_file_twice_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     (None, "does not exist"),
-    ("{not json", "is not valid JSON"),
-    ('{"machine_info": {}}', "no 'benchmarks' list"),
-    ('{"benchmarks": [{"name": "x"}]}', "benchmarks\\[0\\] has no 'fullname'"),
+    ("{not json", "is corrupt \\(not JSON"),
+    ('{"machine_info": {}}', "expected a 'benchmarks' list"),
+    ('{"benchmarks": [{"name": "x"}]}', "a 'benchmarks' entry has no 'stats' dict"),
+    ('{"benchmarks": [{"name": "x", "stats": {}}]}', "benchmarks\\[0\\] has no 'fullname'"),
 ])
 def test_bad_shard_files_are_errors_naming_the_file(shards, tmp_path, capsys, content, message):
     bad = tmp_path / "bad.json"
@@ -256,7 +257,7 @@ def test_merging_and_rendering_never_import_tensorflow(shards):
     code = textwrap.dedent(f"""
         import json, sys
         from pytest_tfperf.report import html, markdown
-        from pytest_tfperf.report.merge import merge_documents, merged_results
+        from pytest_tfperf.results.merge import merge_documents, merged_results
         docs = [(label, json.load(open(path))) for label, path in {[(k, str(v)) for k, v in shards.items()]!r}]
         results = merged_results(merge_documents(docs).document)
         html.render(results), markdown.render(results)

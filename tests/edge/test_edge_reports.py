@@ -121,7 +121,8 @@ def test_a_quantized_input_gets_the_float_sample_image(tfl_int8):
 
 
 def test_variant_tables_in_every_report_format(table_record):
-    from pytest_tfperf.report import html, json_report, markdown, terminal
+    from pytest_tfperf.report import html, markdown, terminal
+    from pytest_tfperf.results.file import build_document, from_document
     from pytest_tfperf.results.session import SessionResults
 
     results = SessionResults()
@@ -134,9 +135,9 @@ def test_variant_tables_in_every_report_format(table_record):
     page = html.render(results)
     assert page.count('<table class="variants">') == 1 and "<td>tflite int8</td>" in page
     assert "largest quantization error" in page
-    doc = json.loads(json.dumps(json_report.build_document(results, machine={}, commit={})))
+    doc = json.loads(json.dumps(build_document(results, machine={}, commit={})))
     assert doc["tfperf"]["variants"][0]["table"]["variants"][1]["variant"] == "tflite fp32"
-    again = json_report.results_from_document(doc)
+    again = from_document(doc).results
     assert again.variants == results.variants
 
 
@@ -178,15 +179,15 @@ def test_variant_tables_fit_the_terminal(table_record):
 
 
 def test_variant_tables_survive_a_shard_merge(table_record):
-    from pytest_tfperf.report import json_report
-    from pytest_tfperf.report.merge import merge_documents, merged_results
+    from pytest_tfperf.results.file import build_document
+    from pytest_tfperf.results.merge import merge_documents, merged_results
     from pytest_tfperf.results.session import SessionResults
 
     docs = []
     for _ in range(2):
         results = SessionResults()
         results.add("variants", table_record)
-        docs.append(json_report.build_document(results, machine={}, commit={}))
+        docs.append(build_document(results, machine={}, commit={}))
     merged = merge_documents([("a", docs[0]), ("b", docs[1])])
     rows = merged.document["tfperf"]["variants"]
     assert sorted(r["test_id"] for r in rows) == ["tests/test_x.py::test_table@a",

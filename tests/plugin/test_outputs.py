@@ -51,7 +51,7 @@ def test_compare_step_records_comparisons_and_terminal_shows_them(tmp_path):
     options = Settings(compare="", compare_fail=("median:10%",), rootdir=root)
     finalize(options, new)
     (comp,) = new.comparisons
-    assert comp["verdict"] == "regressed" and comp["failed"] and comp["base_n"] == 60
+    assert comp.verdict == "regressed" and comp.failed and comp.base_n == 60
     assert new.environment["baseline"]["path"].endswith("0001_main.json")
 
     lines: list[str] = []

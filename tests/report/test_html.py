@@ -18,6 +18,7 @@ from report_data import LONG_ID, make_results
 
 from pytest_tfperf.atomic import write_text
 from pytest_tfperf.report import html, markdown
+from pytest_tfperf.wording import format_ms
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
@@ -43,11 +44,11 @@ def test_markdown_tables():
     assert "### Budget failures" in md and "tests/test_vgg.py::test_vgg16" in md
     row = next(line for line in md.splitlines() if LONG_ID in line)
     cells = [c.strip() for c in row.strip("|").split(" | ")]
-    st = make_results().measurements[0]["stats"]
-    assert cells[3] == f"{st['median_ms']:.2f}" and cells[4] == f"~{st['p90_ms']:.2f}"  # n=60: p90 rough
+    st = make_results().measurements[0].stats
+    assert cells[3] == format_ms(st["median_ms"]) and cells[4] == "~" + format_ms(st["p90_ms"])  # n=60: p90 rough
     assert cells[8] == "p50≤100ms" and cells[10] == "✅ ok"
     assert "~ rough: fewer than 10 of the n samples lie beyond that percentile" in md
-    assert "| alexnet.pb | 62.38M | 1.43G | 249.60 MB | 57 | ✅ ok |" in md
+    assert "| alexnet.pb | 62.38M | 1.43G | 249.6 MB | 57 | ✅ ok |" in md  # MB = 10^6 bytes
     assert "logits_layer/BiasAdd:0" in md
     # every table row has as many cells as its header
     for block in re.findall(r"(?:^\|.*\|\n)+", md, flags=re.MULTILINE):
@@ -150,8 +151,8 @@ def test_html_budgets_table_has_every_budget_kind_with_limit_and_measured_value(
     assert by_kind["peak memory"][3:] == ["≤ 64.0 MB", "12.3 MB", "80.8%", "ok"]
     latency = [row for row in rows if row[2] == "latency p50"]
     assert [row[3] for row in latency] == ["≤ 100.0 ms", "≤ 100.0 ms"]  # 10 FPS at batch 1 = 100 ms
-    st = make_results().measurements[1]["stats"]
-    assert latency[1][4] == f"{st['median_ms']:.1f} ms" and latency[1][6] == "FAIL"
+    st = make_results().measurements[1].stats
+    assert latency[1][4] == f"{format_ms(st['median_ms'])} ms" and latency[1][6] == "FAIL"
 
 
 def _svg_texts(svg: str) -> dict[str, tuple[float, str]]:
@@ -168,8 +169,8 @@ def test_histogram_marks_the_gated_percentile_labels_axes_and_keeps_labels_off_t
     p90 = float(np.percentile(xs, 90))
     svg = latency_svg(xs, float(np.median(xs)), 50.0, gated=("p90", p90), batch=4)
     texts = _svg_texts(svg)
-    assert texts["gated-label"][1] == f"p90 {p90:.2f} ms (gated)"
-    assert texts["median-label"][1].startswith("median ") and texts["budget-label"][1] == "budget 50.00 ms"
+    assert texts["gated-label"][1] == f"p90 {format_ms(p90)} ms (gated)"
+    assert texts["median-label"][1].startswith("median ") and texts["budget-label"][1] == "budget 50.0 ms"
     gated_x = float(re.search(r'<line class="gated" x1="([\d.]+)"', svg).group(1))
     median_x = float(re.search(r'<line class="median" x1="([\d.]+)"', svg).group(1))
     budget_x = float(re.search(r'<line class="budget" x1="([\d.]+)"', svg).group(1))
@@ -180,7 +181,7 @@ def test_histogram_marks_the_gated_percentile_labels_axes_and_keeps_labels_off_t
         assert texts[kind][0] < bars_top - 2, kind  # baseline above the tallest bar: off the bars
     # a p50 budget gates the median itself: one line, said so on its label
     p50 = latency_svg(xs, float(np.median(xs)), 50.0, gated=("p50", float(np.median(xs))))
-    assert 'class="gated"' not in p50 and f"median {np.median(xs):.2f} ms (gated)" in p50
+    assert 'class="gated"' not in p50 and f"median {format_ms(np.median(xs))} ms (gated)" in p50
 
 
 def test_ids_break_only_between_their_parts():

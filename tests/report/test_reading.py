@@ -65,7 +65,7 @@ def test_percentile_support_rule_counts_samples_beyond_the_percentile():
 def test_p99_from_35_samples_is_marked_in_cells_and_messages():
     stats = LatencyStats.from_samples(np.linspace(10.0, 12.0, 35), warmup_n=1, gated_percentile=99)
     st = stats.to_dict()
-    assert percentile_cell(st, 99) == f"~{stats.p99_ms:.2f}" and percentile_cell(st, 50) == "11.00"
+    assert percentile_cell(st, 99) == f"~{wording.format_ms(stats.p99_ms)}" and percentile_cell(st, 50) == "11.0"
     message = check_latency(LatencyBudget(ms=50, percentile=99), stats).message
     assert "p99 is rough: 0.35 of n=35 samples lie beyond it (want >= 10)" in message
     assert "rough" not in check_latency(LatencyBudget(ms=50), stats).message  # the median is firm
@@ -101,11 +101,30 @@ def test_wording_helpers():
     assert [wording.plural(n, "call") for n in (0, 1, 2)] == ["0 calls", "1 call", "2 calls"]
     assert wording.percent_text(12.345) == "12.3%" and wording.percent_text(0.0213) == "0.021%"
     assert wording.percent_text(1e-5) == "<0.001%"
-    assert wording.over_text(112.4, 100.0) == "12.4% over" and wording.over_text(3321.0, 100.0) == "33.2x over"
     assert wording.headroom_text(False, -3221.0) == "33.2x over"  # the "-3221.0%"
     assert wording.headroom_text(True, 99.2) == "99.2%" and wording.headroom_text(None, math.nan) == "-"
     assert wording.fps_floor_text(33.333333) == "≥33.33 FPS"
     assert wording.format_ms(0.0456) == "0.0456" and wording.format_ms(112.44) == "112.4"
+
+
+@pytest.mark.parametrize("value, ms, count, size", [
+    (None, "-", "-", "-"),
+    (math.nan, "-", "-", "-"),
+    (0, "0.0", "0", "0 B"),
+    (0.0456, "0.0456", "0.05", "0 B"),
+    (1.23456, "1.23", "1.23", "1 B"),
+    (45.77, "45.8", "45.77", "45 B"),
+    (112.44, "112.4", "112.44", "112 B"),
+    (1234.5, "1234.5", "1.23k", "1.2 kB"),
+    (62_378_344, "62378344.0", "62.38M", "62.4 MB"),
+    (1.5e9, "1500000000.0", "1.50G", "1.5 GB"),  # one spelling of 1.5e9 in every table
+])
+def test_one_formatter_per_quantity(value, ms, count, size):
+    assert wording.format_ms(value) == ms
+    assert wording.format_count(value) == count
+    assert wording.format_bytes(value) == size
+    assert wording.format_fps(value) == ("-" if ms == "-" else f"{value:.1f}")
+    assert not hasattr(wording, "over_text")  # headroom_text says "12.4% over"
 
 
 # -- the input that was timed -----------------------------------------------------------------

@@ -7,8 +7,10 @@ from report_data import LONG_ID, make_results, measurement
 
 from pytest_tfperf.plugin.options import Settings
 from pytest_tfperf.plugin.outputs import junit_properties, terminal_summary
-from pytest_tfperf.report import terminal
+from pytest_tfperf.report import tables, terminal
+from pytest_tfperf.results.records import MeasurementRecord
 from pytest_tfperf.results.session import SessionResults
+from pytest_tfperf.wording import format_ms
 
 NAME = "test_alexnet_is_realtime_enough_for_face_recognition[batch1-float32]"
 
@@ -23,10 +25,10 @@ def test_measurement_rows_show_stats_budget_and_verdict():
     assert lines[0].split() == ["test", "model", "input", "median", "ms", "p90", "ms", "FPS", "n",
                                 "budget", "headroom", "verdict"]
     ok_row = next(line for line in lines if line.startswith(LONG_ID))
-    st = r.measurements[0]["stats"]
-    assert f"{st['median_ms']:.2f}" in ok_row and f"~{st['p90_ms']:.2f}" in ok_row  # n=60: p90 rough
+    st = r.measurements[0].stats
+    assert f" {format_ms(st['median_ms'])} " in ok_row and f"~{format_ms(st['p90_ms'])}" in ok_row  # n=60: p90 rough
     assert f"{st['fps']:.1f}" in ok_row and " 60 " in ok_row
-    headroom = r.measurements[0]["verdicts"][0]["headroom_pct"]
+    headroom = r.measurements[0].verdicts[0]["headroom_pct"]
     assert "p50≤100ms" in ok_row and f"{headroom:.1f}%" in ok_row and ok_row.endswith("ok")
     vgg_row = next(line for line in lines if line.startswith("tests/test_vgg.py::test_vgg16"))
     # fps=10: read as FPS, and 250 ms against 100 ms is "2.5x over", not "-150.0%"
@@ -54,8 +56,8 @@ def test_at_80_columns_every_line_fits_and_no_id_loses_its_start():
     _ids_whole(lines, [LONG_ID, "tests/test_vgg.py::test_vgg16"])
     # two lines per row: what identifies it, then its numbers indented
     i = next(i for i, line in enumerate(lines) if NAME in line)
-    assert lines[i + 1] == terminal.INDENT + "alexnet.pb"
-    assert lines[i + 2].startswith(terminal.INDENT + "    ") and lines[i + 2].endswith("ok")
+    assert lines[i + 1] == tables.INDENT + "alexnet.pb"
+    assert lines[i + 2].startswith(tables.INDENT + "    ") and lines[i + 2].endswith("ok")
     failures = "\n".join(_section(terminal.sections(r, report=False, width=80), "tfperf budget failures"))
     assert "tests/test_vgg.py::test_vgg16" in failures and "exceeds 100.0 ms by" in failures
 
@@ -83,24 +85,24 @@ def test_common_start_of_ids_is_said_once_when_rows_do_not_fit():
     assert lines[0] == "test ids below start with tests/perf/test_realtime_performance.py::"
     assert lines[1] == "every row: model small_convnet_classifier.pb"
     assert any(line.startswith("test_realtime_30fps ") for line in lines)
-    assert terminal.common_prefix(["a/b.py::x", "a/b.py::y"]) == "a/b.py::"
-    assert terminal.common_prefix(["a/b.py::x", "a/c.py::x"]) == "a/"
-    assert terminal.common_prefix(["a.py::x"]) == "" and terminal.common_prefix(["x", "y"]) == ""
+    assert tables.common_prefix(["a/b.py::x", "a/b.py::y"]) == "a/b.py::"
+    assert tables.common_prefix(["a/b.py::x", "a/c.py::x"]) == "a/"
+    assert tables.common_prefix(["a.py::x"]) == "" and tables.common_prefix(["x", "y"]) == ""
 
 
 def test_wrap_id_breaks_at_separators_and_loses_nothing():
     text = LONG_ID + "  alexnet.pb  [1,224,224,3]* float32"
     for width in (80, 60, 30):
-        lines = terminal.wrap_id(text, width)
+        lines = tables.wrap_id(text, width)
         assert all(len(line) <= width for line in lines)
         assert "".join(line.strip() for line in lines).replace(" ", "") == text.replace(" ", "")
-    assert terminal.wrap_id(LONG_ID, 80)[1].strip() == NAME  # split between file and test name
+    assert tables.wrap_id(LONG_ID, 80)[1].strip() == NAME  # split between file and test name
 
 
 def test_model_rows_show_weights_flops_size_nodes():
     lines = terminal.render_models(make_results())
     alex = next(line for line in lines if line.startswith("alexnet.pb"))
-    assert alex.split()[1:] == ["62.38M", "1.43G", "249.60", "MB", "57", "ok"]
+    assert alex.split()[1:] == ["62.38M", "1.43G", "249.6", "MB", "57", "ok"]  # MB = 10^6 bytes
     vgg = next(line for line in lines if line.startswith("vgg16.pb"))
     # the summary lacks size and node count: rendered as "-", no crash
     assert vgg.split()[1:] == ["138.36M", "15.50G", "-", "-", "-"]
@@ -181,11 +183,12 @@ def test_header_reports_our_timing_settings_not_pytest_benchmarks():
 def test_junit_properties_per_measurement():
     r = make_results()
     props = dict(junit_properties(r.measurements[:1]))
-    median = r.measurements[0]["stats"]["median_ms"]
-    assert props == {"tfperf[measure[0]].median_ms": f"{median:.2f}",
+    median = r.measurements[0].stats["median_ms"]
+    assert props == {"tfperf[measure[0]].median_ms": format_ms(median),
                      "tfperf[measure[0]].budget": "p50≤100ms",
                      "tfperf[measure[0]].verdict": "ok"}
-    assert junit_properties([measurement("t::x", 5.0)])[2] == ("tfperf[measure[0]].verdict", "-")
+    plain = MeasurementRecord.from_dict(measurement("t::x", 5.0))  # no budget: no verdict
+    assert junit_properties([plain])[2] == ("tfperf[measure[0]].verdict", "-")
 
 
 def test_real_tensorflow_measurement_renders(small_frozen, image32):
@@ -204,7 +207,7 @@ def test_real_tensorflow_measurement_renders(small_frozen, image32):
     row = terminal.render_measurements(r, width=160)[2]
     assert row.startswith("tests/test_real.py::test_small")
     assert "[1,32,32,3] float32" in row and "*" not in row  # the user's own array: nothing guessed
-    assert f"{stats.median_ms:.2f}" in row or f"{stats.median_ms:.3f}" in row
+    assert format_ms(stats.median_ms) in row
     assert "p50≤6e+04ms" in row or "p50≤60000ms" in row
     assert row.rstrip().endswith("ok")
     assert len(stats.samples_ms) >= 10

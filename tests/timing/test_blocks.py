@@ -18,6 +18,8 @@ from pytest_tfperf import baseline, cli
 from pytest_tfperf.timing import blocks
 from pytest_tfperf.errors import BaselineError
 from pytest_tfperf.report.terminal import comparison_summary
+from pytest_tfperf.results.file import from_document
+from pytest_tfperf.results.records import MeasurementRecord
 from pytest_tfperf.timing.stats import LatencyStats
 
 FLOOR_HALF = 1.959964 * math.sqrt(2) * blocks.DEFAULT_RUN_NOISE  # CI half-width, log scale
@@ -25,7 +27,7 @@ FLOOR_HALF = 1.959964 * math.sqrt(2) * blocks.DEFAULT_RUN_NOISE  # CI half-width
 
 def run(level: float, *, seed: int, n_blocks: int = 8, per_block: int = 100,
         block_sd: float = 0.01, call_sd: float = 0.05, percentile: float = 50,
-        tail: tuple[float, float] | None = None, test_id: str = "t.py::test_x") -> dict:
+        tail: tuple[float, float] | None = None, test_id: str = "t.py::test_x") -> MeasurementRecord:
     """A measurement record: `n_blocks` blocks at levels level*exp(N(0, block_sd)), calls at
     block level*exp(N(0, call_sd)); `tail=(fraction, factor)` makes that fraction of calls
     `factor` times slower (a tail that moves the p90, not the median)."""
@@ -40,7 +42,7 @@ def run(level: float, *, seed: int, n_blocks: int = 8, per_block: int = 100,
         samples.extend(calls.tolist())
     stats = LatencyStats.from_samples(samples, gated_percentile=percentile, name="m",
                                       block_sizes=[per_block] * n_blocks)
-    return {"test_id": test_id, "name": "m", "stats": stats.to_dict()}
+    return MeasurementRecord(test_id=test_id, name="m", stats=stats.to_dict())
 
 
 def compare(base, new, *thresholds, **kwargs):
@@ -57,7 +59,7 @@ def test_a_between_run_offset_inside_the_floor_is_noise_not_a_regression():
     # a 0.2-style per-call test calls the same pair certain: that is the bug this replaces
     from pytest_tfperf.timing.stats import mann_whitney_u
 
-    assert mann_whitney_u(base["stats"]["samples_ms"], new["stats"]["samples_ms"])[1] < 1e-30
+    assert mann_whitney_u(base.stats["samples_ms"], new.stats["samples_ms"])[1] < 1e-30
 
 
 def test_a_1_3x_shift_is_regressed_and_a_0_7x_shift_improved():
@@ -65,7 +67,7 @@ def test_a_1_3x_shift_is_regressed_and_a_0_7x_shift_improved():
     slow, fast, same = run(13.0, seed=2), run(7.0, seed=3), run(10.1, seed=4)
     c = compare(base, slow, "median:10%")
     assert c.verdict == "regressed" and c.failed and c.ci_low > 1.10
-    assert c.ratio == pytest.approx(slow["stats"]["median_ms"] / base["stats"]["median_ms"])
+    assert c.ratio == pytest.approx(slow.stats["median_ms"] / base.stats["median_ms"])
     assert (c.base_blocks, c.new_blocks) == (8, 8) and c.p_value < 0.01
     assert compare(base, fast, "median:10%").verdict == "improved"
     ok = compare(base, same, "median:10%")
@@ -164,7 +166,7 @@ def test_block_counts_and_sizes():
 
 # --------------------------------------------------------------------------- files
 def _doc(*records, format_=None) -> dict:
-    from pytest_tfperf.report.json_report import build_document
+    from pytest_tfperf.results.file import build_document
     from pytest_tfperf.results.session import SessionResults
 
     results = SessionResults()
@@ -177,15 +179,15 @@ def _doc(*records, format_=None) -> dict:
 
 def test_an_old_baseline_without_blocks_is_compared_with_blocks_cut_from_its_samples(tmp_path):
     old = run(10.0, seed=1, per_block=60)
-    old["stats"].pop("blocks")
+    old.stats.pop("blocks")
     path = tmp_path / "old.json"
     text = json.dumps(_doc(old, format_=1))
     path.write_text(text)
     doc = baseline.load_baseline(str(path))
-    (c,) = baseline.compare_runs(doc, _doc(run(13.0, seed=2)), ["median:10%"])
+    (c,) = baseline.compare_runs(doc, from_document(_doc(run(13.0, seed=2))), ["median:10%"])
     assert c.verdict == "regressed" and c.base_blocks == 8
     assert "baseline without blocks" in c.note
-    (warning,) = baseline.comparison_warnings(doc, _doc(run(13.0, seed=2)))
+    (warning,) = baseline.comparison_warnings(doc, from_document(_doc(run(13.0, seed=2))))
     assert "without timing blocks" in warning and "old.json" in warning
     assert path.read_text() == text  # nothing rewritten
 
@@ -228,6 +230,7 @@ def test_summary_line_in_tfperf_compare(tmp_path, capsys):
     assert cli.main(["compare", str(a), str(b), "--noise", "0", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["summary"] == {"ok": 1, "improved": 1, "noise": 0, "regressed": 2}
+    base_doc, new_doc = from_document(base_doc), from_document(new_doc)
     comparisons = baseline.compare_runs(base_doc, new_doc)  # display threshold only: "slower"
     assert comparison_summary(comparisons)[-1] == "4 compared: 0 regressed, 1 slower, 1 improved, 1 noise, 1 ok"
     enforced = baseline.compare_runs(base_doc, new_doc, ["median:10%"])

@@ -17,7 +17,8 @@ renderers through `merged_results`):
   copy is kept, renamed `<test id>@<shard label>` (in `fullname`, `name`, the records' `test_id`
   and comparison `key`), listed in `tfperf.merge.duplicates`, and named in a warning.
 
-Pure: no files, no printing, no TensorFlow (the `tfperf merge` command reads and writes).
+Pure: no files, no printing, no TensorFlow (the `tfperf merge` command reads the shards with
+`results.file.read_result_file` and writes the merged file with `write_result_file`).
 """
 from __future__ import annotations
 
@@ -29,10 +30,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_tfperf.errors import BaselineError, ConfigError
+from pytest_tfperf.results import file as result_file
 
 MERGE_FORMAT = 1  # layout of the `tfperf.merge` entry
-RECORD_LISTS = ("measurements", "models", "equivalence", "profiles", "failures", "comparisons",
-                "variants")
+RECORD_LISTS = tuple(result_file.RECORD_LISTS.values())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,21 +196,12 @@ def merge_documents(shards: Sequence[tuple[str, dict]], *,
 
 
 def merged_results(document: dict):
-    """The `SessionResults` the HTML/Markdown renderers take, from a (merged) document.
-
-    Records lose their `shard` key (the records' own `from_dict` need not know it); duplicated
-    test ids already carry their shard in the id. None for a document without a tfperf section.
-    """
-    from pytest_tfperf.report.json_report import results_from_document
-
-    section = document.get("tfperf")
-    if not isinstance(section, dict):
-        return None
-    plain = dict(section)
-    for key in RECORD_LISTS:
-        plain[key] = [{k: v for k, v in rec.items() if k != "shard"}
-                      for rec in section.get(key) or [] if isinstance(rec, dict)]
-    return results_from_document({**document, "tfperf": plain})
+    """The `SessionResults` the HTML/Markdown renderers take, from a (merged) document, read
+    by the one reader (`results.file.from_document`; records ignore their `shard` key, and
+    duplicated test ids already carry their shard in the id). None for a document without a
+    tfperf section."""
+    read = result_file.from_document(document, "<merged shards>")
+    return read.results if read.has_tfperf else None
 
 
 # -- helpers -----------------------------------------------------------------------------------
