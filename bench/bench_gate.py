@@ -82,7 +82,8 @@ def image_for(fg):
 def calibrate_in_process(paths: dict[str, str], seconds: float, threads: int | None) -> dict:
     """One calibration process: interleaved long measurements, {kind: median_ms}."""
     from pytest_tfperf import load
-    from pytest_tfperf.timing.engine import TimingSettings, measure
+    from pytest_tfperf.timing.engine import measure
+    from pytest_tfperf.timing.settings import TimingSettings
 
     settings = TimingSettings(min_time=seconds / 2, max_time=seconds / 2)
     models = {}

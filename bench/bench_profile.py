@@ -23,7 +23,8 @@ def main() -> None:
 
     from pytest_tfperf import load
     from pytest_tfperf.model import zoo
-    from pytest_tfperf.analysis.profiling import count_flops, peak_memory_bytes, profile
+    from pytest_tfperf.analysis.flops.count import count_flops
+    from pytest_tfperf.analysis.profiling import peak_memory_bytes, profile
     from pytest_tfperf.timing.engine import measure
 
     models = {

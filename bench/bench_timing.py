@@ -65,7 +65,8 @@ def seed_loop(fg, image, n: int) -> list[float]:
 def overhead(fg, image, rounds: int) -> None:
     import numpy as np
 
-    from pytest_tfperf.timing.engine import TimingSettings, measure
+    from pytest_tfperf.timing.engine import measure
+    from pytest_tfperf.timing.settings import TimingSettings
 
     # short blocks, order rotated every round: load drift on a shared machine hits all three
     settings = TimingSettings(min_time=0.15, max_time=0.4, precision=0.002)
@@ -101,7 +102,8 @@ def per_call_overhead(rounds: int) -> None:
     """The harness's own cost per call, on a no-op target (robust to machine noise)."""
     import numpy as np
 
-    from pytest_tfperf.timing.engine import TimingSettings, build_runner, measure
+    from pytest_tfperf.timing.engine import build_runner, measure
+    from pytest_tfperf.timing.settings import TimingSettings
 
     def target():
         return None
@@ -125,7 +127,8 @@ def per_call_overhead(rounds: int) -> None:
 def time_to_verdict(fg, image, rounds: int) -> None:
     import numpy as np
 
-    from pytest_tfperf.timing.engine import TimingSettings, measure
+    from pytest_tfperf.timing.engine import measure
+    from pytest_tfperf.timing.settings import TimingSettings
 
     pilot_settings = TimingSettings(min_time=0.3, max_time=1.0, precision=0.005)
     for label, settings in [

@@ -37,7 +37,7 @@ _LAZY = {
     "compare_models": "equivalence",
     "NotEquivalentError": "errors",
     "optimize": "optimization", "optimize_with_report": "optimization",
-    "count_flops": "analysis.profiling", "profile": "analysis.profiling",
+    "count_flops": "analysis.flops.count", "profile": "analysis.profiling",
     "sample_image_for": "inputs.images", "sample_inputs": "inputs.policy",
     "to_tflite": "edge", "variants": "edge", "VariantTable": "edge",
     "assert_faster": "timing.abtest", "compare_speed": "timing.abtest",

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytest_tfperf.plugin.budgets import LatencyBudget, check_latency
+from pytest_tfperf.plugin.budgets import check_latency
+from pytest_tfperf.plugin.markers import LatencyBudget
 from pytest_tfperf.results.session import SessionResults
 from pytest_tfperf.timing.stats import LatencyStats
 

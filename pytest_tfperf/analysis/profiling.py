@@ -24,12 +24,7 @@ from typing import Any
 
 
 from pytest_tfperf.errors import ConfigError, ModelLoadError, TfperfError
-from pytest_tfperf.analysis.flops.count import (  # noqa: F401  (count_flops / FlopsReport are public here too)
-    FlopsReport,
-    _as_frozen_graph,
-    canonical_op_type,
-    count_flops,
-)
+from pytest_tfperf.analysis.flops.count import _as_frozen_graph, canonical_op_type, count_flops
 from pytest_tfperf.inputs.policy import sample_inputs
 
 

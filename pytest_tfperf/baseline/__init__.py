@@ -4,8 +4,6 @@ Every public name stays importable from `pytest_tfperf.baseline`.
 """
 from __future__ import annotations
 
-from pytest_tfperf.results.records import ALPHA
-from pytest_tfperf.results.records import ComparisonRecord as Comparison
 from pytest_tfperf.baseline.compare import (
     DEFAULT_DISPLAY_EXPR,
     VERDICTS,
@@ -38,7 +36,7 @@ from pytest_tfperf.baseline.storage import (
 )
 
 __all__ = [
-    "ALPHA", "Comparison", "DEFAULT_DISPLAY_EXPR", "DEFAULT_ROOT", "Threshold", "VERDICTS",
+    "DEFAULT_DISPLAY_EXPR", "DEFAULT_ROOT", "Threshold", "VERDICTS",
     "baseline_warnings", "check_regressions", "collect_environment", "compare_measurement",
     "compare_options", "compare_runs", "comparison_warnings", "finalize", "gated_statistic",
     "record_blocks", "reference_of", "load_baseline", "machine_id", "measurement_index",

@@ -26,13 +26,12 @@ import os
 from collections.abc import Iterable, Sequence
 
 from pytest_tfperf.results.file import ResultFile, measurement_index
-from pytest_tfperf.results.records import (  # noqa: F401  (ALPHA: re-exported)
-    ALPHA,
+from pytest_tfperf.results.records import (
+    ComparisonRecord,
     MeasurementRecord,
     measurement_label,
     record_from_dict,
 )
-from pytest_tfperf.results.records import ComparisonRecord as Comparison
 from pytest_tfperf.results.session import SessionResults
 from pytest_tfperf.baseline.thresholds import Threshold, parse_fail_expr, parse_thresholds
 
@@ -112,7 +111,7 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
                         thresholds: Sequence[Threshold | str] = (), *, enforced: bool | None = None,
                         run_noise: float | None = None,
                         references: tuple[MeasurementRecord, MeasurementRecord] | None = None
-                        ) -> Comparison:
+                        ) -> ComparisonRecord:
     """Compare one measurement record with its baseline record (see the module docstring).
 
     Args:
@@ -125,7 +124,7 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
             (`reference.py`) to compare ratios model / reference (`--tfperf-normalize`).
 
     Returns:
-        The `Comparison` of the most severe threshold (regressed > improved > noise > ok).
+        The `ComparisonRecord` of the most severe threshold (regressed > improved > noise > ok).
     """
     from pytest_tfperf.timing.blocks import DEFAULT_RUN_NOISE
 
@@ -135,7 +134,7 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
     if not parsed:
         parsed = (parse_fail_expr(DEFAULT_DISPLAY_EXPR),)
     noise = DEFAULT_RUN_NOISE if run_noise is None else float(run_noise)
-    best: Comparison | None = None
+    best: ComparisonRecord | None = None
     for th in parsed:
         if th.statistic == "gated":
             th = dataclasses.replace(th, statistic=gated_statistic(new))
@@ -151,7 +150,7 @@ MIN_CI_SAMPLES = 10  # a blockless row (pytest-benchmark's) needs this many samp
 
 def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold, enforced: bool,
                  noise: float, references: tuple[MeasurementRecord, MeasurementRecord] | None
-                 ) -> Comparison:
+                 ) -> ComparisonRecord:
     from pytest_tfperf.timing.blocks import block_values, estimate_change
 
     stat = th.statistic
@@ -161,7 +160,7 @@ def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold,
                   base_n=len(_samples(base)), new_n=len(_samples(new)), threshold=th.expr,
                   enforced=enforced)
     if bv is None or nv is None or bv <= 0 or nv <= 0:
-        return Comparison(**common, verdict="ok",
+        return ComparisonRecord(**common, verdict="ok",
                           note=f"no {stat} in the baseline or this run: not compared")
     (b_blocks, b_derived), (n_blocks, n_derived) = record_blocks(base), record_blocks(new)
     few = min(common["base_n"], common["new_n"])
@@ -169,7 +168,7 @@ def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold,
     if bench and (b_derived or n_derived) and few < MIN_CI_SAMPLES:  # benchmark.pedantic(rounds=3)
         ratio = nv / bv
         past = th.exceeded(bv, nv) or th.improved(bv, nv)
-        return Comparison(**common, ratio=ratio, delta_ms=nv - bv, verdict="noise" if past else "ok",
+        return ComparisonRecord(**common, ratio=ratio, delta_ms=nv - bv, verdict="noise" if past else "ok",
                           note=f"blockless rows with n={common['base_n']} / {common['new_n']} samples: "
                                f"too few for a change CI (want >= {MIN_CI_SAMPLES} each); compared "
                                "by value, never called a regression")
@@ -186,7 +185,7 @@ def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold,
         base_sd=_single_side_sd(base, stat) if len(b_values) < 2 else None,
         new_sd=_single_side_sd(new, stat) if len(n_values) < 2 else None)
     verdict = verdict_of(th, bv, change)
-    return Comparison(
+    return ComparisonRecord(
         **common, ratio=change.ratio, delta_ms=nv * scale - bv, p_value=change.p_value,
         verdict=verdict, note="; ".join(notes), ci_low=change.low, ci_high=change.high,
         run_noise=noise, base_blocks=len(b_values), new_blocks=len(n_values),
@@ -206,7 +205,7 @@ def verdict_of(th: Threshold, base_ms: float, change) -> str:
     return "ok"
 
 
-def most_severe(comparisons: Iterable[Comparison]) -> Comparison:
+def most_severe(comparisons: Iterable[ComparisonRecord]) -> ComparisonRecord:
     """The comparison with the most severe verdict (regressed > improved > noise > ok)."""
     return max(comparisons, key=lambda c: _SEVERITY[c.verdict])
 
@@ -268,7 +267,7 @@ def _ident_text(m: dict) -> str:
 
 def compare_runs(base: ResultFile, new_results: SessionResults | ResultFile,
                  thresholds: Sequence[Threshold | str] = (), *,
-                 run_noise: float | None = None, normalize: bool = False) -> list[Comparison]:
+                 run_noise: float | None = None, normalize: bool = False) -> list[ComparisonRecord]:
     """Compare every measurement of this run that the baseline also has.
 
     Args:
@@ -282,7 +281,7 @@ def compare_runs(base: ResultFile, new_results: SessionResults | ResultFile,
             (`--tfperf-normalize`; a run without one is compared as is).
 
     Returns:
-        One `Comparison` per measurement present in both, keyed by test id + measurement name.
+        One `ComparisonRecord` per measurement present in both, keyed by test id + measurement name.
     """
     before, new = measurement_index(base), measurement_index(new_results)
     references = None
@@ -324,7 +323,7 @@ def _display_path(path: str) -> str:
     return path if rel.startswith("..") or not os.path.isabs(path) else rel
 
 
-def regression_for(test_id: str, comparisons: Iterable[Comparison],
+def regression_for(test_id: str, comparisons: Iterable[ComparisonRecord],
                    source: str | None = None) -> list[str]:
     """Failure messages for the enforced regressions of `test_id` (empty when it is fine)."""
     source = _display_path(source) if source else source

@@ -29,7 +29,7 @@ def add_model_args(p: argparse.ArgumentParser, *, json_help: str = "print machin
 
 def parse_shapes(items: list[str]) -> dict | list | None:
     """['1,224,224,3'] -> [[1,224,224,3]]; ['x=1,2'] -> {'x': [1,2]}; [] -> None."""
-    from pytest_tfperf.plugin.session import parse_shape_items
+    from pytest_tfperf.plugin.options import parse_shape_items
 
     return parse_shape_items(items, "--input-shape")
 

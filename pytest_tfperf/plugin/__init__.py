@@ -220,7 +220,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         return
     from pytest_tfperf.plugin.outputs import terminal_summary
 
-    terminal_summary(terminalreporter, tf_session.settings, tf_session.results, tf_session.baseline)
+    terminal_summary(terminalreporter, tf_session.settings, tf_session.results)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

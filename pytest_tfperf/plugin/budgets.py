@@ -1,8 +1,9 @@
 """Budget verdicts and their messages: a measured value against a parsed budget (pure).
 
-Parsing the markers' arguments lives in `budget_markers` (re-exported here, so
-`budgets.parse_count("62.4M")` and `budgets.LatencyBudget` keep working). Messages name the
-marker, the measured value, the limit, the absolute excess and the model (DESIGN.md).
+Parsing the markers' arguments lives in `markers`. `resolve_latency` is the one place a latency
+limit is computed: the recorder hands its `limit_ms` to the timing engine's stopping rule, and
+`latency_verdict` checks the same `ResolvedLatency`. Messages name the marker, the measured value,
+the limit, the absolute excess and the model (DESIGN.md).
 """
 from __future__ import annotations
 
@@ -10,23 +11,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
-from pytest_tfperf.plugin.budget_markers import (  # noqa: F401  (re-exported: the marker side of budgets)
-    MB,
-    PARSERS,
-    FlopsBudget,
-    LatencyBudget,
-    MemoryBudget,
-    ParamBudget,
-    SizeBudget,
-    parse_count,
-    parse_flops_budget,
-    parse_latency_budget,
-    parse_mark,
-    parse_megabytes,
-    parse_memory_budget,
-    parse_param_budget,
-    parse_size_budget,
-)
+from pytest_tfperf.plugin.markers import MB, FlopsBudget, LatencyBudget, MemoryBudget, ParamBudget, SizeBudget
 from pytest_tfperf.wording import decimals_for, excess_text, format_ms, limit_text, plural
 
 if TYPE_CHECKING:  # stats imports numpy: parsing markers at collection time must not
@@ -64,9 +49,34 @@ def _headroom(value: float, limit: float) -> float:
     return (limit - value) / limit * 100.0 if limit else -math.inf
 
 
+@dataclasses.dataclass(frozen=True)
+class ResolvedLatency:
+    """A `latency_budget` resolved for one measurement: the batch it is checked at, the
+    `--tfperf-budget-scale` factor and the limit in ms per call (`resolve_latency`)."""
+
+    budget: LatencyBudget
+    batch: int
+    scale: float
+    limit_ms: float      # the limit the stopping rule and the verdict use (scaled)
+    unscaled_ms: float   # the marker's own limit at `batch` (messages under a scale)
+    percentile: float    # the gated percentile (the marker's)
+    regression: str | None = None  # the marker's `regression=` threshold, for the baseline gate
+
+
+def resolve_latency(budget: LatencyBudget, batch: int | None, scale: float = 1.0) -> ResolvedLatency:
+    """The one latency limit: `budget` at the marker's batch (else `batch`, the one the
+    measurement ran), times `scale`. The stopping rule and the verdict both read its `limit_ms`."""
+    batch = int(budget.batch or batch or 1)
+    unscaled = budget.limit_ms_at(batch)
+    return ResolvedLatency(budget=budget, batch=batch, scale=float(scale), limit_ms=unscaled * scale,
+                           unscaled_ms=unscaled, percentile=budget.percentile,
+                           regression=budget.regression)
+
+
 def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 1.0,
                   model: str | None = None) -> BudgetVerdict:
-    """Check the budget's percentile of `stats` against `budget.limit_ms * scale`.
+    """Check the budget's percentile of `stats` against `budget.limit_ms * scale`
+    (`latency_verdict` of `resolve_latency(budget, stats.batch, scale)`).
 
     Args:
         budget: the parsed `latency_budget`.
@@ -81,6 +91,13 @@ def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 
         n=48 after 5 warm-up runs, 95% CI [108.1, 115.0] ms; model alexnet.pb` (the FPS part for
         an FPS budget).
     """
+    return latency_verdict(resolve_latency(budget, stats.batch, scale), stats, model=model)
+
+
+def latency_verdict(resolved: ResolvedLatency, stats: LatencyStats, *,
+                    model: str | None = None) -> BudgetVerdict:
+    """The verdict of `stats` against a resolved latency budget (see `check_latency`)."""
+    budget, scale, batch, limit = resolved.budget, resolved.scale, resolved.batch, resolved.limit_ms
     q = budget.percentile
     if stats.gated_percentile == q:
         value = stats.gated_ms
@@ -88,8 +105,6 @@ def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 
     else:
         value = stats.percentile(q)
         ci_lo, ci_hi, coverage = stats.percentile_ci(q)
-    batch = budget.batch or stats.batch or 1
-    limit = budget.limit_ms_at(batch) * scale
     passed = value <= limit
     headroom = _headroom(value, limit)
     label = f"p{q:g}"  # = stats.percentile_label
@@ -108,7 +123,7 @@ def check_latency(budget: LatencyBudget, stats: LatencyStats, *, scale: float = 
         text = (f"{label} {format_ms(value, d)} ms exceeds {format_ms(limit, d)} ms by "
                 + excess_text(f"{value - limit:.{d}f} ms", value, limit, also=fps_note))
     if scale != 1.0:
-        text += f" (budget {format_ms(budget.limit_ms_at(batch))} ms x {scale:g} --tfperf-budget-scale)"
+        text += f" (budget {format_ms(resolved.unscaled_ms)} ms x {scale:g} --tfperf-budget-scale)"
     text += "; " + _sample_text(stats, ci_lo, ci_hi, coverage, q)
     if model:
         text += f"; model {model}"

@@ -1,12 +1,13 @@
 """Where the renderers' output goes: report files, the saved baseline, the terminal, JUnit.
 
-- `write_outputs(settings, results, baseline_doc)`: the controller's JSON / Markdown / HTML
-  files, `--tfperf-save`, and GitHub's step summary (one failed write is an error line, not a crash);
+- `write_outputs(settings, results)`: the controller's JSON / Markdown / HTML files,
+  `--tfperf-save`, and GitHub's step summary (one failed write is an error line, not a crash);
 - `terminal_summary(terminalreporter, settings, results)`: the tfperf sections of pytest's summary,
   at pytest's terminal width, then one line per file written;
 - `header_lines(settings)`: tfperf's line in pytest's header (timing settings, threads, runtime);
 - `junit_properties(records)`: `item.user_properties` for JUnit XML.
-Every number shown was computed by the measurement, budget or compare step (`baseline.finalize`).
+Every number shown was computed by the measurement, budget or compare step (`baseline.finalize`,
+which the session runs once, before any of these: they read finalized results).
 """
 from __future__ import annotations
 
@@ -17,31 +18,28 @@ __all__ = ["header_lines", "junit_properties", "settings_summary", "terminal_sum
            "write_outputs"]
 
 
-def write_outputs(settings, results, baseline_doc=None) -> list[Path]:
+def write_outputs(settings, results, errors: list[str] | None = None) -> list[Path]:
     """Write the JSON / Markdown / HTML reports, the saved baseline and the step summary.
 
     Args:
         settings: the run's `options.Settings` (`json_path`, `markdown_path`, `html_path`,
             `save`, `report`, `rootdir`...).
-        results: the merged session results.
-        baseline_doc: the baseline loaded at configure time, if any.
+        results: the merged session results, finalized (`baseline.finalize`).
+        errors: error lines found before the outputs (the history store's), reported with theirs.
 
     Returns:
         The paths written (also listed in the terminal summary).
     """
     from pytest_tfperf.atomic import write_text
-    from pytest_tfperf.baseline import finalize, save
+    from pytest_tfperf.baseline import save
     from pytest_tfperf.errors import TfperfError
-    from pytest_tfperf.history import session_end
     from pytest_tfperf.report import html, markdown
     from pytest_tfperf.results.file import build_document, write_result_file
 
-    history_errors = session_end(settings, results)  # judged against, then appended to, the history
-    finalize(settings, results, baseline_doc)
     results.environment.setdefault("settings", settings_summary(
         settings, runtime={"tensorflow": results.environment.get("tensorflow")}))
     written: list[Path] = []
-    errors: list[str] = list(history_errors)
+    errors = list(errors or [])
 
     def attempt(option: str, target, write):
         # one output that cannot be written (disk full, a parent replaced by a file...) must not
@@ -97,15 +95,13 @@ def write_outputs(settings, results, baseline_doc=None) -> list[Path]:
     return written
 
 
-def terminal_summary(terminalreporter, settings, results, baseline_doc=None) -> None:
-    """Print the tfperf sections (`--tfperf-report`; budget failures and comparisons always).
-
-    Call in `pytest_terminal_summary` on the controller (not on xdist workers).
+def terminal_summary(terminalreporter, settings, results) -> None:
+    """Print the tfperf sections (`--tfperf-report`; budget failures and comparisons always) of
+    finalized results. Call in `pytest_terminal_summary` on the controller (not on xdist
+    workers), after `TfperfSession.finish` ran the compare step.
     """
-    from pytest_tfperf.baseline import finalize
     from pytest_tfperf.report.terminal import render_written, sections
 
-    finalize(settings, results, baseline_doc)
     width = terminal_width(terminalreporter)
     for title, lines in sections(results, report=settings.report, profile=settings.profile,
                                  compare=settings.comparing, width=width):

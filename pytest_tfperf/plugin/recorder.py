@@ -6,8 +6,6 @@ so budget markers can be checked at the end of the test and the session report c
 from __future__ import annotations
 
 import dataclasses
-
-import functools
 import os
 from typing import Any
 
@@ -27,12 +25,9 @@ class TfperfRecorder:
     def __init__(self, session, item):
         self._session = session
         self._item = item
-        self.measurements: list[tuple[Any, Any]] = []   # (LatencyStats, the Model measured or None)
-        self.retimers: list[Any] = []                    # per measurement: re-time it (confirm.py)
-        self.models: list[Any] = []                      # Models the test touched
-        self.last_inputs: dict[int, Any] = {}            # id(model) -> inputs last measured on
-        # id(LatencyStats) -> {"inputs": described inputs, "timing": settings}: for the record
-        self.details: dict[int, dict] = {}
+        self.measurements: list[Any] = []   # one `measurement.Measurement` per measure call
+        self.models: list[Any] = []         # Models the test touched
+        self.last_inputs: dict[int, Any] = {}  # id(model) -> inputs last measured on
 
     @property
     def test_id(self) -> str:
@@ -69,44 +64,29 @@ class TfperfRecorder:
         Returns:
             LatencyStats (median_ms, p90_ms, fps, 95% CIs, raw samples...).
         """
-        from pytest_tfperf.plugin.markers import latency_budget_of
-        from pytest_tfperf.timing.engine import measure
+        return self._take(target, inputs, batch=batch, name=name, overrides=dict(
+            warmup=warmup, min_time=min_time, max_time=max_time, min_runs=min_runs),
+            model=model, fed=fed).stats
+
+    def _take(self, target, inputs=None, *, batch: int | None = None, name: str | None = None,
+             overrides: dict | None = None, model=None, fed=None):
+        """`measure`, returning the whole `measurement.Measurement` (stats, resolved budget,
+        settings, described inputs); the gate's declarative measurement uses it."""
+        from pytest_tfperf.plugin.measurement import take
 
         fg = self._with_session_threads(target) if _is_model(target) else None
         generated = False
         if fg is not None and inputs is None:
             inputs, generated = self.default_inputs(fg), True
-        from pytest_tfperf.timing.engine import infer_batch
-
-        budget = latency_budget_of(self._item)
-        if batch is None and budget is not None and budget.batch is not None:
-            batch = budget.batch
-        runs_batch = batch if batch is not None else infer_batch(inputs)
-        budget_ms = (budget.limit_ms_at(runs_batch) * self._session.settings.budget_scale
-                     if budget else None)
-        from pytest_tfperf.timing.reference import ensure_reference
-
-        ensure_reference(self._session)  # once per session, when results are stored or compared
-        timing = self._session.settings.timing_settings()
-        args = dict(batch=batch, name=name, warmup=warmup, min_time=min_time, max_time=max_time,
-                    min_runs=min_runs, percentile=budget.percentile if budget else 50)
-        stats = measure(target, inputs, budget_ms=budget_ms, settings=timing, **args)
-        named = None  # issue 21: every row names its model and input, a callable's too
-        if fg is None:
-            named = self._as_model(model) if model is not None and not isinstance(model, str) else None
-            if named is None and not stats.model:
-                label = model if isinstance(model, str) else f"callable {_callable_name(target)}"
-                stats = dataclasses.replace(stats, model=label)
-        self.measurements.append((stats, fg if fg is not None else named))
-        self.details[id(stats)] = self._details(
-            fg if fg is not None else named, inputs if fed is None else fed, generated,
-            dict(warmup=warmup, min_time=min_time, max_time=max_time, min_runs=min_runs))
+        measured = take(self._session, self._item, target, inputs, model=fg, generated=generated,
+                        batch=batch, name=name, overrides=overrides, describe=self._described_inputs)
+        if fg is None and (model is not None or fed is not None or not measured.model_name):
+            measured = self._named(measured, target, inputs, model, fed)  # issue 21
+        self.measurements.append(measured)
         if fg is not None:
             self.last_inputs[id(fg)] = inputs
         self._note_model(fg)
-        self.retimers.append(functools.partial(  # confirm.py: fresh sessions, no budget stop
-            measure, target, inputs, settings=timing.replace(fresh_blocks=True), **args))
-        return stats
+        return measured
 
     def assert_equivalent(self, reference, candidate, inputs=None, **kwargs):
         """`pytest_tfperf.assert_equivalent`, recorded for the report (passing or failing).
@@ -146,7 +126,7 @@ class TfperfRecorder:
                  for target in (candidate, reference)]
         if inputs is None and _is_model(sides[1]):
             inputs = self.default_inputs(sides[1])
-        kwargs.setdefault("settings", self._session.settings.timing_settings())
+        kwargs.setdefault("settings", self._session.timing)
         return assert_faster(sides[0], sides[1], inputs, by=by, **kwargs)
 
     def _with_session_threads(self, model):
@@ -269,6 +249,21 @@ class TfperfRecorder:
         return self.last_inputs.get(id(fg)) if id(fg) in self.last_inputs else self.default_inputs(fg)
 
     # -- internals ----------------------------------------------------------------------------
+    def _named(self, measured, target, inputs, model, fed):
+        """Issue 21: a callable's row names its model and input: the `model` it was told (a
+        Model: its name and identity; words: those) else "callable <qualname>", and the
+        described `fed` arrays."""
+        named = self._as_model(model) if model is not None and not isinstance(model, str) else None
+        if named is not None:
+            label, key = named.name, model_identity(named)
+        else:
+            label = model if isinstance(model, str) else (
+                measured.model_name or f"callable {_callable_name(target)}")
+            key = None
+        described = measured.inputs if fed is None else self._described_inputs(named, fed, False)
+        return dataclasses.replace(measured, model=named, model_name=label, model_id=key,
+                                   inputs=tuple(described))
+
     def _dataset_defaults(self, inputs, kwargs: dict) -> None:
         """ini `tfperf_dataset` (relative to the inifile) when the test gave neither inputs nor
         a dataset; dataset images preprocessed as the sample image."""
@@ -320,15 +315,6 @@ class TfperfRecorder:
             except TypeError:  # a model that cannot be weakly referenced has no cached images
                 samples = []
         return describe_inputs(fg, inputs, generated=generated, samples=samples)
-
-    def _details(self, fg, inputs, generated: bool, overrides: dict) -> dict:
-        """The measurement's inputs and the timing settings it ran under (for its record)."""
-        settings = self._session.settings
-        timing = settings.timing_settings().replace(**overrides).to_dict()
-        if fg is not None and hasattr(fg, "set_threads"):  # threads tfperf set on the session
-            timing.update(intra_op_threads=settings.intra_op_threads,
-                          inter_op_threads=settings.inter_op_threads)
-        return {"inputs": self._described_inputs(fg, inputs, generated), "timing": timing}
 
     def _as_model(self, model):
         if _is_model(model):

@@ -13,14 +13,6 @@ import os
 import weakref
 from typing import Any
 
-from pytest_tfperf.plugin.options import (  # noqa: F401  (re-exported: older import paths)
-    PREPROCESS_DEFAULT,
-    Settings,
-    check_output_path,
-    parse_input_shape,
-    parse_shape_items,
-    settings_from_config,
-)
 from pytest_tfperf.results.session import SessionResults
 
 WORKEROUTPUT_KEY = "tfperf_results"  # what an xdist worker ships in `workeroutput`
@@ -28,8 +20,9 @@ WORKEROUTPUT_KEY = "tfperf_results"  # what an xdist worker ships in `workeroutp
 class TfperfSession:
     """Settings, the per-session model cache, and the results of one pytest process."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings):
+        self.settings = settings  # `options.Settings`
+        self.timing = settings.timing_settings()  # the run's TimingSettings, built once
         self.results = SessionResults()
         self.baseline = None  # the `results.file.ResultFile` compared against
         self.thresholds: list = []
@@ -241,89 +234,77 @@ class TfperfSession:
             from pytest_tfperf.plugin.recorder import TfperfRecorder
 
             recorder = TfperfRecorder(self, item)
-        from pytest_tfperf.plugin.checks import run_budget_checks
+        from pytest_tfperf.plugin.gate import ItemVerdicts, check_test
 
-        verdicts = run_budget_checks(self, item, recorder) if budgeted and passed else []
-        added = self._record_test(item, recorder, verdicts)
+        verdicts = check_test(self, item, recorder) if budgeted and passed else ItemVerdicts()
+        measured = self._record_test(item, recorder, verdicts)
         from pytest_tfperf.plugin.outputs import junit_properties
 
         item.user_properties[:] = [p for p in item.user_properties  # a rerun's earlier attempt's
                                    if not str(p[0]).startswith("tfperf")]  # properties go (issue 21)
-        item.user_properties.extend((f"tfperf_{v.marker}", v.message) for v in verdicts)
-        item.user_properties.extend(junit_properties(added))
+        item.user_properties.extend((f"tfperf_{v.marker}", v.message) for v in verdicts.all)
+        item.user_properties.extend(junit_properties([r for _, r in measured]))
         if not passed or self.settings.disabled:
             return None
-        regressions = self._regressions(item, recorder) if self.baseline is not None else \
-            history_regressions(self, item)  # [] unless --tfperf-compare history
-        failed = [v.message for v in verdicts if not v.passed]
-        return "\n".join(failed + regressions) or None
+        failed = [v.message for v in verdicts.all if not v.passed]
+        if self.baseline is not None:
+            from pytest_tfperf.plugin.gate import regressions
 
-    def _record_test(self, item, recorder, verdicts) -> list:
+            failed += regressions(self, item.nodeid, measured)
+        else:
+            failed += history_regressions(self, item)  # [] unless --tfperf-compare history
+        return "\n".join(failed) or None
+
+    def _record_test(self, item, recorder, verdicts) -> list[tuple]:
         """Add the test's measurements, model rows and verdicts to the results; returns the
-        measurement records added (for the JUnit properties)."""
-        from pytest_tfperf.plugin.checks import model_facts, models_of
+        `(Measurement or None for pytest-benchmark's, MeasurementRecord)` pairs added."""
+        from pytest_tfperf.plugin.gate import model_facts, models_of
         from pytest_tfperf.results.pytest_benchmark import benchmark_stats_of
-        from pytest_tfperf.plugin.markers import latency_budget_of
         from pytest_tfperf.results.records import FailureRecord, MeasurementRecord, ModelRecord, model_identity
 
         results = self.results
-        latency = [v for v in verdicts if v.marker == "latency_budget"]
-        static = [v for v in verdicts if v.marker != "latency_budget"]
-        budget = latency_budget_of(item)
-        regression = budget.regression if budget is not None else None
-        added = []
-        if recorder is not None:
-            for i, (stats, model) in enumerate(recorder.measurements):
-                key = model_identity(model)
-                mine = [v for v in latency if len(recorder.measurements) == 1
-                        or (v.model_id == key if key else v.model == stats.model)]
-                details = recorder.details.get(id(stats), {})
-                added.append(results.add("measurement", MeasurementRecord(
-                    test_id=item.nodeid, name=stats.name or f"measure[{i}]",
-                    model=model.name if model is not None else stats.model, model_id=key,
-                    stats=stats.to_dict(), verdicts=mine, device=_device(),
-                    target_kind=getattr(model, "kind", None), regression=regression,
-                    runtime=getattr(stats, "runtime", None) or None,
-                    inputs=details.get("inputs", ()), timing=details.get("timing"))))
-            if self.settings.profile:
-                self._profile_measured_models(recorder)
+        measured = []
+        for i, m in enumerate(recorder.measurements if recorder is not None else ()):
+            measured.append((m, results.add("measurement", m.record(
+                item.nodeid, i, verdicts=verdicts.of(m), device=_device()))))
+        if recorder is not None and self.settings.profile:
+            self._profile_measured_models(recorder)
         bench = benchmark_stats_of(item)
         if bench is not None:
+            from pytest_tfperf.plugin.markers import latency_budget_of
             from pytest_tfperf.results.pytest_benchmark import benchmark_options_of
 
-            added.append(results.add("measurement", MeasurementRecord(
-                test_id=item.nodeid, name="benchmark", stats=bench.to_dict(), verdicts=latency,
-                device=_device(), target_kind="pytest-benchmark", regression=regression,
-                timing=benchmark_options_of(item))))
-        if self.settings.reporting or static:
+            budget = latency_budget_of(item)
+            measured.append((None, results.add("measurement", MeasurementRecord(
+                test_id=item.nodeid, name="benchmark", stats=bench.to_dict(), verdicts=verdicts.of(None),
+                device=_device(), target_kind="pytest-benchmark",
+                regression=budget.regression if budget is not None else None,
+                timing=benchmark_options_of(item)))))
+        if self.settings.reporting or verdicts.static:
             for model in models_of(item, recorder):
                 key = model_identity(model)
-                mine = [v for v in static if v.model_id == key]
+                mine = [v for v in verdicts.static if v.model_id == key]
                 if self.first_time_summarized(model) or mine:
                     facts = model_facts(self, model, flops=self.settings.reporting)
                     results.add("model", ModelRecord(test_id=item.nodeid, verdicts=mine, **facts))
-        for v in verdicts:
+        for v in verdicts.all:
             if not v.passed:
                 results.add("failure", FailureRecord(test_id=item.nodeid, marker=v.marker,
                                                      message=v.message, model_id=v.model_id))
-        return added
+        return measured
 
     def _profile_measured_models(self, recorder) -> None:
         """--tfperf-profile: benchmark_model's per-op tables for every measured model, once each."""
-        from pytest_tfperf.plugin.checks import is_graph
-        from pytest_tfperf.results.records import model_identity
+        from pytest_tfperf.plugin.gate import is_graph
 
         profiled = {r.model_id or r.model for r in self.results.profiles}
-        for _stats, model in recorder.measurements:
-            key = model_identity(model)
+        for m in recorder.measurements:
+            model, key = m.model, m.model_id
             if model is None or not is_graph(model) or key in profiled or model in self._profiled:
                 continue
             self._profiled.add(model)
             profiled.add(key)
             recorder.profile(model, recorder.inputs_for(model), runs=20)
-
-    def _regressions(self, item, recorder=None) -> list[str]:
-        return regressions_of(self, item, recorder)
 
     def finish(self, config) -> None:
         """Session end: a worker ships its results; the controller compares and writes reports."""
@@ -332,10 +313,16 @@ class TfperfSession:
         if getattr(config, "workerinput", None) is not None:
             ship_results(config, self.results)
             return
+        from pytest_tfperf.baseline import finalize
+        from pytest_tfperf.history import session_end
         from pytest_tfperf.plugin.outputs import write_outputs
 
         record_run(self.results, config, self.started)
-        write_outputs(self.settings, self.results, baseline_doc=self.baseline)
+        # judged against (--tfperf-compare history), then appended to, the history; then the
+        # compare step with a baseline (a no-op once the history judged), once per session
+        history_errors = session_end(self.settings, self.results)
+        finalize(self.settings, self.results, self.baseline)
+        write_outputs(self.settings, self.results, errors=history_errors)
 
 
 def record_run(results: SessionResults, config, started: _dt.datetime) -> None:
@@ -348,28 +335,6 @@ def record_run(results: SessionResults, config, started: _dt.datetime) -> None:
     args = getattr(getattr(config, "invocation_params", None), "args", None)
     if args is not None:
         env.setdefault("command", shlex.join(["pytest", *(str(a) for a in args)]))
-
-
-def regressions_of(session, item, recorder=None) -> list[str]:
-    """Failure messages for the item's measurements that regressed against `session.baseline`;
-    with the test's `recorder`, a regression must persist when re-timed (`confirm.py`)."""
-    from pytest_tfperf.baseline import check_regressions, compare_options
-    from pytest_tfperf.plugin.markers import latency_budget_of
-
-    budget = latency_budget_of(item)  # parsed: positional or keyword, stripped, validated
-    regression = budget.regression if budget else None
-
-    def check() -> list[str]:
-        records = [r for r in session.results.measurements if r.test_id == item.nodeid]
-        return check_regressions(session.baseline, item.nodeid, records, session.thresholds,
-                                 regression, **compare_options(getattr(session, "settings", None)))
-    failed = check()
-    if failed and recorder is not None and getattr(recorder, "retimers", None):
-        from pytest_tfperf.plugin.confirm import retime_regressions
-
-        retime_regressions(session, item, recorder, regression)
-        failed = check()
-    return failed
 
 
 def ship_results(config, results: SessionResults) -> None:

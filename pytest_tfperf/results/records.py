@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pytest_tfperf.wording import format_ms
 
 __all__ = [
-    "ALPHA", "ComparisonRecord", "EquivalenceRecord", "FailureRecord", "MeasurementRecord", "ModelRecord",
+    "ComparisonRecord", "EquivalenceRecord", "FailureRecord", "MeasurementRecord", "ModelRecord",
     "ProfileRecord", "RECORD_TYPES", "Record", "SweepRecord", "VariantsRecord", "measurement_label",
     "model_identity", "record_from_dict",
 ]
@@ -185,9 +185,6 @@ class VariantsRecord(Record):
     model: str | None = None
     model_id: str | None = None
     table: dict = dataclasses.field(default_factory=dict)
-
-
-ALPHA = 0.01  # a conventional level for reading `ComparisonRecord.p_value` (verdicts use the CI)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,6 +53,20 @@ class SessionResults:
         self.records[kind].append(typed)
         return typed
 
+    def replace(self, kind: str, old: Record, new: Record) -> Record:
+        """Put `new` where the record `old` (that very object) is; returns `new` typed.
+
+        Raises:
+            ValueError: `old` is not one of this session's records of `kind`.
+        """
+        records = self.records.get(kind, [])
+        for i, record in enumerate(records):
+            if record is old:
+                records[i] = record_from_dict(kind, new)
+                return records[i]
+        raise ValueError(f"replace: the {kind} record {getattr(old, 'test_id', old)!r} is not "
+                         "in these results (pass the object `add` returned)")
+
     def extend(self, kind: str, records) -> None:
         """`add` each of `records` (dicts from a file, or typed records)."""
         for record in records:

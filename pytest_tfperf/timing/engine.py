@@ -39,13 +39,9 @@ from pytest_tfperf.timing.affinity import pinned
 from pytest_tfperf.model.protocol import is_model
 from pytest_tfperf.model.shapes import _is_session  # the one Session test (TF-free)
 from pytest_tfperf.model.runtimes import describe as describe_runtime
-from pytest_tfperf.timing.sampling import (  # noqa: F401  (next_check_after, stop_reason: re-exported)
-    next_check_after,
-    sample_blocks,
-    stop_reason,
-)
+from pytest_tfperf.timing.sampling import sample_blocks
+from pytest_tfperf.timing.settings import TimingSettings
 from pytest_tfperf.timing.stats import LatencyStats
-from pytest_tfperf.timing.settings import TimingSettings  # noqa: F401  (re-exported: its home for users)
 
 _NS_PER_MS = 1_000_000.0
 
@@ -89,9 +85,9 @@ def target_kind(target: Any) -> str:
         f"a tf.function or a callable. Received: target={target!r}")
 
 
-def target_names(target: Any) -> tuple[str, str]:
-    """`(name, model)` to label a measurement of `target`."""
-    kind = target_kind(target)
+def target_names(target: Any, kind: str | None = None) -> tuple[str, str]:
+    """`(name, model)` to label a measurement of `target` (`kind`: its `target_kind`, if known)."""
+    kind = kind or target_kind(target)
     if kind in ("frozen_graph", "model"):
         name = str(getattr(target, "name", "") or "")
         return name, name
@@ -105,7 +101,7 @@ def target_names(target: Any) -> tuple[str, str]:
     return str(name), ""
 
 
-def build_runner(target: Any, inputs: Any = None) -> Callable[[], Any]:
+def build_runner(target: Any, inputs: Any = None, kind: str | None = None) -> Callable[[], Any]:
     """A zero-argument callable that runs `target` once on pre-bound `inputs` and returns its
     outputs as host (numpy) values.
 
@@ -118,11 +114,12 @@ def build_runner(target: Any, inputs: Any = None) -> Callable[[], Any]:
             / ConcreteFunction or any callable (inputs: None -> f(), tuple -> f(*inputs),
             dict -> f(**inputs), anything else -> f(inputs)).
         inputs: see `target`.
+        kind: `target_kind(target)`, when the caller already knows it.
 
     Returns:
         The runner.
     """
-    kind = target_kind(target)
+    kind = kind or target_kind(target)
     if kind == "frozen_graph":
         if inputs is None and not target.inputs:
             inputs = {}  # a model with no required inputs (defaults only)
@@ -237,12 +234,13 @@ def _is_tf_function(obj) -> bool:
 
 # --- the measurement loop ------------------------------------------------------------------
 
-def fresh_runners(target: Any, inputs: Any) -> Callable[[], tuple[Callable[[], Any], Callable | None]] | None:
+def fresh_runners(target: Any, inputs: Any, kind: str | None = None
+                  ) -> Callable[[], tuple[Callable[[], Any], Callable | None]] | None:
     """`make()` -> `(runner, close)` on a fresh runtime instance of `target` (a FrozenGraph: a
     private session, thread pools and buffers start over; any other Model: a new interpreter via
     `runner(inputs, fresh=True)`), `close` None when there is nothing to close; None for targets
-    with no instance of their own (sessions, Keras models, callables)."""
-    kind = target_kind(target)
+    with no instance of their own (sessions, Keras models, callables); `kind`: its `target_kind`."""
+    kind = kind or target_kind(target)
     if kind == "model":
         return lambda: (target.runner(inputs, fresh=True), None)
     if kind == "frozen_graph":
@@ -302,15 +300,16 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
                          f"Received: percentile={percentile!r}")
     settings = (settings or TimingSettings()).replace(
         warmup=warmup, min_time=min_time, max_time=max_time, min_runs=min_runs)
-    label, model = target_names(target)
-    if inputs is None and target_kind(target) in ("frozen_graph", "model") and target.inputs:
+    kind = target_kind(target)  # once per measurement
+    label, model = target_names(target, kind)
+    if inputs is None and kind in ("frozen_graph", "model") and target.inputs:
         from pytest_tfperf.inputs.policy import sample_inputs  # the one input policy
 
         inputs = sample_inputs(target)
     batch = int(batch) if batch is not None else infer_batch(inputs)
 
     t0 = time.perf_counter_ns()
-    runner = build_runner(target, inputs)
+    runner = build_runner(target, inputs, kind)
     t1 = time.perf_counter_ns()
     runner()
     t2 = time.perf_counter_ns()
@@ -320,7 +319,7 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
         samples_ns, warmup_n, reason, discarded_n = [t2 - t1], 0, "disabled", 0
         sizes, fresh = [1], [False]
     else:
-        make, private = fresh_runners(target, inputs), []
+        make, private = fresh_runners(target, inputs, kind), []
 
         def rebuild():  # one private fresh instance at a time
             while private:
@@ -340,5 +339,5 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
         np.asarray(samples_ns, dtype=np.float64) / _NS_PER_MS, batch=batch, warmup_n=warmup_n,
         init_ms=init_ms, first_ms=first_ms, gated_percentile=percentile, stop_reason=reason,
         name=name if name is not None else label, model=model, discarded_n=discarded_n,
-        runtime=describe_runtime(target, target_kind(target)),
+        runtime=describe_runtime(target, kind),
         block_sizes=sizes, block_fresh=fresh)

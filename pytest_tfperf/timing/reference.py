@@ -40,7 +40,8 @@ def time_reference(settings=None, *, intra_op: int | None = 1, inter_op: int | N
         settings: the `TimingSettings` of the session (lock, CPU pinning, blocks), or None.
         intra_op, inter_op: the session's thread settings (the reference runs like the models).
     """
-    from pytest_tfperf.timing.engine import TimingSettings, measure
+    from pytest_tfperf.timing.engine import measure
+    from pytest_tfperf.timing.settings import TimingSettings
 
     base = settings or TimingSettings()
     timing = base.replace(min_time=MIN_TIME, max_time=max(MIN_TIME, 1.0), precision=0.01)
@@ -63,7 +64,7 @@ def ensure_reference(session) -> None:
         return
     env["reference"] = None  # once, even if timing it fails
     try:
-        env["reference"] = time_reference(settings.timing_settings(),
+        env["reference"] = time_reference(session.timing,
                                           intra_op=settings.intra_op_threads,
                                           inter_op=settings.inter_op_threads)
     except Exception as exc:  # noqa: BLE001  (optional context: never fails the user's test)

@@ -1,7 +1,7 @@
 """`TimingSettings`: how long and how carefully to time, and their validation.
 
 NumPy-free and TensorFlow-free, so pytest's header (`outputs.header_lines`) can show the settings
-without importing the timing engine; `timing.py` re-exports the class.
+without importing the timing engine.
 """
 from __future__ import annotations
 
@@ -51,8 +51,9 @@ class TimingSettings:
         check_timing_settings(self)
 
     def replace(self, **changes: Any) -> TimingSettings:
-        """A copy with the given fields changed; `None` values are ignored."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with the given fields changed; `None` values are ignored (no change: `self`)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **changes) if changes else self
 
     def to_dict(self) -> dict[str, Any]:
         """The settings a measurement ran under, for records and reports (no lock path), with

@@ -48,7 +48,7 @@ def test_the_summary_text_shows_both_counts_only_when_they_differ():
 
 
 def test_params_note_of_a_budget_verdict():
-    from pytest_tfperf.plugin.checks import params_note
+    from pytest_tfperf.plugin.gate import params_note
 
     graph_def = _graph_def()
     differ = summarize_graph_def(graph_def, ["x:0"], ["y:0"], trainable_params=6, non_trainable_params=1,

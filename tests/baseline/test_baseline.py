@@ -8,12 +8,11 @@ from types import SimpleNamespace
 import pytest
 from report_data import make_results, measurement
 
-import dataclasses
 
 from pytest_tfperf import baseline, cli
 from pytest_tfperf.plugin.options import Settings
-from pytest_tfperf.plugin.session import regressions_of
-from pytest_tfperf.plugin.budgets import LatencyBudget
+from pytest_tfperf.plugin.gate import regressions
+from pytest_tfperf.plugin.markers import LatencyBudget, latency_budget_of
 from pytest_tfperf.errors import BaselineError, ConfigError
 from pytest_tfperf.results.file import ResultFile, build_document, from_document
 from pytest_tfperf.results.records import MeasurementRecord
@@ -141,7 +140,7 @@ def test_change_past_threshold_without_significance_is_noise():
     # 4 samples per side cannot reach p < 0.01 with a rank test, whatever the shift
     base, slow = _pair(10.0, 13.0, n=4, spread=0.2)
     c = baseline.compare_measurement(base, slow, ["median:10%"])
-    assert c.change_pct > 10 and c.p_value >= baseline.ALPHA
+    assert c.change_pct > 10 and c.p_value >= 0.01  # no conventional test calls it a difference
     assert c.verdict == "noise" and not c.failed
 
 
@@ -342,17 +341,19 @@ def test_marker_regression_reaches_the_gate_and_the_session_report(pytester, tmp
     gated, plain = items
     doc = _base(_run(measurement(gated.nodeid, 10.0, seed=1), measurement(plain.nodeid, 10.0, seed=2)),
                 "base.json")
-    slow_gated = measurement(gated.nodeid, 15.0, seed=3,
-                             budget=LatencyBudget(ms=1000, percentile=90))  # stats gate on p90
+    regression = latency_budget_of(gated).regression  # what the record builder writes
+    assert regression == "10%" and latency_budget_of(plain).regression is None
+    slow_gated = dict(measurement(gated.nodeid, 15.0, seed=3,
+                                  budget=LatencyBudget(ms=1000, percentile=90)),  # stats gate on p90
+                      regression=regression)
     slow_plain = measurement(plain.nodeid, 15.0, seed=4)
     session = SimpleNamespace(results=_run(slow_gated, slow_plain), baseline=doc, thresholds=[])
-    (msg,) = regressions_of(session, gated)
+    gated_rec, plain_rec = session.results.measurements
+    (msg,) = regressions(session, gated.nodeid, [(None, gated_rec)])
     assert "tfperf regression" in msg and "threshold p90:10%" in msg and "base.json" in msg
-    assert regressions_of(session, plain) == []  # no threshold asked for
+    assert regressions(session, plain.nodeid, [(None, plain_rec)]) == []  # no threshold asked for
 
-    # the session report: the record carries the budget's regression (session.finish_test adds it)
-    session.results.measurements[0] = dataclasses.replace(session.results.measurements[0],
-                                                          regression="10%")
+    # the session report: the record carrying the budget's regression is enforced there too
     baseline.finalize(Settings(compare="base.json", rootdir=str(tmp_path)),
                        session.results, doc)
     verdicts = {c.test_id: (c.verdict, c.enforced, c.failed)

@@ -132,7 +132,8 @@ def test_runner_fresh_and_resized_batches_interleave(keras_fp32, image32):
 
 
 def test_measure_and_budgets_on_tflite(keras_fp32, image32):
-    from pytest_tfperf.plugin.budgets import LatencyBudget, SizeBudget, check_latency, check_size
+    from pytest_tfperf.plugin.budgets import check_latency, check_size
+    from pytest_tfperf.plugin.markers import LatencyBudget, SizeBudget
     from pytest_tfperf.timing.engine import measure
 
     stats = measure(keras_fp32.runner(image32), min_time=0.05, max_time=0.3, name="cnn.tflite")

@@ -154,7 +154,8 @@ def test_optimize_keeps_the_outputs(zoo, key):
 @pytest.mark.parametrize("key", params())
 def test_measure_runs_and_latency_budgets_judge_it(zoo, key):
     from pytest_tfperf import measure
-    from pytest_tfperf.plugin.budgets import LatencyBudget, check_latency
+    from pytest_tfperf.plugin.budgets import check_latency
+    from pytest_tfperf.plugin.markers import LatencyBudget
 
     entry = zoo(key)
     stats = measure(entry.model, entry.inputs, warmup=1, min_time=0.01, max_time=0.15, min_runs=3)

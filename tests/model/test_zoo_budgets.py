@@ -12,14 +12,14 @@ import pytest
 import realworld
 from realworld import KEYS
 
-from pytest_tfperf.plugin.budgets import FlopsBudget, MemoryBudget, ParamBudget, SizeBudget
+from pytest_tfperf.plugin.markers import FlopsBudget, MemoryBudget, ParamBudget, SizeBudget
 
 BUDGETS = {"param_budget": ParamBudget, "flops_budget": FlopsBudget, "size_budget": SizeBudget,
            "memory_budget": MemoryBudget}
 
 
 def verdict(name: str, limit, entry, **kwargs):
-    from pytest_tfperf.plugin.checks import static_verdict
+    from pytest_tfperf.plugin.gate import static_verdict
 
     inputs = entry.inputs if name == "memory_budget" else None
     return static_verdict(name, BUDGETS[name](limit, **kwargs), entry.model, inputs=inputs)
@@ -91,7 +91,7 @@ def test_budgets_on_dynamic_shapes_are_errors_not_passes():
     only at a size it guesses (224), so a budget on them is an error naming the guess and the
     fix, never a pass; pinned, the same model passes at its exact value."""
     from pytest_tfperf import MarkerUsageError
-    from pytest_tfperf.plugin.checks import static_verdict
+    from pytest_tfperf.plugin.gate import static_verdict
 
     model = realworld.get("dynamic").model
     for name in ("flops_budget", "memory_budget"):  # no inputs given: tfperf must pick a size

@@ -110,7 +110,8 @@ def test_good_shape_forms_still_parse():
 
 
 def test_timing_values_are_checked_in_the_api_too(small_frozen, image32):
-    from pytest_tfperf.timing.engine import TimingSettings, measure
+    from pytest_tfperf.timing.engine import measure
+    from pytest_tfperf.timing.settings import TimingSettings
 
     with pytest.raises(ConfigError, match=r"max_time must be a finite number > 0.*Received: max_time=0"):
         measure(small_frozen, image32, max_time=0)

@@ -1,4 +1,4 @@
-"""Budget marker parsing, verdicts and their messages (no TensorFlow needed)."""
+"""Budget verdicts and their messages, and the one latency limit (no TensorFlow needed)."""
 from __future__ import annotations
 
 import json
@@ -8,166 +8,23 @@ import pytest
 
 from pytest_tfperf.plugin.budgets import (
     BudgetVerdict,
-    LatencyBudget,
-    MemoryBudget,
-    ParamBudget,
-    SizeBudget,
     check_count,
     check_flops,
     check_latency,
     check_memory,
     check_params,
     check_size,
-    parse_count,
-    parse_flops_budget,
-    parse_latency_budget,
-    parse_mark,
-    parse_megabytes,
-    parse_memory_budget,
-    parse_param_budget,
-    parse_size_budget,
 )
-from pytest_tfperf.errors import MarkerUsageError
+from pytest_tfperf.plugin.markers import (
+    LatencyBudget,
+    MemoryBudget,
+    ParamBudget,
+    SizeBudget,
+    parse_flops_budget,
+)
 from pytest_tfperf.timing.stats import LatencyStats, order_statistic_ranks
 
 TEST_ID = "tests/test_model.py::test_speed"
-
-
-# --- parse_count / parse_megabytes -----------------------------------------------------------
-
-@pytest.mark.parametrize("value, expected", [
-    (62_378_344, 62_378_344),
-    ("62_378_344", 62_378_344),
-    ("62,378,344", 62_378_344),
-    ("12,000", 12_000),
-    ("62.4M", 62_400_000),
-    ("62.4m", 62_400_000),
-    ("1.5G", 1_500_000_000),
-    ("800k", 800_000),
-    ("800K", 800_000),
-    (" 3 M ", 3_000_000),
-    ("2T", 2_000_000_000_000),
-    ("1e6", 1_000_000),
-    (1.5e9, 1_500_000_000),
-    ("1.2345678M", 1_234_568),
-])
-def test_parse_count(value, expected):
-    assert parse_count(value, what="max") == expected
-
-
-@pytest.mark.parametrize("value", ["abc", "62.4X", "", "1.2.3M", "M", -5, 0, "0", "-1k", True,
-                                   None, [1], float("nan"), float("inf")])
-def test_parse_count_rejects(value):
-    with pytest.raises(MarkerUsageError) as info:
-        parse_count(value, what="max")
-    assert str(info.value).endswith(f"Received: max={value!r}")
-    assert "62.4M" in str(info.value)  # says what would work
-
-
-@pytest.mark.parametrize("value, expected", [
-    (25, 25.0), (1.5, 1.5), ("25", 25.0), ("25MB", 25.0), ("25 mb", 25.0), ("1.5GB", 1500.0),
-    ("800KB", 0.8), ("512MiB", 512 * 1024**2 / 1e6), ("1,500 MB", 1500.0),
-])
-def test_parse_megabytes(value, expected):
-    assert parse_megabytes(value) == pytest.approx(expected)
-
-
-@pytest.mark.parametrize("value", ["25 parsecs", "MB", 0, -1, "-3MB", False, None])
-def test_parse_megabytes_rejects(value):
-    with pytest.raises(MarkerUsageError, match=r"Received: mb="):
-        parse_megabytes(value)
-
-
-# --- latency_budget --------------------------------------------------------------------------
-
-def test_latency_budget_ms_positional_and_keyword():
-    assert parse_latency_budget((100,), {}, test_id=TEST_ID) == LatencyBudget(ms=100.0)
-    b = parse_latency_budget((), {"ms": 50, "percentile": 90}, test_id=TEST_ID)
-    assert b.limit_ms == 50.0 and b.percentile == 90.0 and b.batch is None
-    assert parse_latency_budget((), {"ms": 5, "percentile": "p99"}, test_id=TEST_ID).percentile == 99
-
-
-def test_latency_budget_fps_converts_with_batch():
-    b = parse_latency_budget((), {"fps": 10}, test_id=TEST_ID)
-    assert b.limit_ms == pytest.approx(100.0)
-    b = parse_latency_budget((), {"fps": 200, "batch": 8, "regression": "median:10%"},
-                             test_id=TEST_ID)
-    assert b.limit_ms == pytest.approx(40.0)
-    assert b.regression == "median:10%"
-    assert json.loads(json.dumps(b.to_dict()))["limit_ms"] == pytest.approx(40.0)
-
-
-@pytest.mark.parametrize("args, kwargs, arg_text, problem", [
-    ((), {}, "ms=None, fps=None", "exactly one of ms"),
-    ((100,), {"fps": 10}, "ms=100, fps=10", "both ms and fps"),
-    ((0,), {}, "ms=0", "'ms' must be a positive number"),
-    ((-5,), {}, "ms=-5", "'ms' must be a positive number"),
-    (("100",), {}, "ms='100'", "'ms' must be a positive number"),
-    ((), {"fps": float("nan")}, "fps=nan", "'fps' must be a positive number"),
-    ((True,), {}, "ms=True", "'ms' must be a positive number"),
-    ((100,), {"percentile": 100}, "percentile=100", "strictly between 0 and 100"),
-    ((100,), {"percentile": 0}, "percentile=0", "strictly between 0 and 100"),
-    ((100,), {"percentile": "median"}, "percentile='median'", "strictly between 0 and 100"),
-    ((100,), {"batch": 0}, "batch=0", "'batch' must be a positive int"),
-    ((100,), {"batch": 2.5}, "batch=2.5", "'batch' must be a positive int"),
-    ((100,), {"regression": "ten percent"}, "regression='ten percent'", "'10%'"),
-    ((100,), {"percentil": 90}, "percentil=90", "did you mean 'percentile'"),
-    ((100,), {"ms": 100}, "ms=100", "both by position and by keyword"),
-    ((100, 90), {}, "args=(100, 90)", "too many positional arguments"),
-])
-def test_latency_budget_usage_errors(args, kwargs, arg_text, problem):
-    with pytest.raises(MarkerUsageError) as info:
-        parse_latency_budget(args, kwargs, test_id=TEST_ID)
-    msg = str(info.value)
-    assert msg.startswith(f"{TEST_ID}: @pytest.mark.latency_budget: ")
-    assert problem in msg
-    assert msg.endswith(f"Received: {arg_text}")
-
-
-# --- count / size budgets --------------------------------------------------------------------
-
-def test_count_and_size_budgets_parse():
-    assert parse_param_budget(("62.4M",), {}, test_id=TEST_ID) == ParamBudget(62_400_000)
-    assert parse_param_budget((), {"max": 10, "kind": "trainable"},
-                              test_id=TEST_ID).kind == "trainable"
-    assert parse_flops_budget(("1.5G",), {}, test_id=TEST_ID).max == 1_500_000_000
-    assert parse_size_budget(("25MB",), {}, test_id=TEST_ID) == SizeBudget(25.0)
-    assert parse_memory_budget((), {"mb": "1GB"}, test_id=TEST_ID) == MemoryBudget(1000.0)
-
-
-@pytest.mark.parametrize("parser, marker, args, kwargs, problem, received", [
-    (parse_param_budget, "param_budget", (), {}, "missing required argument 'max'", "max=None"),
-    (parse_param_budget, "param_budget", ("lots",), {}, "max must be a positive count",
-     "max='lots'"),
-    (parse_param_budget, "param_budget", (10,), {"kind": "bias"}, "'kind' must be 'weights'",
-     "kind='bias'"),
-    (parse_param_budget, "param_budget", (10, "weights"), {}, "too many positional",
-     "args=(10, 'weights')"),
-    (parse_flops_budget, "flops_budget", (), {"max": "1.5X"}, "max must be a positive count",
-     "max='1.5X'"),
-    (parse_flops_budget, "flops_budget", (), {"maximum": 5}, "did you mean 'max'",
-     "maximum=5"),
-    (parse_size_budget, "size_budget", (-1,), {}, "mb must be a positive size", "mb=-1"),
-    (parse_size_budget, "size_budget", (), {}, "missing required argument 'mb'", "mb=None"),
-    (parse_memory_budget, "memory_budget", ("big",), {}, "mb must be a positive size",
-     "mb='big'"),
-    (parse_memory_budget, "memory_budget", (), {"megabytes": 5}, "unknown argument",
-     "megabytes=5"),
-])
-def test_count_budget_usage_errors(parser, marker, args, kwargs, problem, received):
-    with pytest.raises(MarkerUsageError) as info:
-        parser(args, kwargs, test_id=TEST_ID)
-    msg = str(info.value)
-    assert msg.startswith(f"{TEST_ID}: @pytest.mark.{marker}: ")
-    assert problem in msg
-    assert msg.endswith(f"Received: {received}")
-
-
-def test_parse_mark_dispatches_on_a_real_pytest_mark():
-    mark = pytest.mark.latency_budget(fps=30, batch=2).mark
-    assert parse_mark(mark, test_id=TEST_ID) == LatencyBudget(fps=30.0, batch=2)
-    mark = pytest.mark.param_budget("1M", kind="trainable").mark
-    assert parse_mark(mark, test_id=TEST_ID) == ParamBudget(1_000_000, "trainable")
 
 
 # --- verdict messages ------------------------------------------------------------------------
@@ -257,7 +114,8 @@ def test_stats_from_a_real_pytest_benchmark_run(pytester, monkeypatch):
         import time
         import numpy as np
         import pytest
-        from pytest_tfperf.plugin.budgets import LatencyBudget, check_latency
+        from pytest_tfperf.plugin.budgets import check_latency
+        from pytest_tfperf.plugin.markers import LatencyBudget
         from pytest_tfperf.results.pytest_benchmark import stats_from_pytest_benchmark
 
         def test_real(benchmark):
@@ -277,17 +135,6 @@ def test_stats_from_a_real_pytest_benchmark_run(pytester, monkeypatch):
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
 
 
-def test_marker_parsing_does_not_import_numpy():
-    # the plugin parses budget markers at collection time: keep it cheap
-    import subprocess
-    import sys
-
-    code = ("import sys, pytest_tfperf.plugin.budgets as b; "
-            "b.parse_latency_budget((5,), {}, test_id='t'); "
-            "assert 'numpy' not in sys.modules and 'tensorflow' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
 def test_failure_message_says_when_noisier_sessions_were_set_aside():
     stats = LatencyStats.from_samples([12.0] * 30, warmup_n=5, discarded_n=40, model="m.pb")
     message = check_latency(LatencyBudget(ms=10), stats, model="m.pb").message
@@ -300,3 +147,19 @@ def test_fps_budget_uses_the_batch_that_was_measured():
     verdict = check_latency(LatencyBudget(fps=100), stats)
     assert verdict.passed and "200.0 FPS >= 100 FPS" in verdict.message
     assert not check_latency(LatencyBudget(fps=100, batch=1), stats).passed
+
+
+def test_resolve_latency_is_the_one_limit():
+    """The marker's batch wins over the measured one; the scale multiplies the limit; the
+    verdict of `check_latency` is checked against exactly that limit."""
+    from pytest_tfperf.plugin.budgets import latency_verdict, resolve_latency
+
+    fps = LatencyBudget(fps=10, batch=4)
+    assert resolve_latency(fps, 1).batch == 4 and resolve_latency(fps, 1).limit_ms == 400.0
+    loose = resolve_latency(LatencyBudget(fps=10), 2, scale=1.5)
+    assert (loose.batch, loose.unscaled_ms, loose.limit_ms) == (2, 200.0, 300.0)
+    stats = LatencyStats.from_samples([250.0] * 30, batch=2)
+    verdict = latency_verdict(loose, stats)
+    assert verdict.passed and verdict.limit == 300.0
+    assert verdict == check_latency(LatencyBudget(fps=10), stats, scale=1.5)
+    assert "(budget 200.0 ms x 1.5 --tfperf-budget-scale)" in verdict.message

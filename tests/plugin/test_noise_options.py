@@ -9,7 +9,8 @@ import pytest
 from pytest_tfperf.timing.affinity import pinned
 from pytest_tfperf.errors import ConfigError
 from pytest_tfperf.plugin.options import parse_cpus
-from pytest_tfperf.timing.engine import TimingSettings, measure
+from pytest_tfperf.timing.engine import measure
+from pytest_tfperf.timing.settings import TimingSettings
 
 needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 
@@ -107,14 +108,26 @@ def test_fresh_blocks_time_each_block_on_a_new_session(small_frozen, image32, mo
     assert len(made) == len(stats.blocks) - 1
 
 
-def test_the_plugin_gives_every_session_its_own_thread_pool():
+def test_the_plugin_gives_every_session_its_own_thread_pool(pytester, monkeypatch):
     """TF sizes one process-wide intra-op pool from the first session; the plugin asks for
-    per-session pools before anything imports TensorFlow, so tfperf's one-thread sessions stay
-    one-thread whatever session came first (bench/RESULTS.md, issue 12)."""
-    import inspect
+    per-session pools before anything imports TensorFlow (pytest_addoption, before conftests),
+    so tfperf's one-thread sessions stay one-thread whatever session came first
+    (bench/RESULTS.md, issue 12). A value the user set is kept."""
+    pytester.makeconftest("""
+        import os
+        SEEN = os.environ.get("TF_OVERRIDE_GLOBAL_THREADPOOL")  # a conftest loads after addoption
+    """)
+    pytester.makepyfile(test_env="""
+        import os, sys
+        import conftest
 
-    from pytest_tfperf import plugin
-
-    assert os.environ.get("TF_OVERRIDE_GLOBAL_THREADPOOL") == "1"
-    assert 'setdefault("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")' in inspect.getsource(
-        plugin.pytest_addoption)
+        def test_env():
+            assert "tensorflow" not in sys.modules
+            assert conftest.SEEN == os.environ["EXPECTED"]
+    """)
+    monkeypatch.delenv("TF_OVERRIDE_GLOBAL_THREADPOOL", raising=False)
+    monkeypatch.setenv("EXPECTED", "1")
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=1)
+    monkeypatch.setenv("TF_OVERRIDE_GLOBAL_THREADPOOL", "0")
+    monkeypatch.setenv("EXPECTED", "0")
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=1)

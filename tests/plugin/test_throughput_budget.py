@@ -134,7 +134,7 @@ class _Model:
     (90.0, None, True, "no CI"),                             # too few requests: the point decides
 ])
 def test_a_floor_fails_only_beyond_its_ci(fps, ci, failed, words):
-    from pytest_tfperf.plugin.budget_markers import ThroughputBudget
+    from pytest_tfperf.plugin.markers import ThroughputBudget
     from pytest_tfperf.plugin.throughput import _fails, _message
 
     point = _point(fps, ci)
@@ -153,7 +153,7 @@ def test_a_p99_limit_fails_only_when_its_whole_ci_is_above():
 
 def test_marker_parsing():
     from pytest_tfperf.errors import MarkerUsageError
-    from pytest_tfperf.plugin.budget_markers import ThroughputBudget, parse_throughput_budget
+    from pytest_tfperf.plugin.markers import ThroughputBudget, parse_throughput_budget
 
     assert parse_throughput_budget((200,), {"batch": 8, "p99_ms": 50}, test_id="t") == \
         ThroughputBudget(fps=200.0, batch=8, p99_ms=50.0, concurrency=1)

@@ -103,14 +103,8 @@ def _png_pixels(path) -> tuple[int, int, bytes]:
 def _with_every_budget_kind():
     """make_results() plus a model record with FLOP, size and memory budgets (one failing), built
     by the real budget checks, and the run facts the plugin records."""
-    from pytest_tfperf.plugin.budgets import (
-        FlopsBudget,
-        MemoryBudget,
-        SizeBudget,
-        check_flops,
-        check_memory,
-        check_size,
-    )
+    from pytest_tfperf.plugin.budgets import check_flops, check_memory, check_size
+    from pytest_tfperf.plugin.markers import FlopsBudget, MemoryBudget, SizeBudget
 
     r = make_results()
     r.add("model", {"test_id": "tests/test_vgg.py::test_vgg16_fits", "model": "vgg16.pb", "flops": 15_500_000_000,

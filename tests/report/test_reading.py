@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from pytest_tfperf import cli, wording
-from pytest_tfperf.plugin.budgets import LatencyBudget, ParamBudget, check_latency, check_params
+from pytest_tfperf.plugin.budgets import check_latency, check_params
+from pytest_tfperf.plugin.markers import LatencyBudget, ParamBudget
 from pytest_tfperf.report import budget_text, headroom_cell, inputs_text, percentile_cell
 from pytest_tfperf.timing.stats import LatencyStats, percentile_supported, rough_percentile_note, tail_samples
 from pytest_tfperf.inputs.described import describe_inputs

@@ -193,7 +193,8 @@ def test_junit_properties_per_measurement():
 
 def test_real_tensorflow_measurement_renders(small_frozen, image32):
     """Records produced by the real timing engine and budget check, rendered end to end."""
-    from pytest_tfperf.plugin.budgets import LatencyBudget, check_latency
+    from pytest_tfperf.plugin.budgets import check_latency
+    from pytest_tfperf.plugin.markers import LatencyBudget
     from pytest_tfperf.inputs.described import describe_inputs
     from pytest_tfperf.timing.engine import measure
 

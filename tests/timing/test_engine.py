@@ -15,16 +15,9 @@ import numpy as np
 import pytest
 
 from pytest_tfperf.model import zoo
-from pytest_tfperf.timing.engine import (
-    TimingSettings,
-    build_runner,
-    infer_batch,
-    measure,
-    next_check_after,
-    stop_reason,
-    target_kind,
-    timing_lock,
-)
+from pytest_tfperf.timing.engine import build_runner, infer_batch, measure, target_kind, timing_lock
+from pytest_tfperf.timing.sampling import next_check_after, stop_reason
+from pytest_tfperf.timing.settings import TimingSettings
 
 FAST = TimingSettings(warmup=2, warmup_time=0.0, min_runs=5, min_time=0.02, max_time=0.3)
 

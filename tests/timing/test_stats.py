@@ -1,4 +1,4 @@
-"""LatencyStats math against numpy, order-statistic CIs, Mann-Whitney U (no TensorFlow)."""
+"""LatencyStats math against numpy, order-statistic CIs (no TensorFlow)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,6 @@ import pytest
 
 from pytest_tfperf.timing.stats import (
     LatencyStats,
-    mann_whitney_u,
     order_statistic_ranks,
     percentile_ci,
     percentile_label,
@@ -128,39 +127,3 @@ def test_percentile_label():
     assert percentile_label(50.0) == "p50" and percentile_label(99.9) == "p99.9"
 
 
-def _brute_u(a, b):
-    return sum((x > y) + 0.5 * (x == y) for x in a for y in b)
-
-
-def test_mann_whitney_u_statistic_with_ties():
-    a = [1, 2, 3, 4, 5, 6, 7, 8]
-    b = [5, 6, 7, 8, 9, 10, 11, 12, 13]
-    u, p = mann_whitney_u(a, b)
-    assert u == _brute_u(a, b) == 8.0
-    assert p < 0.05
-
-
-def test_mann_whitney_p_matches_permutation_test():
-    rng = np.random.default_rng(5)
-    a = np.round(rng.normal(10.0, 1.0, 12), 1)  # rounding makes ties
-    b = np.round(rng.normal(10.8, 1.0, 14), 1)
-    u, p = mann_whitney_u(a, b)
-    assert u == pytest.approx(_brute_u(a, b))
-    both = np.concatenate([a, b])
-    mu = len(a) * len(b) / 2
-    extreme = 0
-    trials = 4000
-    for _ in range(trials):
-        perm = rng.permutation(both)
-        u_perm, _ = mann_whitney_u(perm[:12], perm[12:])
-        extreme += abs(u_perm - mu) >= abs(u - mu) - 1e-9
-    assert p == pytest.approx(extreme / trials, abs=0.03)
-
-
-def test_mann_whitney_identical_and_shifted():
-    same = [1.0] * 10
-    assert mann_whitney_u(same, same) == (50.0, 1.0)
-    rng = np.random.default_rng(1)
-    base = rng.normal(1.0, 0.05, 60)
-    assert mann_whitney_u(base, base + 0.2)[1] < 1e-6
-    assert mann_whitney_u(base, rng.normal(1.0, 0.05, 60))[1] > 0.01

@@ -1,26 +1,40 @@
-"""End-of-test budget checks of one test item, and the model facts they need (cached per model).
+"""The per-test gate: budget verdicts of one test item, and regressions that must persist.
 
-`run_budget_checks` turns the item's budget markers and what the test did (the recorder's
-measurements and models, the `frozen_graph` fixture, pytest-benchmark's `benchmark`) into
-`BudgetVerdict`s tagged with the model's identity. Any `Model` is accepted: latency and size come
-from the protocol; weights, FLOPs and memory need a graph (`FrozenGraph`), and a budget on a fact
-that cannot be established for the model is a usage error, never a pass.
+`check_test` turns the item's budget markers and what the test did (the recorder's
+`Measurement`s and models, the `frozen_graph` fixture, pytest-benchmark's `benchmark`) into
+`BudgetVerdict`s tagged with the model's identity; each latency verdict is paired with the
+`Measurement` it judges, against the limit that measurement's stopping rule used. Any `Model`
+is accepted: latency and size come from the protocol; weights, FLOPs and memory need a graph
+(`FrozenGraph`), and a budget on a fact that cannot be established for the model is a usage
+error, never a pass.
+
+`regressions` is the baseline half: a regression must persist when re-timed, as a
+latency-gate failure must. Contention from other processes shifts one timing of a measurement;
+a real regression shifts every timing. So an enforced regression is re-timed once
+(`Measurement.retime`: fresh TF sessions per block) and compared again; the less severe of the
+two comparisons (then the lower ratio) is kept, its record marked `retimed`, the other's calls
+counted in `discarded_n` (when the re-timing is kept, the first timing's stats stay in
+`stats["first_timing"]`). `compare_runs` runs once for the test, plus once per re-timing.
+Facts of models (summary, FLOPs) are cached per model.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
 import weakref
+from typing import Any
 
 from pytest_tfperf.errors import MarkerUsageError
 from pytest_tfperf.plugin.markers import parsed_budgets
 from pytest_tfperf.results.records import model_identity
 
-__all__ = ["is_graph", "model_facts", "model_flops", "model_summary", "models_of", "params_note",
-           "per_image_flops", "run_budget_checks", "static_verdict", "unresolved_flops_note"]
+__all__ = ["ItemVerdicts", "check_test", "is_graph", "model_facts", "model_flops", "model_summary",
+           "models_of", "params_note", "per_image_flops", "regressions", "static_verdict",
+           "unresolved_flops_note"]
 
 _SUMMARIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> summary dict
 _FLOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()      # model -> (report, why not)
+_SEVERITY = {"ok": 0, "noise": 1, "improved": 0, "regressed": 2}
 
 
 def is_graph(model) -> bool:
@@ -30,8 +44,25 @@ def is_graph(model) -> bool:
     return isinstance(model, FrozenGraph)
 
 
-def run_budget_checks(session, item, recorder) -> list:
-    """Check every budget marker of `item` against what the test did; returns BudgetVerdicts.
+@dataclasses.dataclass
+class ItemVerdicts:
+    """The verdicts of one test: `latency` pairs each with the `Measurement` it judges (None for
+    pytest-benchmark's stats); `static` are the param/flops/size/memory verdicts."""
+
+    latency: list[tuple[Any, Any]] = dataclasses.field(default_factory=list)
+    static: list = dataclasses.field(default_factory=list)
+
+    @property
+    def all(self) -> list:
+        return [v for _, v in self.latency] + self.static
+
+    def of(self, measurement) -> list:
+        """The latency verdicts of `measurement` (None: pytest-benchmark's)."""
+        return [v for m, v in self.latency if m is measurement]
+
+
+def check_test(session, item, recorder) -> ItemVerdicts:
+    """Check every budget marker of `item` against what the test did.
 
     Declarative mode: a latency budget on a test that measured nothing but uses `frozen_graph`
     measures `frozen_graph` on `sample_image` here. A test that used pytest-benchmark's
@@ -43,25 +74,24 @@ def run_budget_checks(session, item, recorder) -> list:
 
     parsed = parsed_budgets(item)
     settings = session.settings
-    verdicts = []
+    out = ItemVerdicts()
     latency = parsed.get("latency_budget")
     funcargs = getattr(item, "funcargs", {})
     fixture_fg = funcargs.get("frozen_graph")
-    generated = None  # the declarative measurement's inputs, when the input policy made some
+    declared = None  # the declarative measurement, when the input policy made some of its inputs
     if latency is not None:
         if recorder is not None and not recorder.measurements and fixture_fg is not None \
                 and not uses_benchmark(item):
             # one input: the test's sample_image (a conftest may override it); several: the sample
             # image for the image input, the input policy's arrays for the others (said below)
             single = len(getattr(fixture_fg, "inputs", ())) == 1
-            recorder.measure(fixture_fg, funcargs.get("sample_image") if single else None)
-            fed = recorder.last_inputs.get(id(fixture_fg))
-            generated = fed if "synthetic" in getattr(fed, "sources", {}).values() else None
+            made = recorder._take(fixture_fg, funcargs.get("sample_image") if single else None)
+            declared = made if "synthetic" in getattr(made.fed, "sources", {}).values() else None
         bench = benchmark_stats_of(item)
         if bench is not None:
-            verdicts.append(_tag(budgets.check_latency(
+            out.latency.append((None, _tag(budgets.check_latency(
                 latency, bench, scale=settings.budget_scale,
-                model=fixture_fg.name if fixture_fg else None), fixture_fg))
+                model=fixture_fg.name if fixture_fg else None), fixture_fg)))
         elif uses_benchmark(item) and not (recorder is not None and recorder.measurements):
             raise MarkerUsageError(  # issue 21: never an unchecked budget
                 f"{item.nodeid}: @pytest.mark.latency_budget cannot be checked: pytest-benchmark's "
@@ -74,29 +104,72 @@ def run_budget_checks(session, item, recorder) -> list:
                 f"{item.nodeid}: @pytest.mark.latency_budget found nothing to check: the test made no "
                 "tfperf.measure(...) call, does not use the frozen_graph fixture, and did not use "
                 "pytest-benchmark's benchmark fixture.")
-        for stats, model in (recorder.measurements if recorder else []):
-            verdict = _tag(budgets.check_latency(
-                latency, stats, scale=settings.budget_scale,
-                model=model.name if model is not None else stats.model), model)
-            if generated is not None and model is fixture_fg:
-                verdict = dataclasses.replace(verdict, message=verdict.message + _generated_note(generated))
-            verdicts.append(verdict)
+        for measured in (recorder.measurements if recorder else []):
+            verdict = dataclasses.replace(budgets.latency_verdict(
+                measured.budget, measured.stats, model=measured.model_name), model_id=measured.model_id)
+            if measured is declared:
+                verdict = dataclasses.replace(verdict, message=verdict.message + _generated_note(measured.fed))
+            out.latency.append((measured, verdict))
     if settings.disabled:
-        return []
+        return ItemVerdicts()
     models = models_of(item, recorder)
     static = {k: v for k, v in parsed.items() if k not in ("latency_budget", "throughput_budget")}
     if "throughput_budget" in parsed:  # timed (or read from the test's sweep) per model
         from pytest_tfperf.plugin.throughput import throughput_verdicts
 
-        verdicts += throughput_verdicts(session, item, recorder, parsed["throughput_budget"], models)
+        out.static.extend(throughput_verdicts(session, item, recorder, parsed["throughput_budget"], models))
     if static and not models:
         raise MarkerUsageError(
             f"{item.nodeid}: @pytest.mark.{next(iter(static))} needs a model: use the frozen_graph "
             "fixture or load/measure one with the tfperf fixture.")
     for model in models:
         for name, budget in static.items():
-            verdicts.append(_tag(_check_static(session, item, recorder, name, budget, model), model))
-    return verdicts
+            out.static.append(_tag(_check_static(session, item, recorder, name, budget, model), model))
+    return out
+
+
+def regressions(session, test_id: str, measured) -> list[str]:
+    """Failure messages for the test's measurements that regressed against `session.baseline`.
+
+    Args:
+        session: the plugin's session (`baseline`, `thresholds`, `settings`, `results`).
+        test_id: the test's node id.
+        measured: `(Measurement or None, its MeasurementRecord in session.results)` pairs, in
+            the order recorded; a pair with a `Measurement` is re-timed when it regressed.
+    """
+    from pytest_tfperf.baseline import compare_options, compare_runs, regression_for
+    from pytest_tfperf.results.file import measurement_index  # the baseline's key rule (#2, #3...)
+    from pytest_tfperf.results.session import SessionResults
+
+    records = [r for _, r in measured]
+    if session.baseline is None or not records \
+            or not (session.thresholds or any(r.regression for r in records)):
+        return []
+    options = compare_options(getattr(session, "settings", None))
+
+    def compare(recs) -> dict:
+        run = SessionResults()
+        run.extend("measurement", recs)
+        return {c.key: c for c in compare_runs(session.baseline, run, session.thresholds, **options)
+                if c.enforced}
+    found = compare(records)
+    for key, record in measurement_index(records).items():  # compare_runs' keys
+        measurement = next(m for m, r in measured if r is record)
+        first = found.get(key)
+        if measurement is None or first is None or first.verdict != "regressed":
+            continue
+        again = dataclasses.replace(record, stats=measurement.retime().to_dict(), retimed=True)
+        second = compare([again if r is record else r for r in records]).get(key)
+        if second is not None and (_SEVERITY[second.verdict], second.ratio or 0.0) < (
+                _SEVERITY[first.verdict], first.ratio or 0.0):
+            keep, other, extra = again, record, {"first_timing": dict(record.stats)}
+            found[key] = second
+        else:
+            keep, other, extra = dataclasses.replace(record, retimed=True), again, {}
+        discarded = int(keep.stats.get("discarded_n") or 0) + int(other.stats.get("n") or 0)
+        session.results.replace("measurement", record, dataclasses.replace(
+            keep, stats={**keep.stats, **extra, "discarded_n": discarded}))
+    return regression_for(test_id, found.values(), session.baseline.path)
 
 
 def _generated_note(feed) -> str:
@@ -300,7 +373,7 @@ def model_flops(session, model) -> tuple[dict | None, str | None]:
         return None, f"{getattr(model, 'kind', type(model).__name__)} is not a TensorFlow graph"
     cached = _FLOPS.get(model)
     if cached is None:
-        from pytest_tfperf.analysis.profiling import count_flops
+        from pytest_tfperf.analysis.flops.count import count_flops
 
         try:
             cached = (count_flops(model).to_dict(), None)
