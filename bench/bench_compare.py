@@ -5,17 +5,23 @@ process-level speed, like a CI job) timing three frozen TF1 graphs with `tfperf.
 tiny (a small convnet, ~0.2 ms), mid (AlexNet-family 128 px, dense 1024, ~5 ms) and big
 (the same at a larger input, ~25 ms; `--sizes`).
 
-Pairs (`--pairs N`, 20 by default). Pair i: run A (idle, `--tfperf-json A.json`), then the B runs
-of each comparison condition, back to back, each `--tfperf-compare A.json
---tfperf-compare-fail median:10%` (the pytest gate, with its re-timing) and `--tfperf-json`:
+Pairs (`--pairs N`, 20 by default). Pair i: run A (no neighbours, `--tfperf-json A.json`), then
+for each neighbour count (`--neighbours 0,1,3`: CPU-bound `while True: pass` processes started
+beside the B runs, issue 19) the B runs of each comparison condition, back to back, each
+`--tfperf-compare A.json --tfperf-compare-fail median:10%` (the pytest gate, with its re-timing)
+and `--tfperf-json`:
   null       B is the same suite unchanged: every "regressed" is a false regression (goal 0/N)
-  slow1.3    B's runner spins 0.3 x the calibrated median after each call: a real 1.3x slowdown
+  slow1.3    B's runner burns 0.3 x the calibrated median of CPU time (its thread's own clock)
+             after each call: a real 1.3x slowdown of CPU work, whatever the load
   slow1.15   the same at 1.15x
-Odd pairs run their B runs with a one-core CPU hog (`while True: pass`) beside them.
+Medians are on the clock that judged (`tfperf_clock`, default auto: CPU time of the threads that
+ran the model for these one-intra-op-thread TF sessions); the 1-minute load average and the
+wall/CPU contention of each B run are printed with every figure.
 Verdicts per model and method, on the same pairs:
   gate       the pytest run's own verdict (block-level CI + floor, regression re-timed)
   files      `tfperf compare A.json B.json` on the first timings (no re-timing possible)
-  norm       the same with `--normalize` (ratios model / reference workload)
+  norm       the same with `--normalize` (ratios model / reference workload: with this
+             script's `--normalize`, the reference probed before and after each measurement)
   mw-0.2     tfperf 0.2's rule: past the threshold and per-call Mann-Whitney p < 0.01
   pytest-benchmark   `--benchmark-compare-fail=median:10%`'s check on the same medians
 CV of the reported median across fresh idle processes: the A runs (not pinned), and
@@ -77,10 +83,10 @@ def slowed(fg, extra_ms):
     def make_callable(inputs, fetches=None, *, session=None):
         run = inner(inputs, fetches, session=session)
 
-        def spin():
+        def spin():  # real CPU work: the thread's own CPU clock, whatever the load
             out = run()
-            end = time.perf_counter_ns() + extra_ns
-            while time.perf_counter_ns() < end:
+            end = time.thread_time_ns() + extra_ns
+            while time.thread_time_ns() < end:
                 pass
             return out
         return spin
@@ -121,6 +127,7 @@ def build_models(folder: Path, sizes: dict[str, int], names: list[str]) -> dict[
 # --- one run ---------------------------------------------------------------------------------
 
 INI: list[str] = []  # --ini items, passed to every run
+FLAGS: list[str] = []  # --normalize: ["--tfperf-normalize"] for every run
 
 
 def pytest_run(project: Path, models: dict[str, str], out: Path, *, extra_ms=None,
@@ -132,6 +139,7 @@ def pytest_run(project: Path, models: dict[str, str], out: Path, *, extra_ms=Non
            f"--tfperf-json={out}", "test_cmp.py"]
     for item in (*INI, *ini):
         cmd += ["-o", item]
+    cmd += FLAGS
     if compare is not None:
         cmd += [f"--tfperf-compare={compare}", f"--tfperf-compare-fail={THRESHOLD}"]
     t0 = time.perf_counter()
@@ -145,13 +153,22 @@ def pytest_run(project: Path, models: dict[str, str], out: Path, *, extra_ms=Non
     return doc
 
 
-def medians(doc: dict) -> dict[str, float]:
-    """Reported median per model (the first timing's when a regression was re-timed)."""
+def medians(doc: dict, clock: str = "judged") -> dict[str, float]:
+    """Median per model on the clock that judged it ("judged"), or "wall" / "cpu" (the first
+    timing's when a regression was re-timed)."""
     out = {}
     for rec in doc["tfperf"]["measurements"]:
         st = rec["stats"].get("first_timing") or rec["stats"]
-        out[rec["name"]] = st["median_ms"]
+        on_cpu = clock == "cpu" or (clock == "judged" and st.get("clock") == "cpu")
+        out[rec["name"]] = st.get("cpu_median_ms") if on_cpu else st["median_ms"]
     return out
+
+
+def contention(doc: dict) -> float:
+    """The largest wall / CPU contention ratio among the run's measurements (nan if none)."""
+    ratios = [(r["stats"].get("contention") or {}).get("ratio") for r in doc["tfperf"]["measurements"]]
+    ratios = [x for x in ratios if isinstance(x, (int, float))]
+    return max(ratios) if ratios else math.nan
 
 
 def reference_ms(doc: dict) -> float | None:
@@ -206,45 +223,57 @@ def verdicts(a: dict, b: dict) -> dict[str, dict[str, bool]]:
 # --- conditions ------------------------------------------------------------------------------
 
 class Hog:
-    def __init__(self, on: bool):
-        self.on, self.proc = on, None
+    """`n` CPU-bound neighbour processes (`while True: pass`), started before and killed (by
+    their own pids) after the runs they surround."""
+
+    def __init__(self, n: int | bool):
+        self.n, self.procs = int(n), []
 
     def __enter__(self):
-        if self.on:
-            self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(self.n):
+            self.procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+        if self.n:
             time.sleep(0.5)
         return self
 
     def __exit__(self, *exc):
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+        self.procs = []
+
+
+NEIGHBOURS = [0, 1]  # --neighbours: CPU-bound neighbours beside the B runs, one cell each
 
 
 def run_pairs(project: Path, tmp: Path, models: dict, calib: dict, pairs: int,
               conditions: list[str]) -> dict:
-    results: dict = {c: [] for c in conditions if c in COMPARE}
+    """Pair i: run A with no neighbours, then for each neighbour count the B runs of each
+    condition beside that many CPU-bound processes (one cell per condition and count)."""
+    results: dict = {f"{c}@{k}": [] for c in conditions if c in COMPARE for k in NEIGHBOURS}
     a_docs = []
     for i in range(pairs):
         a_path = tmp / f"A{i}.json"
         a = pytest_run(project, models, a_path)
         a_docs.append(a)
-        hog = i % 2 == 1
         line = [f"pair {i + 1:2d}/{pairs} A load {a['_load']:.2f}"]
-        with Hog(hog):
-            for cond in results:
-                factor = {"null": 1.0, "slow1.3": 1.3, "slow1.15": 1.15}[cond]
-                extra = {m: (factor - 1.0) * calib[m] for m in models} if factor > 1 else None
-                b = pytest_run(project, models, tmp / f"B{i}_{cond}.json", extra_ms=extra,
-                               compare=a_path)
-                v = verdicts(a, b)
-                results[cond].append({"hog": hog, "verdicts": v, "a": medians(a),
-                                      "b": medians(b), "load": b["_load"],
-                                      "retimed": sum(bool(r.get("retimed"))
-                                                     for r in b["tfperf"]["measurements"])})
-                flags = " ".join(f"{m}:{''.join('R' if v[meth].get(m) else '.' for meth in METHODS)}"
-                                 for m in models)
-                line.append(f"{cond}{'+hog' if hog else ''} {flags} load {b['_load']:.2f}")
+        for k in NEIGHBOURS:
+            with Hog(k):
+                for cond in (c for c in conditions if c in COMPARE):
+                    factor = {"null": 1.0, "slow1.3": 1.3, "slow1.15": 1.15}[cond]
+                    extra = {m: (factor - 1.0) * calib[m] for m in models} if factor > 1 else None
+                    b = pytest_run(project, models, tmp / f"B{i}_{cond}_{k}.json", extra_ms=extra,
+                                   compare=a_path)
+                    v = verdicts(a, b)
+                    results[f"{cond}@{k}"].append({
+                        "hog": k, "verdicts": v, "a": medians(a), "b": medians(b),
+                        "b_wall": medians(b, "wall"), "load": b["_load"],
+                        "contention": contention(b),
+                        "retimed": sum(bool(r.get("retimed")) for r in b["tfperf"]["measurements"])})
+                    flags = " ".join(f"{m}:{''.join('R' if v[meth].get(m) else '.' for meth in METHODS)}"
+                                     for m in models)
+                    line.append(f"{cond}+{k} {flags} load {b['_load']:.2f} "
+                                f"contention {contention(b):.1f}x")
         print(" | ".join(line), flush=True)
     return {"pairs": results, "a_docs": a_docs}
 
@@ -327,22 +356,26 @@ def ab_runs(tmp: Path, n: int) -> list[dict]:
 def print_tables(models: dict, calib: dict, pairs: dict, cvs: dict, ab: list[dict]) -> None:
     print()
     print("calibrated medians (ms): " + ", ".join(f"{m} {calib[m]:.3f}" for m in models))
-    for cond, rows in pairs.items():
+    for cell, rows in pairs.items():
+        cond, _, k = cell.partition("@")
         what = "false regressions" if cond == "null" else "detections"
-        print(f"\n{cond}: {what} out of {len(rows)} pairs ({sum(r['hog'] for r in rows)} with "
-              f"a CPU hog in B); threshold {THRESHOLD}; re-timed in the gate: "
-              f"{sum(r['retimed'] for r in rows)}")
-        print(f"{'model':<6} " + " ".join(f"{m:>17}" for m in METHODS) + "  idle / hog (gate)")
+        loads = [r["load"] for r in rows]
+        cont = [r["contention"] for r in rows if not math.isnan(r["contention"])]
+        print(f"\n{cond}, {k} CPU-bound neighbour(s) beside B: {what} out of {len(rows)} pairs; "
+              f"threshold {THRESHOLD}; re-timed in the gate: {sum(r['retimed'] for r in rows)}; "
+              f"load avg {min(loads):.1f}-{max(loads):.1f}; contention (wall/CPU) "
+              + (f"{min(cont):.1f}-{max(cont):.1f}x" if cont else "-"))
+        print(f"{'model':<6} " + " ".join(f"{m:>17}" for m in METHODS) + "  B/A judged, B wall/A")
         for m in models:
             cells = []
             for meth in METHODS:
                 hits = sum(bool(r["verdicts"][meth].get(m)) for r in rows)
                 cells.append(f"{hits:>14}/{len(rows):<2}")
-            idle = sum(bool(r["verdicts"]["gate"].get(m)) for r in rows if not r["hog"])
-            hog = sum(bool(r["verdicts"]["gate"].get(m)) for r in rows if r["hog"])
-            print(f"{m:<6} " + " ".join(cells) + f"  {idle} / {hog}")
+            judged = statistics.median(r["b"][m] / r["a"][m] for r in rows)
+            wall = statistics.median(r["b_wall"][m] / r["a"][m] for r in rows)
+            print(f"{m:<6} " + " ".join(cells) + f"  {judged:.3f}, {wall:.3f}")
     if cvs:
-        print("\nCV of the reported median across fresh processes (raw / normalised by the "
+        print("\nCV of the judged median across fresh processes (raw / normalised by the "
               "reference workload)")
         print(f"{'runs':<24} " + " ".join(f"{m:>16}" for m in models))
         for label, table in cvs.items():
@@ -365,6 +398,11 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="tiny=32,mid=128,big=288",
                    help="input sizes (tiny: small convnet; mid/big: AlexNet, dense 1024)")
     p.add_argument("--conditions", default=",".join(CONDITIONS))
+    p.add_argument("--normalize", action="store_true",
+                   help="every run with --tfperf-normalize: the reference workload probed "
+                        "before and after each measurement; the gate judges ratios to it")
+    p.add_argument("--neighbours", default="0,1,3",
+                   help="CPU-bound neighbour counts beside the B runs, one cell each")
     p.add_argument("--ab-runs", type=int, default=10)
     p.add_argument("--ini", action="append", default=[], metavar="KEY=VALUE",
                    help="ini override for every pytest run, e.g. tfperf_cpus=1 (repeatable)")
@@ -382,6 +420,8 @@ def main(argv=None) -> int:
     if bad:
         p.error(f"unknown condition/model {bad}; conditions {CONDITIONS}, models {list(sizes)}")
     INI.extend(args.ini)
+    NEIGHBOURS[:] = [int(k) for k in args.neighbours.split(",") if k.strip()]
+    FLAGS[:] = ["--tfperf-normalize"] if args.normalize else []
     t_start = time.perf_counter()
     print(f"load at start {os.getloadavg()}; ini overrides {args.ini}", flush=True)
     with tempfile.TemporaryDirectory(prefix="tfperf-compare-") as tmp_name:
@@ -393,7 +433,9 @@ def main(argv=None) -> int:
         (project / "test_cmp.py").write_text(TEST_FILE)
         calib_docs = [pytest_run(project, models, tmp / f"calib{i}.json") for i in range(3)]
         calib = {m: statistics.median(medians(d)[m] for d in calib_docs) for m in models}
-        print("calibration: " + json.dumps(calib), flush=True)
+        walls = {m: statistics.median(medians(d, "wall")[m] for d in calib_docs) for m in models}
+        print("calibration (judged clock): " + json.dumps(calib) + "; wall: " + json.dumps(walls)
+              + f"; load {os.getloadavg()[0]:.2f}", flush=True)
         cvs, ab, pair_results = {}, [], {}
         if any(c in COMPARE for c in conditions):
             done = run_pairs(project, tmp, models, calib, pairs, conditions)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import statistics
 from collections.abc import Iterable, Sequence
 
 from pytest_tfperf.results.file import ResultFile, measurement_index
@@ -121,10 +122,15 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
         enforced: override whether a regression fails (default: True iff thresholds given).
         run_noise: the between-run floor per run (default `blocks.DEFAULT_RUN_NOISE`).
         references: `(base_reference, new_reference)` reference-workload records
-            (`reference.py`) to compare ratios model / reference (`--tfperf-normalize`).
+            (`reference.py`) to compare ratios model / reference (`--tfperf-normalize`; `()`
+            when the runs have none); when both measurements probed the reference right
+            before and after their timing (`stats.contention["reference_cpu_ms"]`), those
+            probes are used instead.
 
     Returns:
-        The `ComparisonRecord` of the most severe threshold (regressed > improved > noise > ok).
+        The `ComparisonRecord` of the most severe threshold (regressed > improved > noise > ok),
+        judged on the clock this run judged on (`on_judged_clock`) and never on the
+        neighbours (`_contention_verdict`).
     """
     from pytest_tfperf.timing.blocks import DEFAULT_RUN_NOISE
 
@@ -134,6 +140,7 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
     if not parsed:
         parsed = (parse_fail_expr(DEFAULT_DISPLAY_EXPR),)
     noise = DEFAULT_RUN_NOISE if run_noise is None else float(run_noise)
+    base, new, clock, notes = on_judged_clock(base, new)
     best: ComparisonRecord | None = None
     for th in parsed:
         if th.statistic == "gated":
@@ -142,7 +149,60 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
         if best is None or _SEVERITY[cmp.verdict] > _SEVERITY[best.verdict]:
             best = cmp
     assert best is not None
-    return best
+    return _contention_verdict(best, base, new, clock, notes)
+
+
+def on_judged_clock(base: MeasurementRecord, new: MeasurementRecord
+                    ) -> tuple[MeasurementRecord, MeasurementRecord, str, list[str]]:
+    """`(base, new, clock, notes)`: both records with their stats on the clock that judges the
+    comparison: CPU when this run judges on CPU and both runs kept CPU times of the model's
+    threads, else wall (`notes` say why when this run asked for CPU)."""
+    from pytest_tfperf.timing.stats import LatencyStats
+
+    b_st, n_st = base.stats or {}, new.stats or {}
+    if n_st.get("clock") != "cpu" or not n_st.get("cpu_samples_ms"):
+        return base, new, "wall", []
+    if not b_st.get("cpu_samples_ms"):
+        return base, new, "wall", ["the baseline kept no CPU times (an older tfperf, "
+                                   "pytest-benchmark): compared on wall clock"]
+    out = []
+    for record, st in ((base, b_st), (new, n_st)):
+        try:
+            view = LatencyStats.from_dict({**st, "clock": "cpu"}).judged()
+        except (TypeError, ValueError):
+            return base, new, "wall", ["CPU times unreadable: compared on wall clock"]
+        out.append(dataclasses.replace(record, stats={**view.to_dict(), "wall_stats": {
+            k: st.get(k) for k in ("median_ms", "p90_ms", "gated_ms")}}))
+    return out[0], out[1], "cpu", []
+
+
+def _probes(record: MeasurementRecord) -> list[float]:
+    """The reference workload's medians probed right before and after a measurement
+    (`reference.probe`), on the clock its stats are on; [] when it was not probed."""
+    st = record.stats or {}
+    key = "reference_cpu_ms" if st.get("samples_clock") == "cpu" else "reference_wall_ms"
+    values = (st.get("contention") or {}).get(key) or []
+    return [float(v) for v in values if isinstance(v, (int, float)) and v > 0]
+
+
+def _contention_verdict(cmp: ComparisonRecord, base: MeasurementRecord, new: MeasurementRecord,
+                        clock: str, notes: list[str]) -> ComparisonRecord:
+    """Never a verdict from the neighbours: on wall clock a change seen while either run was
+    busy is no verdict ("noise", with the reason); on CPU the note says when a run was busy.
+    The comparison records the clock it judged on."""
+    from pytest_tfperf.timing.clocks import busy_text, is_busy
+
+    b_busy, n_busy = (is_busy((r.stats or {}).get("contention")) for r in (base, new))
+    if b_busy or n_busy:
+        which = "both runs" if b_busy and n_busy else "this run" if n_busy else "the baseline"
+        text = busy_text(((new if n_busy else base).stats or {}).get("contention"), clock)
+        notes = [*notes, f"{which}: {text}" if text else f"{which}: machine busy"]
+        if clock == "wall" and cmp.verdict in ("regressed", "improved"):
+            notes.append(f"no verdict: on wall clock the {cmp.change_pct:+.1f}% may be the "
+                         f"neighbours' (a CPU clock judges TF sessions and LiteRT with one thread)")
+            cmp = dataclasses.replace(cmp, verdict="noise")
+    note = "; ".join(n for n in (cmp.note, *notes) if n)
+    return dataclasses.replace(cmp, note=note, clock=clock)
 
 
 MIN_CI_SAMPLES = 10  # a blockless row (pytest-benchmark's) needs this many samples for a change CI
@@ -175,7 +235,11 @@ def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold,
     b_values, n_values = block_values(b_blocks, stat), block_values(n_blocks, stat)
     notes = ["baseline without blocks: blocks cut from its stored samples"] if b_derived else []
     extra, scale, normalized = (), 1.0, False
-    if references is not None:
+    probes = _probes(base), _probes(new)
+    if references is not None and all(probes):  # the reference of the same moments (issue 19)
+        scale, normalized = statistics.median(probes[0]) / statistics.median(probes[1]), True
+        extra = probes
+    elif references:
         ref_base, ref_new = (statistic_value(r, "median") for r in references)
         if ref_base and ref_new:
             scale, normalized = ref_base / ref_new, True
@@ -287,7 +351,7 @@ def compare_runs(base: ResultFile, new_results: SessionResults | ResultFile,
     references = None
     if normalize:
         pair = (reference_of(base), reference_of(new_results))
-        references = pair if all(pair) else None
+        references = pair if all(pair) else ()  # per-measurement probes may still exist
     out = []
     for key, rec in new.items():
         if key in before:

@@ -98,6 +98,7 @@ def latency_verdict(resolved: ResolvedLatency, stats: LatencyStats, *,
                     model: str | None = None) -> BudgetVerdict:
     """The verdict of `stats` against a resolved latency budget (see `check_latency`)."""
     budget, scale, batch, limit = resolved.budget, resolved.scale, resolved.batch, resolved.limit_ms
+    stats = stats.judged() if hasattr(stats, "judged") else stats  # the clock that judges
     q = budget.percentile
     if stats.gated_percentile == q:
         value = stats.gated_ms
@@ -125,12 +126,32 @@ def latency_verdict(resolved: ResolvedLatency, stats: LatencyStats, *,
     if scale != 1.0:
         text += f" (budget {format_ms(resolved.unscaled_ms)} ms x {scale:g} --tfperf-budget-scale)"
     text += "; " + _sample_text(stats, ci_lo, ci_hi, coverage, q)
+    clock = _clock_text(stats)
+    if clock:
+        text += f"; {clock}"
     if model:
         text += f"; model {model}"
     return BudgetVerdict(marker="latency_budget", statistic=label, value=float(value),
                          limit=float(limit), unit="ms", passed=bool(passed),
                          headroom_pct=float(headroom), message=f"latency_budget: {text}",
                          model=model, fps_limit=fps_limit)
+
+
+def _clock_text(stats) -> str:
+    """'machine busy: wall 163 ms, CPU 58 ms (2.8x contention); judged on CPU' when the run was
+    busy; 'CPU time of caller + 2 tf_Compute threads (wall p50 5.61 ms)' for a CPU-judged
+    measurement on a quiet machine; '' for a wall-judged one on a quiet machine."""
+    from pytest_tfperf.timing.clocks import busy_text
+
+    contention = getattr(stats, "contention", None) or {}
+    busy = busy_text(contention, getattr(stats, "clock", "wall"))
+    if busy:
+        return busy
+    if getattr(stats, "samples_clock", "wall") == "cpu":
+        wall = contention.get("wall_median_ms")
+        what = (stats.cpu_clock or {}).get("text") or "the model's threads"
+        return f"CPU time of {what}" + (f" (wall p50 {format_ms(wall)} ms)" if wall else "")
+    return ""
 
 
 def _sample_text(stats: LatencyStats, lo: float, hi: float, coverage: float, q: float = 50) -> str:

@@ -30,7 +30,8 @@ def render_header(summary: dict, *, pytest_benchmark: bool = False) -> list[str]
         timing = (f"warmup={s.get('warmup')} runs + {_seconds(s.get('warmup_time'))} "
                   f"min_runs={s.get('min_runs')} min_time={_seconds(s.get('min_time'))} "
                   f"max_time={_seconds(s.get('max_time'))} disable_gc={s.get('disable_gc')} "
-                  f"timer={s.get('timer')}")
+                  f"timer={s.get('timer')}"
+                  + (f" clock={s['clock']}" if s.get("clock") else ""))  # tfperf_clock (issue 19)
     runtime = s.get("runtime") or {}
     tf = runtime.get("tensorflow") or "not installed"
     scale = s.get("budget_scale")

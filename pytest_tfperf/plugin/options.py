@@ -111,6 +111,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("tflite_threads", "TFLite interpreter threads for .tflite models tfperf loads or converts "
            "(default 1, like the TensorFlow sessions)", ini="tfperf_tflite_threads", kind="int",
            minimum=1, default=1),
+    Option("clock", "the clock that judges budgets and comparisons: wall, cpu (CPU time of the "
+           "threads that run the model) or auto (default: cpu for TF sessions and LiteRT with one "
+           "compute thread, wall elsewhere)", flag="--tfperf-clock", ini="tfperf_clock",
+           metavar="wall|cpu|auto", default="auto"),
     Option("tflite_xnnpack", "apply LiteRT's XNNPACK delegate to TFLite models: true (default) or "
            "false (the builtin kernels alone)", ini="tfperf_tflite_xnnpack", kind="bool",
            default=True),
@@ -163,6 +167,7 @@ class Settings:
     rootdir: str = "."
     inidir: str = "."
     lock_path: str | None = None
+    clock: str = "auto"
     history: str | None = None  # --tfperf-history / ini tfperf_history: the run store
     dataset: str | None = None  # ini tfperf_dataset: a folder of images (relative to the inifile)
 
@@ -187,7 +192,8 @@ class Settings:
     def timing_settings(self):
         from pytest_tfperf.timing.settings import TimingSettings
 
-        return TimingSettings(disabled=self.disabled, lock_path=self.lock_path).replace(
+        return TimingSettings(disabled=self.disabled, lock_path=self.lock_path,
+                              clock=self.clock, reference=self.normalize).replace(
             warmup=self.warmup, min_time=self.min_time, max_time=self.max_time,
             min_runs=self.min_runs, blocks=self.blocks, fresh_blocks=self.fresh_blocks,
             cpus=parse_cpus(self.cpus) if self.cpus else None)
@@ -383,6 +389,17 @@ def settings_from_config(config) -> Settings:
     from pytest_tfperf.inputs.presets import parse_preprocess
 
     parse_preprocess(values["preprocess"])  # raises ConfigError naming tfperf_preprocess
+    values["clock"] = str(values["clock"]).strip().lower()
+    from pytest_tfperf.timing.settings import CLOCK_CHOICES
+
+    if values["clock"] not in CLOCK_CHOICES:
+        import difflib
+
+        close = difflib.get_close_matches(values["clock"], CLOCK_CHOICES, n=1)
+        raise ConfigError(f"--tfperf-clock / ini tfperf_clock must be one of {', '.join(CLOCK_CHOICES)}"
+                          f"{f' (did you mean {close[0]!r}?)' if close else ''}: wall judges what a "
+                          f"user waits for, cpu the model threads' own work. "
+                          f"Received: {values['clock']!r}")
     if values["cpus"]:
         parse_cpus(values["cpus"])  # a bad CPU list fails at start-up, not at the first timing
     if values["compare_noise"] is not None and not 0 <= values["compare_noise"] < 100:

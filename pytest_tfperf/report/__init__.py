@@ -107,6 +107,28 @@ def percentile_cell(stats: dict, q: float, value: Any = None) -> str:
     return text
 
 
+def clock_notes(records: Iterable[Any]) -> list[str]:
+    """Notes under a latency table (whose times are wall clock): how many budgets and
+    comparisons were judged on the CPU time of the model's threads, and every measurement that
+    ran on a busy machine ('machine busy: wall 163 ms, CPU 58 ms (2.8x contention); judged on
+    CPU')."""
+    from pytest_tfperf.timing.clocks import busy_text
+
+    records = list(records)
+    out = []
+    on_cpu = sum((r.stats or {}).get("clock") == "cpu" for r in records)
+    if on_cpu:
+        out.append(f"times are wall clock; {on_cpu} of {len(records)} measurements judged on the CPU "
+                   "time of the threads that ran the model (tfperf_clock; both clocks per call "
+                   "in the JSON report)")
+    for rec in records:
+        st = rec.stats or {}
+        text = busy_text(st.get("contention") or {}, st.get("clock") or "wall")
+        if text:
+            out.append(f"{measurement_label(rec)}: {text}")
+    return out
+
+
 def is_rough(cell: str) -> bool:
     """Whether a `percentile_cell` carries the rough mark."""
     return str(cell).startswith(ROUGH_MARK)

@@ -16,6 +16,7 @@ from pytest_tfperf.report import (
     expected_and_rerun,
     MISSING,
     ROUGH_LEGEND,
+    clock_notes,
     _finite,
     budget_verdicts,
     display_path,
@@ -341,6 +342,7 @@ def render(results, title: str = "tfperf report") -> str:
         notes = [" ".join(ROUGH_LEGEND.split())] if any(is_rough(c) for r in rows for c in r if isinstance(c, str)) else []
         note = guessed_legend(rec.inputs for rec in results.measurements)
         notes += [note.lstrip("* ")] if note else []
+        notes += clock_notes(results.measurements)
         body += [f'<p class="note">{escape(n)}</p>' for n in notes]
         body.append('<h2 id="distributions">Latency distributions</h2><div class="plots">'
                     + "".join(plots) + "</div>")

@@ -7,6 +7,7 @@ from pytest_tfperf.report import (
     expected_and_rerun,
     MISSING,
     ROUGH_LEGEND,
+    clock_notes,
     display_path,
     fmt_change_ci,
     fmt_pct,
@@ -53,6 +54,7 @@ def render(results, title: str = "tfperf report") -> str:
         if note:
             text = note.lstrip("* ")
             out += [markdown_cell(text[:1].upper() + text[1:]) + ".", ""]
+        out += [x for n in clock_notes(results.measurements) for x in (markdown_cell(n), "")]
     if results.models:
         rows = [[r.name, r.weights, r.flops, r.size, r.nodes, _verdict(r.passed)]
                 for r in model_rows(results)]

@@ -13,6 +13,7 @@ from pytest_tfperf.report import (
     expected_and_rerun,
     MISSING,
     ROUGH_LEGEND,
+    clock_notes,
     display_path,
     fmt_change_ci,
     fmt_pct,
@@ -70,6 +71,8 @@ def render_measurements(results, width: int = WIDTH) -> list[str]:
         lines += textwrap.wrap(note, width, subsequent_indent="  ")
     for note in filter(None, [range_legend(rec.inputs for rec in records)]):
         lines += textwrap.wrap(note, width, subsequent_indent="  ")
+    for part in clock_notes(records):
+        lines += textwrap.wrap(part, width, subsequent_indent="  ")
     return lines
 
 

@@ -31,7 +31,7 @@ def _numbers_problem(where: str, key: str, value, *, elements: bool) -> str | No
 
 def _list_ms(key: str) -> bool:
     """Stats keys holding lists of ms (samples, confidence intervals); other *_ms are scalars."""
-    return key == "samples_ms" or key.endswith("_ci_ms")
+    return key.endswith("samples_ms") or key.endswith("_ci_ms")  # cpu_samples_ms too
 
 
 _BENCH_NUMBERS = ("min", "max", "mean", "median", "stddev", "iqr")

@@ -171,6 +171,9 @@ def benchmark_entry(record) -> dict:
         "warmup_n": st.get("warmup_n"),
         "cv": st.get("cv"),
         "stop_reason": st.get("stop_reason"),
+        "clock": st.get("clock"),  # the clock that judged; `stats` below stay wall clock
+        "cpu_median_ms": st.get("cpu_median_ms"),
+        "busy": _busy_text(st),
         "budgets": list(record.verdicts),
         "inputs": list(record.inputs),
         "input": inputs_text(record.inputs) if record.inputs else None,
@@ -189,6 +192,13 @@ def benchmark_entry(record) -> dict:
         "options": benchmark_options(record),
         "stats": benchmark_stats(st.get("samples_ms"), st),
     }
+
+
+def _busy_text(stats: dict) -> str | None:
+    """'machine busy: wall 163 ms, CPU 58 ms (2.8x contention); judged on CPU', None if quiet."""
+    from pytest_tfperf.timing.clocks import busy_text
+
+    return busy_text(stats.get("contention") or {}, stats.get("clock") or "wall") or None
 
 
 def rough_percentiles(stats: dict) -> list[str]:

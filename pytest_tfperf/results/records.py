@@ -222,6 +222,7 @@ class ComparisonRecord(Record):
     normalized: bool = False  # ratios of model / reference workload (--tfperf-normalize)
     retimed: bool = False     # a regression was re-timed in fresh sessions before this verdict
     history_runs: int = 0     # judged against this many past runs (--tfperf-compare history)
+    clock: str = "wall"       # the clock compared: "wall" or "cpu" (the model threads' CPU time)
 
     @property
     def change_pct(self) -> float | None:
@@ -254,12 +255,15 @@ class ComparisonRecord(Record):
         verdict = self.verdict
         if verdict == "noise" and self.noise_pct is not None and self.change_pct is not None:
             verdict = f"noise (inconclusive: {self.change_pct:+.1f}% +-{self.noise_pct:.1f}%)"
+        on = " CPU" if self.clock == "cpu" else ""
         base = f"the last {self.history_runs} runs" if self.history_runs else "baseline"
-        text = (f"{self.statistic} {format_ms(self.new_ms, 2)} ms vs {base} "
+        text = (f"{self.statistic}{on} {format_ms(self.new_ms, 2)} ms vs {base} "
                 f"{format_ms(self.base_ms, 2)} ms "
                 f"({change}threshold {self.threshold}; {sig}"
                 f"{'; normalized by the reference workload' if self.normalized else ''}"
                 f"{'; re-timed in fresh sessions' if self.retimed else ''}): {verdict}")
+        if self.note and ("busy" in self.note or "no verdict" in self.note):
+            text += f" ({self.note})"
         if source:
             text += f"; {'history' if self.history_runs else 'baseline'} {source}"
         return text

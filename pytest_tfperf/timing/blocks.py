@@ -36,28 +36,40 @@ MIN_BLOCK_RUNS = 5        # fewer calls than this per block: fewer blocks
 LEVEL = 0.95              # the level of every interval here
 BLOCK_KEYS = ("n", "median_ms", "mean_ms", "min_ms", "max_ms", "p90_ms", "p95_ms", "p99_ms",
               "gated_ms", "fresh")
+CPU_BLOCK_KEYS = ("cpu_median_ms", "cpu_gated_ms", "cpu_mean_ms")  # blocks with a CPU clock
 
 
 def block_summary(samples_ms: Sequence[float] | np.ndarray, percentile: float = 50,
-                  fresh: bool = False) -> dict[str, Any]:
+                  fresh: bool = False, cpu_ms: Sequence[float] | np.ndarray | None = None
+                  ) -> dict[str, Any]:
     """Per-block statistics of one block of per-call latencies (ms).
 
     Args:
         samples_ms: the block's calls, at least one.
         percentile: the gated percentile (`gated_ms`).
         fresh: whether the block ran on a fresh runtime instance (a new TF session).
+        cpu_ms: the same calls' CPU times (`clocks.py`), or None.
 
     Returns:
-        A JSON-able dict with `BLOCK_KEYS`.
+        A JSON-able dict with `BLOCK_KEYS`, and `CPU_BLOCK_KEYS` when `cpu_ms` has a finite
+        value (its lost readings, NaN, are left out).
     """
     x = np.asarray(samples_ms, dtype=np.float64)
     if x.size == 0:
         raise ValueError("block_summary needs at least one sample. Received: samples_ms=[]")
     median, p90, p95, p99, gated = np.percentile(x, [50, 90, 95, 99, percentile])
-    return {"n": int(x.size), "median_ms": float(median), "mean_ms": float(x.mean()),
-            "min_ms": float(x.min()), "max_ms": float(x.max()), "p90_ms": float(p90),
-            "p95_ms": float(p95), "p99_ms": float(p99), "gated_ms": float(gated),
-            "fresh": bool(fresh)}
+    out = {"n": int(x.size), "median_ms": float(median), "mean_ms": float(x.mean()),
+           "min_ms": float(x.min()), "max_ms": float(x.max()), "p90_ms": float(p90),
+           "p95_ms": float(p95), "p99_ms": float(p99), "gated_ms": float(gated),
+           "fresh": bool(fresh)}
+    if cpu_ms is not None:
+        c = np.asarray(cpu_ms, dtype=np.float64)
+        c = c[np.isfinite(c)]
+        if c.size:
+            c_median, c_gated = np.percentile(c, [50, percentile])
+            out.update(cpu_median_ms=float(c_median), cpu_gated_ms=float(c_gated),
+                       cpu_mean_ms=float(c.mean()))
+    return out
 
 
 def block_count(n: int, max_blocks: int = DEFAULT_BLOCKS, min_runs: int = MIN_BLOCK_RUNS) -> int:
@@ -75,15 +87,18 @@ def split_sizes(n: int, k: int) -> list[int]:
 
 
 def blocks_from_samples(samples_ms: Sequence[float], sizes: Sequence[int], percentile: float = 50,
-                        fresh: Sequence[bool] | None = None) -> tuple[dict[str, Any], ...]:
-    """`block_summary` of each contiguous segment of `samples_ms` (in call order)."""
+                        fresh: Sequence[bool] | None = None,
+                        cpu_ms: Sequence[float] | None = None) -> tuple[dict[str, Any], ...]:
+    """`block_summary` of each contiguous segment of `samples_ms` (in call order), with the
+    same segments of `cpu_ms` when given."""
     if sum(sizes) != len(samples_ms):
         raise ValueError(f"block sizes {list(sizes)} do not add up to the {len(samples_ms)} samples")
     out, start = [], 0
     for i, size in enumerate(sizes):
         if size > 0:
             out.append(block_summary(samples_ms[start:start + size], percentile,
-                                     bool(fresh[i]) if fresh is not None else False))
+                                     bool(fresh[i]) if fresh is not None else False,
+                                     cpu_ms[start:start + size] if cpu_ms is not None else None))
         start += size
     return tuple(out)
 

@@ -2,7 +2,11 @@
 
 What is timed is one call of a runner with its inputs bound in advance (as
 `Session.make_callable` does for benchmark_model), results materialised in host memory on every
-call, the garbage collector off. Per call: `time.perf_counter_ns` before and after.
+call, the garbage collector off. Per call: `time.perf_counter_ns` before and after, and the CPU
+clock of the threads that run the model outside that interval (`clocks.py`: found during
+warm-up; the process clock where they cannot be told apart). `settings.clock` (ini
+`tfperf_clock`) says which clock the stopping rule, the confirmation, budgets and comparisons
+judge; `LatencyStats.judged()` gives the statistics on it.
 
 Sequence (defaults in `TimingSettings`):
 1. init: build the runner (`init_ms`); the first call, which pays TensorFlow's lazy
@@ -35,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from pytest_tfperf.timing import clocks
 from pytest_tfperf.timing.affinity import pinned
 from pytest_tfperf.model.protocol import is_model
 from pytest_tfperf.model.shapes import _is_session  # the one Session test (TF-free)
@@ -315,9 +320,15 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
     t2 = time.perf_counter_ns()
     init_ms, first_ms = (t1 - t0) / _NS_PER_MS, (t2 - t1) / _NS_PER_MS
 
+    kind = target_kind(target)
+    family, threads = clocks.runtime_family(kind, target)
+    clock, why = clocks.judged_clock(settings.clock, family, threads, gpu=clocks.gpu_visible())
+    cpu_ns: list[float] = []
+    cpu_clock: dict = {}
+    contention: dict = {}
     if settings.disabled:
         samples_ns, warmup_n, reason, discarded_n = [t2 - t1], 0, "disabled", 0
-        sizes, fresh = [1], [False]
+        sizes, fresh, clock = [1], [False], "wall"
     else:
         make, private = fresh_runners(target, inputs, kind), []
 
@@ -329,15 +340,65 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
             return fresh
         try:
             with timing_lock(settings.lock_path), pinned(settings.cpus):
-                samples_ns, warmup_n, reason, discarded_n, sizes, fresh = sample_blocks(
+                probes = [_probe(settings, threads)]
+                load_start = clocks.machine_load()
+                sampled = sample_blocks(
                     runner, settings, budget_ms=budget_ms, percentile=percentile,
-                    rebuild=rebuild if make is not None else None)
+                    rebuild=rebuild if make is not None else None, cpu_family=family,
+                    judge_cpu=clock == "cpu")
+                load_end = clocks.machine_load()
+                probes.append(_probe(settings, threads))
         finally:
             while private:  # the model's shared session is never closed under the user
                 private.pop()()
+        samples_ns, cpu_ns, warmup_n, reason = (sampled.wall_ns, sampled.cpu_ns,
+                                                sampled.warmup_n, sampled.reason)
+        discarded_n, sizes, fresh = sampled.discarded_n, sampled.sizes, sampled.fresh
+        if sampled.cpu_clock is not None:
+            cpu_clock = {**sampled.cpu_clock.to_dict(), "judged": clock, "why": why}
+            if sampled.clock_note:
+                cpu_clock["note"] = sampled.clock_note
+        contention = _contention(samples_ns, cpu_ns, sizes, threads, load_start, load_end,
+                                 sampled.cpu_clock, sampled.tids)
+        if all(probes):
+            contention["reference_cpu_ms"] = [p["cpu_ms"] for p in probes]
+            contention["reference_wall_ms"] = [p["wall_ms"] for p in probes]
     return LatencyStats.from_samples(
         np.asarray(samples_ns, dtype=np.float64) / _NS_PER_MS, batch=batch, warmup_n=warmup_n,
         init_ms=init_ms, first_ms=first_ms, gated_percentile=percentile, stop_reason=reason,
         name=name if name is not None else label, model=model, discarded_n=discarded_n,
         runtime=describe_runtime(target, kind),
-        block_sizes=sizes, block_fresh=fresh)
+        block_sizes=sizes, block_fresh=fresh,
+        cpu_samples_ms=np.asarray(cpu_ns, dtype=np.float64) / _NS_PER_MS if cpu_ns else None,
+        clock=clock if cpu_ns else "wall", cpu_clock=cpu_clock, contention=contention)
+
+
+def _probe(settings: TimingSettings, threads: int | None) -> dict | None:
+    """The reference workload probed now (`reference.probe`), when `settings.reference`."""
+    if not settings.reference:
+        return None
+    from pytest_tfperf.timing.workload import probe
+
+    return probe(intra_op=threads or 1)
+
+
+def _contention(wall_ns, cpu_ns, sizes, threads, load_start, load_end, cpu_clock, tids) -> dict:
+    """`clocks.contention_record` of one measurement: medians overall and per block."""
+    wall = np.asarray(wall_ns, dtype=np.float64) / _NS_PER_MS
+    cpu = np.asarray(cpu_ns, dtype=np.float64) / _NS_PER_MS if cpu_ns else None
+    wall_ms = float(np.median(wall))
+    cpu_ms = None
+    ratios: list[float] = []
+    source = cpu_clock.source if cpu_clock is not None else ""
+    if cpu is not None and np.isfinite(cpu).any():
+        cpu_ms = float(np.nanmedian(cpu))
+        if source == "threads":
+            start = 0
+            for size in sizes:
+                w, c = wall[start:start + size], cpu[start:start + size]
+                start += size
+                c = c[np.isfinite(c)]
+                if threads and size and c.size and np.median(c) > 0:
+                    ratios.append(float(np.median(w) / (np.median(c) / max(threads or 1, 1))))
+    return clocks.contention_record(load_start, load_end, wall_ms, cpu_ms, threads, source,
+                                    ratios, tids)

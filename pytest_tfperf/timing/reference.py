@@ -1,4 +1,5 @@
-"""The reference workload: a fixed small TF graph timed once per session (`--tfperf-normalize`).
+"""The reference workload: a fixed small TF graph timed once per session (`--tfperf-normalize`),
+and, under `--tfperf-normalize`, probed right before and after every measurement (`probe`).
 
 A process's speed level varies from run to run and from machine to machine; a workload that
 never changes, timed in the same process with the same thread settings, measures that level.
@@ -9,27 +10,26 @@ reference's own timing noise adds is measured by `bench/bench_compare.py`, not a
 The record is stored in `results.environment["reference"]` (and so in every JSON report and
 saved baseline): `{"workload", "version", "intra_op_threads", "inter_op_threads", "stats"}`
 with `stats` a `LatencyStats.to_dict()` (blocks included).
+
+Issue 19: a CPU second shared with a neighbour (SMT, caches) does less work, which no clock
+sees; a reference timed once per session sees another moment than the measurement. `probe()`
+times the reference for `PROBE_TIME` on the CPU clock of its own threads just before and just
+after each measurement (`TimingSettings.reference`), and the measurement keeps both medians in
+`stats.contention["reference_cpu_ms"]`; comparisons under `--tfperf-normalize` then judge the
+ratio model / reference of the same moments.
 """
 from __future__ import annotations
 
 from typing import Any
 
-WORKLOAD = "small convnet 96x96x3, conv 16/32 + dense (zoo.small_convnet_graph, seed 0)"
-VERSION = 1     # change when the workload changes: ratios across versions do not compare
-MIN_TIME = 0.3  # seconds of timed calls (plus 0.1 s warm-up): ~0.5 s per session
-
-
-def reference_model(intra_op: int | None = None, inter_op: int | None = None):
-    """The reference workload as a `FrozenGraph` and its input (deterministic)."""
-    import numpy as np
-
-    from pytest_tfperf.model import zoo
-    from pytest_tfperf.model import load
-
-    fg = load(zoo.small_convnet_graph(input_size=96, channels=(16, 32), seed=0))
-    fg.set_threads(intra_op, inter_op)
-    image = np.random.default_rng(0).random((1, 96, 96, 3), dtype=np.float32)
-    return fg, image
+from pytest_tfperf.timing.workload import (  # noqa: F401  (re-exported: the workload's names)
+    MIN_TIME,
+    PROBE_TIME,
+    VERSION,
+    WORKLOAD,
+    probe,
+    reference_model,
+)
 
 
 def time_reference(settings=None, *, intra_op: int | None = 1, inter_op: int | None = None

@@ -31,6 +31,11 @@ class TimingSettings:
         cpus: pin every thread of the process to these CPUs while timing (`affinity.py`).
         disabled: `--tfperf-disable`: build, call once, report that single call.
         lock_path: a file lock held while warming up and timing (xdist serialisation), or None.
+        clock: the clock that judges: "wall", "cpu" (the model threads' CPU time) or "auto"
+            (default: CPU for TF sessions and LiteRT interpreters with one compute thread, wall
+            elsewhere; `clocks.judged_clock`).
+        reference: probe the reference workload right before and after sampling
+            (`reference.probe`; `--tfperf-normalize`), kept in `LatencyStats.contention`.
     """
 
     warmup: int = 5
@@ -46,6 +51,8 @@ class TimingSettings:
     cpus: tuple[int, ...] | None = None
     disabled: bool = False
     lock_path: str | None = None
+    clock: str = "auto"
+    reference: bool = False
 
     def __post_init__(self) -> None:
         check_timing_settings(self)
@@ -61,6 +68,9 @@ class TimingSettings:
         out = dataclasses.asdict(self)
         out.pop("lock_path", None)
         return {**out, "timer": "perf_counter_ns", "disable_gc": True}
+
+
+CLOCK_CHOICES = ("wall", "cpu", "auto")  # = clocks.CLOCKS (this module stays import-free)
 
 
 def check_timing_settings(s) -> None:
@@ -79,6 +89,13 @@ def check_timing_settings(s) -> None:
             raise ConfigError(f"timing setting {name} must be a finite number "
                               f"{'> 0 (0 would time a single call)' if name == 'max_time' else '>= 0'}. "
                               f"Received: {name}={value!r}")
+    if s.clock not in CLOCK_CHOICES:
+        import difflib
+
+        close = difflib.get_close_matches(str(s.clock).lower(), CLOCK_CHOICES, n=1)
+        raise ConfigError(f"timing setting clock (ini tfperf_clock / --tfperf-clock) must be one of "
+                          f"{', '.join(CLOCK_CHOICES)}{f' (did you mean {close[0]!r}?)' if close else ''}. "
+                          f"Received: clock={s.clock!r}")
     if s.max_time < s.min_time:
         raise ConfigError(f"timing setting max_time ({s.max_time:g} s) is below min_time ({s.min_time:g} s): "
                           "sampling would stop before its minimum; raise max_time or lower min_time "

@@ -147,6 +147,15 @@ class LatencyStats:
     `blocks`: per-block statistics (`blocks.block_summary` dicts) of consecutive runs of the
     samples, in call order (their `n` add up to `n`): the replicates that comparisons across
     runs use (`blocks.estimate_change`); empty when unknown (pytest-benchmark, older files).
+
+    Two clocks (`clocks.py`): `samples_ms` and every statistic above are wall clock
+    (`samples_clock` "wall") unless this is the `judged()` view of a CPU-judged measurement
+    (`samples_clock` "cpu"). `cpu_samples_ms`: the CPU time of the threads that ran the model,
+    per call, in the same order (empty when not read; NaN for a call whose reading was lost);
+    `cpu_median_ms` their median; `cpu_clock`: which clock that is (`CpuClock.to_dict()` and
+    the reason for the judged clock); `clock`: the clock budgets and comparisons judge ("wall"
+    or "cpu"); `contention`: what the run met (`clocks.contention_record`). Blocks carry
+    `cpu_median_ms` / `cpu_gated_ms` / `cpu_mean_ms` too.
     """
 
     n: int
@@ -178,6 +187,12 @@ class LatencyStats:
     discarded_n: int = 0
     runtime: str = ""
     blocks: tuple[dict, ...] = ()
+    cpu_samples_ms: tuple[float, ...] = ()
+    cpu_median_ms: float | None = None
+    clock: str = "wall"
+    samples_clock: str = "wall"
+    cpu_clock: dict = dataclasses.field(default_factory=dict)
+    contention: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_samples(cls, samples_ms: Iterable[float], *, batch: int = 1, warmup_n: int = 0,
@@ -185,7 +200,10 @@ class LatencyStats:
                      gated_percentile: float = 50, stop_reason: str = "", name: str = "",
                      model: str = "", discarded_n: int = 0, runtime: str = "",
                      block_sizes: Sequence[int] | None = None,
-                     block_fresh: Sequence[bool] | None = None) -> LatencyStats:
+                     block_fresh: Sequence[bool] | None = None,
+                     cpu_samples_ms: Iterable[float] | None = None, clock: str = "wall",
+                     cpu_clock: dict | None = None, contention: dict | None = None
+                     ) -> LatencyStats:
         """Compute every statistic from raw per-call latencies in milliseconds.
 
         Args:
@@ -196,6 +214,8 @@ class LatencyStats:
             gated_percentile: the percentile a budget gates on (0 < q < 100).
             block_sizes: calls per block, in order (adding up to the samples), or None for no
                 blocks; `block_fresh` says which blocks ran on a fresh runtime instance.
+            cpu_samples_ms: the CPU time of each call (same order and length), or None.
+            clock, cpu_clock, contention: recorded as given (see the class docstring).
 
         Returns:
             The `LatencyStats`.
@@ -210,11 +230,17 @@ class LatencyStats:
         std = float(x.std(ddof=1)) if x.size > 1 else 0.0
         med_lo, med_hi, med_cov = percentile_ci(x, 50)
         g_lo, g_hi, g_cov = percentile_ci(x, gated_percentile)
+        cpu = np.asarray(list(cpu_samples_ms) if cpu_samples_ms is not None else [],
+                         dtype=np.float64)
+        if cpu.size and cpu.size != x.size:
+            raise ValueError(f"cpu_samples_ms has {cpu.size} values for {x.size} samples")
+        finite = cpu[np.isfinite(cpu)]
         blocks: tuple[dict, ...] = ()
         if block_sizes:
             from pytest_tfperf.timing.blocks import blocks_from_samples
 
-            blocks = blocks_from_samples(x, block_sizes, gated_percentile, block_fresh)
+            blocks = blocks_from_samples(x, block_sizes, gated_percentile, block_fresh,
+                                         cpu if cpu.size else None)
         return cls(
             n=int(x.size), warmup_n=int(warmup_n),
             init_ms=None if init_ms is None else float(init_ms),
@@ -229,7 +255,30 @@ class LatencyStats:
             median_ci_coverage=med_cov, gated_ci_coverage=g_cov, discarded_n=int(discarded_n),
             runtime=str(runtime or ""),
             blocks=blocks,
+            cpu_samples_ms=tuple(float(v) for v in cpu),
+            cpu_median_ms=float(np.median(finite)) if finite.size else None,
+            clock=str(clock or "wall"), cpu_clock=dict(cpu_clock or {}),
+            contention=dict(contention or {}),
         )
+
+    def judged(self) -> LatencyStats:
+        """These statistics on the clock that judges them: `self` when that is wall (or this
+        is already the view), else the same measurement computed from `cpu_samples_ms`
+        (`samples_clock` "cpu"; a lost CPU reading counts as the CPU median)."""
+        if self.clock != "cpu" or self.samples_clock == "cpu" or not self.cpu_samples_ms:
+            return self
+        cpu = np.asarray(self.cpu_samples_ms, dtype=np.float64)
+        cpu = np.where(np.isfinite(cpu), cpu, self.cpu_median_ms or 0.0)
+        sizes = [int(b.get("n") or 0) for b in self.blocks]
+        view = LatencyStats.from_samples(
+            cpu, batch=self.batch, warmup_n=self.warmup_n, init_ms=self.init_ms,
+            first_ms=self.first_ms, gated_percentile=self.gated_percentile,
+            stop_reason=self.stop_reason, name=self.name, model=self.model,
+            discarded_n=self.discarded_n, runtime=self.runtime,
+            block_sizes=sizes if sizes and sum(sizes) == cpu.size else None,
+            block_fresh=[bool(b.get("fresh")) for b in self.blocks], cpu_samples_ms=cpu,
+            clock="cpu", cpu_clock=self.cpu_clock, contention=self.contention)
+        return dataclasses.replace(view, samples_clock="cpu")
 
     def percentile(self, q: float) -> float:
         """The q-th percentile (0..100) of the samples, numpy's linear method."""
@@ -253,6 +302,8 @@ class LatencyStats:
                          for b in value]
             elif isinstance(value, tuple):
                 value = [_json_float(v) for v in value]
+            elif isinstance(value, dict):
+                value = _json_value(value)
             elif isinstance(value, float):
                 value = _json_float(value)
             out[field.name] = value
@@ -263,9 +314,12 @@ class LatencyStats:
         """Inverse of `to_dict()`; unknown keys are ignored (newer files stay readable)."""
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in names}
-        for key in ("median_ci_ms", "gated_ci_ms", "samples_ms"):
+        for key in ("median_ci_ms", "gated_ci_ms", "samples_ms", "cpu_samples_ms"):
             if key in kwargs and kwargs[key] is not None:
-                kwargs[key] = tuple(float(v) for v in kwargs[key])
+                kwargs[key] = tuple(math.nan if v is None else float(v) for v in kwargs[key])
+        for key in ("cpu_clock", "contention"):
+            if key in kwargs and not isinstance(kwargs[key], dict):
+                kwargs[key] = {}
         if "blocks" in kwargs:
             kwargs["blocks"] = tuple(dict(b) for b in kwargs["blocks"] or () if isinstance(b, dict))
         if kwargs.get("fps") is None and "fps" in kwargs:
@@ -280,3 +334,15 @@ def fps_from_ms(ms: float, batch: int = 1) -> float:
 
 def _json_float(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
+
+
+def _json_value(value: Any) -> Any:
+    """Non-finite floats -> None, tuples -> lists, inside dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, float):
+        return _json_float(value)
+    return value
+

@@ -112,7 +112,7 @@ def test_to_dict_is_json_and_round_trips(skewed):
     data = json.loads(json.dumps(s.to_dict(), allow_nan=False))
     assert data["median_ci_ms"] == list(s.median_ci_ms)
     assert data["first_ms"] is None and data["batch"] == 2
-    assert all(type(v) in (int, float, str, list, type(None)) for v in data.values())
+    assert all(type(v) in (int, float, str, list, dict, type(None)) for v in data.values())
     assert LatencyStats.from_dict(data) == s
 
 

@@ -1,0 +1,237 @@
+"""The two clocks (issue 19): which threads run a model, the clock that judges, contention.
+
+Real TensorFlow for thread discovery; the judging rules and messages on fixed records.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from pytest_tfperf import baseline
+from pytest_tfperf.errors import ConfigError
+from pytest_tfperf.model import zoo
+from pytest_tfperf.plugin.budgets import LatencyBudget, check_latency
+from pytest_tfperf.results.records import MeasurementRecord
+from pytest_tfperf.timing import clocks
+from pytest_tfperf.timing.engine import TimingSettings, measure
+from pytest_tfperf.timing.stats import LatencyStats
+
+FAST = TimingSettings(warmup=3, warmup_time=0.05, min_runs=10, min_time=0.05, max_time=0.5)
+
+
+@pytest.fixture(scope="module")
+def model():
+    from pytest_tfperf import load
+
+    fg = load(zoo.small_convnet_graph(input_size=32, channels=(8, 16)), outputs=["logits_layer/BiasAdd"])
+    fg.set_threads(1, None)
+    yield fg, np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
+    fg.close()
+
+
+def _spinner():
+    """A thread of this process burning CPU until stopped (as OpenBLAS workers do after a
+    matmul): it must not count as the model's work."""
+    stop = threading.Event()
+    ident = []
+
+    def spin():
+        ident.append(threading.get_native_id())
+        while not stop.is_set():
+            pass
+    t = threading.Thread(target=spin, daemon=True)
+    t.start()
+    while not ident:
+        time.sleep(0.001)
+    return stop, t, ident[0]
+
+
+def test_thread_clock_reads_a_threads_own_cpu_time():
+    before = time.clock_gettime_ns(clocks.thread_clock_id(threading.get_native_id()))
+    own = time.thread_time_ns()
+    end = own + 20_000_000
+    while time.thread_time_ns() < end:
+        pass
+    after = time.clock_gettime_ns(clocks.thread_clock_id(threading.get_native_id()))
+    # the per-thread clock of this thread's id is this thread's CPU clock (Python's own)
+    assert after - before == pytest.approx(time.thread_time_ns() - own, rel=0.05)
+
+
+def test_discovery_finds_the_caller_and_tensorflow_pool_not_other_threads(model):
+    fg, image = model
+    run = fg.make_callable(image)
+    run()
+    stop, t, spinner = _spinner()
+    try:
+        before = clocks.thread_times()
+        for _ in range(30):
+            run()
+        after = clocks.thread_times()
+    finally:
+        stop.set()
+        t.join()
+    clock = clocks.discover(before, after, "tensorflow")
+    tf_threads = [tid for tid in clock.tids if after[tid][0].startswith("tf_")]
+    assert clock.source == "threads" and clock.tids[0] == threading.get_native_id()
+    assert tf_threads and spinner not in clock.tids
+    assert clock.other_share > 0.2  # the spinner's CPU was seen, and left out
+    assert clock.text.startswith("caller + ") and "tf_" in clock.text
+    # nothing to tell apart for a callable: the process clock, and it says so
+    assert clocks.discover(before, after, "other").source == "process"
+
+
+def test_thread_cpu_excludes_a_spinning_neighbour_thread_that_process_cpu_counts(model):
+    fg, image = model
+    run = fg.make_callable(image)
+    stop, t, _ = _spinner()
+    try:
+        threads = measure(fg, image, settings=FAST)
+        # the same session behind a plain callable: no threads to tell apart, process clock
+        process = measure(lambda: run(), settings=FAST.replace(clock="cpu"))
+    finally:
+        stop.set()
+        t.join()
+    assert threads.clock == "cpu"  # auto: a TF session with one intra-op thread
+    assert threads.cpu_clock["source"] == "threads" and len(threads.cpu_samples_ms) == threads.n
+    assert process.cpu_clock["source"] == "process" and process.judged().samples_clock == "cpu"
+    # the spinner is always runnable, so over the calls it gets at least the model's share of
+    # the CPUs (on a busy machine it rarely runs *during* the median call: means, not medians):
+    # the process clock counts it, the model threads' clock does not
+    assert np.mean(process.cpu_samples_ms) > 1.4 * np.mean(threads.cpu_samples_ms)
+
+
+def test_judged_clock_rules():
+    assert clocks.judged_clock("auto", "tensorflow", 1)[0] == "cpu"
+    assert clocks.judged_clock("auto", "litert-1", 1)[0] == "cpu"
+    assert clocks.judged_clock("auto", "tensorflow", 4) == ("wall", "a pool of 4 threads: CPU time sums the threads")
+    assert clocks.judged_clock("auto", "tensorflow", None)[0] == "wall"
+    assert clocks.judged_clock("auto", "litert", 2)[0] == "wall"
+    assert clocks.judged_clock("auto", "other", None)[0] == "wall"
+    assert clocks.judged_clock("auto", "tensorflow", 1, gpu=True)[0] == "wall"
+    assert clocks.judged_clock("cpu", "other", None)[0] == "cpu"
+    with pytest.raises(ConfigError, match=r"did you mean 'cpu'.*Received: clock='cpuu'"):
+        TimingSettings(clock="cpuu")
+
+
+def test_a_sleeping_callable_is_judged_on_wall(model):
+    stats = measure(lambda: time.sleep(0.002), settings=FAST)
+    assert stats.clock == "wall" and stats.cpu_clock["source"] == "process"
+    assert stats.median_ms >= 2.0 and stats.cpu_median_ms < 1.0  # sleeping is not CPU
+    assert stats.judged() is stats
+
+
+def _stats(wall, cpu, contention=None, clock="cpu", n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    jitter = rng.normal(1.0, 0.01, n)
+    return LatencyStats.from_samples(
+        np.asarray(wall) * jitter if np.ndim(wall) else wall * jitter,
+        cpu_samples_ms=cpu * jitter, clock=clock, block_sizes=[5] * (n // 5),
+        contention=contention or {}, cpu_clock={"source": "threads", "text": "caller + 2 tf_Compute threads"})
+
+
+def _busy(wall, cpu):
+    return clocks.contention_record({}, {}, wall, cpu, 1, "threads")
+
+
+def test_busy_message_judges_on_cpu():
+    stats = _stats(163.0, 58.0, _busy(163.0, 58.0))
+    verdict = check_latency(LatencyBudget(ms=100), stats)
+    assert verdict.passed and verdict.value == pytest.approx(58.0, rel=0.02)
+    assert "machine busy: wall 163.0 ms, CPU 58.0 ms (2.8x contention); judged on CPU" in verdict.message
+    quiet = check_latency(LatencyBudget(ms=50), _stats(61.0, 58.0, _busy(61.0, 58.0)))
+    assert not quiet.passed and "CPU time of caller + 2 tf_Compute threads (wall p50 61.0 ms)" in quiet.message
+    assert "busy" not in quiet.message
+
+
+def test_wall_judged_busy_run_says_the_verdict_may_be_the_neighbours():
+    record = clocks.contention_record({"t_ns": 0, "waits": {1: 0}}, {"t_ns": 10**9, "waits": {1: 6 * 10**8}},
+                                      20.0, None, None, "process", tids=(1,))
+    assert record["run_wait_pct"] == pytest.approx(60.0) and clocks.is_busy(record)
+    assert "waited 60% of the time for a CPU; judged on wall clock, which counts the neighbours" \
+        in clocks.busy_text(record, "wall")
+    assert not clocks.is_busy(clocks.contention_record({}, {}, 10.0, 9.5, 1, "threads"))
+
+
+def _rec(stats):
+    return MeasurementRecord(test_id="t.py::test_m", name="m", stats=stats.to_dict())
+
+
+def test_compare_judges_on_cpu_across_contention():
+    base = _rec(_stats(10.0, 9.5, _busy(10.0, 9.5), seed=1))
+    busy_same = _rec(_stats(28.0, 9.6, _busy(28.0, 9.6), seed=2))
+    c = baseline.compare_measurement(base, busy_same, ["median:10%"])
+    assert c.clock == "cpu" and c.verdict == "ok" and c.new_ms == pytest.approx(9.6, rel=0.02)
+    assert "this run: machine busy: wall 28.0 ms, CPU 9.60 ms (2.9x contention)" in c.note
+    slower = _rec(_stats(40.0, 13.0, _busy(40.0, 13.0), seed=3))
+    assert baseline.compare_measurement(base, slower, ["median:10%"]).verdict == "regressed"
+
+
+def test_compare_on_wall_gives_no_verdict_from_a_busy_run():
+    base = _rec(_stats(10.0, 9.5, _busy(10.0, 9.5), clock="wall", seed=1))
+    busy = _rec(_stats(28.0, 9.6, _busy(28.0, 9.6), clock="wall", seed=2))
+    c = baseline.compare_measurement(base, busy, ["median:10%"])
+    assert c.clock == "wall" and c.verdict == "noise" and "no verdict" in c.note
+    assert "machine busy" in c.message()
+
+
+def test_a_baseline_without_cpu_times_is_compared_on_wall():
+    old = MeasurementRecord(test_id="t.py::test_m", name="m", stats=LatencyStats.from_samples(
+        np.full(40, 10.0), block_sizes=[5] * 8).to_dict())
+    new = _rec(_stats(10.2, 9.6, _busy(10.2, 9.6), seed=2))
+    c = baseline.compare_measurement(old, new, ["median:10%"])
+    assert c.clock == "wall" and "kept no CPU times" in c.note and c.verdict == "ok"
+
+
+def test_cpu_times_round_trip_through_json():
+    import json
+
+    stats = _stats(12.0, 9.0, _busy(12.0, 9.0))
+    back = LatencyStats.from_dict(json.loads(json.dumps(stats.to_dict(), allow_nan=False)))
+    assert back.cpu_samples_ms == stats.cpu_samples_ms and back.clock == "cpu"
+    assert back.judged().median_ms == pytest.approx(stats.cpu_median_ms)
+    assert back.blocks[0]["cpu_median_ms"] == pytest.approx(np.median(stats.cpu_samples_ms[:5]))
+
+
+def test_json_entry_keeps_pytest_benchmark_stats_on_wall_and_says_busy():
+    from pytest_tfperf.results.pytest_benchmark import benchmark_entry
+
+    stats = _stats(163.0, 58.0, _busy(163.0, 58.0))
+    entry = benchmark_entry(_rec(stats))
+    assert entry["stats"]["median"] == pytest.approx(stats.median_ms / 1000.0)  # wall, seconds
+    info = entry["extra_info"]["tfperf"]
+    assert info["clock"] == "cpu" and info["cpu_median_ms"] == pytest.approx(stats.cpu_median_ms)
+    assert info["busy"].startswith("machine busy: wall 163.0 ms, CPU 58.0 ms (2.8x contention)")
+
+
+def test_the_models_own_ratio_decides_busy_when_it_is_known():
+    waits = ({"t_ns": 0, "waits": {1: 0}}, {"t_ns": 10**9, "waits": {1: 6 * 10**8}})
+    quiet_calls = clocks.contention_record(*waits, 0.25, 0.25, 1, "threads", tids=(1,))
+    assert quiet_calls["run_wait_pct"] == pytest.approx(60.0) and not clocks.is_busy(quiet_calls)
+    assert clocks.is_busy(clocks.contention_record(*waits, 0.4, 0.25, 1, "threads", tids=(1,)))
+
+
+def test_normalize_probes_the_reference_around_each_measurement_and_compares_ratios(model):
+    fg, image = model
+    stats = measure(fg, image, settings=FAST.replace(reference=True))
+    probes = stats.contention["reference_cpu_ms"]
+    assert len(probes) == 2 and all(p > 0 for p in probes)
+    assert len(stats.contention["reference_wall_ms"]) == 2
+
+    def rec(cpu, ref):
+        return _rec(_stats(cpu * 1.1, cpu, {**_busy(cpu * 1.1, cpu),
+                                            "reference_cpu_ms": [ref, ref * 1.01]}))
+    # every CPU second 25% slower (a neighbour on the SMT sibling): model and reference alike
+    base, shared = rec(10.0, 2.0), rec(12.5, 2.5)
+    assert baseline.compare_measurement(base, shared, ["median:10%"]).verdict == "regressed"
+    c = baseline.compare_measurement(base, shared, ["median:10%"], references=())
+    assert c.normalized and c.verdict == "ok" and c.ratio == pytest.approx(1.0, abs=0.03)
+
+
+def test_header_names_the_judging_clock():
+    from pytest_tfperf.plugin.header import render_header
+
+    summary = {**TimingSettings().to_dict(), "runtime": {"tensorflow": "2.21.0"}}
+    assert render_header(summary)[0].endswith("timer=perf_counter_ns clock=auto)")
