@@ -2,9 +2,9 @@
 
 Public API (TensorFlow is imported only when a function first needs it):
 `load`, `FrozenGraph`, `TensorSpec`, `validate`, `summarize`, `measure`, `assert_equivalent`,
-`optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`, `assert_faster`, `sweep`,
-`to_tflite`, `load_tflite` (a `.tflite` with interpreter settings), and the error hierarchy
-rooted at `TfperfError`.
+`compare_models`, `optimize`, `count_flops`, `profile`, `Model`, `as_model`, `sample_inputs`,
+`assert_faster`, `sweep`, `to_tflite`, `load_tflite` (a `.tflite` with interpreter settings), and
+the error hierarchy rooted at `TfperfError`.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ _LAZY = {
     "summarize": "analysis.summary", "GraphSummary": "analysis.summary",
     "measure": "timing.engine", "LatencyStats": "timing.stats",
     "assert_equivalent": "equivalence", "EquivalenceReport": "equivalence",
+    "compare_models": "equivalence",
     "NotEquivalentError": "errors",
     "optimize": "optimization", "optimize_with_report": "optimization",
     "count_flops": "analysis.flops.count", "profile": "analysis.profiling",

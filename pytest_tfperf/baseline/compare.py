@@ -205,6 +205,8 @@ def _contention_verdict(cmp: ComparisonRecord, base: MeasurementRecord, new: Mea
     return dataclasses.replace(cmp, note=note, clock=clock)
 
 
+MIN_CI_SAMPLES = 10  # a blockless row (pytest-benchmark's) needs this many samples for a change CI
+
 def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold, enforced: bool,
                  noise: float, references: tuple[MeasurementRecord, MeasurementRecord] | None
                  ) -> ComparisonRecord:
@@ -220,6 +222,11 @@ def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold,
         return ComparisonRecord(**common, verdict="ok",
                           note=f"no {stat} in the baseline or this run: not compared")
     (b_blocks, b_derived), (n_blocks, _) = record_blocks(base), record_blocks(new)
+    few = min(common["base_n"], common["new_n"])  # benchmark.pedantic(rounds=3): no CI from that
+    if "pytest-benchmark" in (base.target_kind, new.target_kind) and few < MIN_CI_SAMPLES:
+        return ComparisonRecord(**common, ratio=nv / bv, delta_ms=nv - bv, verdict="noise" if (
+            th.exceeded(bv, nv) or th.improved(bv, nv)) else "ok", note=f"blockless rows with "
+            f"{few} samples: too few for a change CI; compared by value, never a regression")
     b_values, n_values = block_values(b_blocks, stat), block_values(n_blocks, stat)
     notes = ["baseline without blocks: blocks cut from its stored samples"] if b_derived else []
     extra, scale, normalized = (), 1.0, False
@@ -297,7 +304,9 @@ def comparison_warnings(base: ResultFile, results: SessionResults | ResultFile,
     reference workload under `--tfperf-normalize`."""
     src = base.path
     out = []
-    if any(not (r.stats or {}).get("blocks") for r in base.results.measurements):
+    # pytest-benchmark's rows never have blocks (issue 21): re-saving would not change that
+    if any(not (r.stats or {}).get("blocks") and r.target_kind != "pytest-benchmark"
+           for r in base.results.measurements):
         out.append(f"{src} has measurements without timing blocks (saved by an older tfperf or "
                    f"by pytest-benchmark): their blocks are cut from the stored samples, which "
                    f"see less of the run-to-run noise; save a new baseline to replace it")

@@ -1,4 +1,5 @@
-"""`tfperf variants MODEL [--image PATH] [--json]`: seed 002's table, built and timed here."""
+"""`tfperf variants MODEL [--image PATH] [--preprocess P] [--dataset PATH] [--json]`: seed 002's
+table, built and timed here."""
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,13 @@ def register(subparsers) -> None:
     add_model_args(p, json_help='print {"variants": [{variant, median_ms, size_bytes, '
                                 'max_abs_err, ...}], ...} as JSON')
     p.add_argument("--image", help="sample image path (default: a synthetic image)")
-    p.add_argument("--preprocess", default="none",
-                   help="preprocess preset for --image (none, unit, tf, caffe, torch, "
-                        "scale=S,offset=O; default none)")
+    p.add_argument("--preprocess", default="auto",
+                   help="preprocess preset for the sample image, given or synthetic, and the "
+                        "dataset's images (auto: the range the model expects, else [0,1]; none, "
+                        "unit, tf, caffe, torch, scale=S,offset=O; default auto)")
+    p.add_argument("--dataset", metavar="PATH",
+                   help="judge errors and top-1 agreement over a folder of images or an "
+                        ".npy / .npz (first axis = one input each) instead of the one image")
     p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (default 5)")
     p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads (default 1)")
     p.add_argument("--no-xnnpack", action="store_true",
@@ -48,11 +53,15 @@ def run(args) -> int:
     model = load_model_from_args(args)
     # the image fitted to the model (and the input policy's arrays for any other input): a
     # SampleInputs, so the table says which dims tfperf chose (dynamic H/W pinned to 224)
-    feed = sample_feed(model, args.image, preprocess=args.preprocess) if args.image else None
+    feed = sample_feed(model, args.image, preprocess=args.preprocess)  # --preprocess applies to
+    # the synthetic image too (issue 21)
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
     table = variants(model, feed, rows=rows, rounds=args.rounds, tflite_threads=args.threads,
                      use_xnnpack=not args.no_xnnpack,
-                     input_label=f"image {args.image}" if args.image else None)
+                     input_label=f"image {args.image}" if args.image else
+                     ("synthetic sample image" if "sample image" in feed.sources.values() else
+                      "synthetic"),
+                     dataset=args.dataset, preprocess=args.preprocess)
     print(dumps_json(table.to_dict()) if args.json else
           render_variants(table, width=shutil.get_terminal_size().columns))
     return 0

@@ -65,6 +65,14 @@ class VariantRow:
     top1_agreement: float | None       # fraction of rows whose argmax agrees (classifier outputs)
     error: str | None = None           # why the variant could not be built, run or timed
     worst_layers: tuple[LayerError, ...] = ()   # int8 only
+    # issue 21: over every judged input (the dataset, else the timed feed); errors and
+    # top1_agreement above are then over them too, None when the comparison was refused
+    p99_abs_err: float | None = None
+    mean_abs_err: float | None = None
+    worst_input: str | None = None
+    top1_agree_count: int | None = None
+    top1_rows: int | None = None
+    top1_ci: tuple[float, float] | None = None  # 95% Wilson interval of top1_agreement
 
     @property
     def ok(self) -> bool:
@@ -74,6 +82,7 @@ class VariantRow:
         data = dataclasses.asdict(self)
         data["round_medians_ms"] = list(self.round_medians_ms)
         data["worst_layers"] = [w.to_dict() for w in self.worst_layers]
+        data["top1_ci"] = list(self.top1_ci) if self.top1_ci is not None else None
         return data
 
     @classmethod
@@ -81,6 +90,7 @@ class VariantRow:
         kw = {f.name: data.get(f.name) for f in dataclasses.fields(cls)}
         kw["round_medians_ms"] = tuple(float(v) for v in data.get("round_medians_ms") or ())
         kw["worst_layers"] = tuple(LayerError.from_dict(w) for w in data.get("worst_layers") or ())
+        kw["top1_ci"] = tuple(kw["top1_ci"]) if kw.get("top1_ci") else None
         return cls(**kw)
 
 
@@ -98,6 +108,9 @@ class VariantTable:
     # the inputs every row ran on, as `timed_inputs.describe_inputs` words them: name, shape,
     # dtype, the dims tfperf chose, source (() in tables from before they were recorded)
     timed_inputs: tuple[dict, ...] = ()
+    dataset: str | None = None      # what the errors were judged on when not the timed feed
+    judged_inputs: int = 1
+    refused: str | None = None      # why no error is given: the source's outputs prove nothing
 
     def row(self, variant: str) -> VariantRow:
         """The row called `variant` (KeyError naming the rows there are)."""
@@ -116,7 +129,8 @@ class VariantTable:
         return {"model": self.model, "name": self.name, "inputs": self.inputs,
                 "source": self.source, "rounds": self.rounds, "fastest": self.fastest,
                 "notes": list(self.notes), "timed_inputs": [dict(i) for i in self.timed_inputs],
-                "variants": [r.to_dict() for r in self.rows]}
+                "variants": [r.to_dict() for r in self.rows], "dataset": self.dataset,
+                "judged_inputs": self.judged_inputs, "refused": self.refused}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "VariantTable":
@@ -124,7 +138,9 @@ class VariantTable:
                    source=data["source"], rounds=int(data["rounds"]),
                    rows=tuple(VariantRow.from_dict(r) for r in data["variants"]),
                    notes=tuple(data.get("notes") or ()),
-                   timed_inputs=tuple(dict(i) for i in data.get("timed_inputs") or ()))
+                   timed_inputs=tuple(dict(i) for i in data.get("timed_inputs") or ()),
+                   dataset=data.get("dataset"), judged_inputs=int(data.get("judged_inputs") or 1),
+                   refused=data.get("refused"))
 
 
 @dataclasses.dataclass
@@ -136,6 +152,7 @@ class _Built:
     size_bytes: int | None = None
     error: str | None = None
     worst_layers: tuple[LayerError, ...] = ()
+    run: Callable[[dict], Any] | None = None  # outputs for any feed (judged.judge)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -201,14 +218,18 @@ def _source_rows(fg, feed, wanted) -> list[_Built]:
 
         version = f"keras {keras.__version__}"
         size = _path_size(fg.source) if not fg.source.startswith("<") else None
-        x = [tf.convert_to_tensor(feed[s.name]) for s in fg.inputs]
-        x = x[0] if len(x) == 1 else x
+        def kx(f):
+            x = [tf.convert_to_tensor(f[s.name]) for s in fg.inputs]
+            return x[0] if len(x) == 1 else x
+        x = kx(feed)
         if "keras predict" in wanted:
             rows.append(_Built("keras predict", version, size_bytes=size,
-                               runner=lambda: km.predict(x, verbose=0)))
+                               runner=lambda: km.predict(x, verbose=0),
+                               run=lambda f: _as_list(km.predict(kx(f), verbose=0))))
         if "keras model(x)" in wanted:
             rows.append(_Built("keras model(x)", version, size_bytes=size,
-                               runner=lambda: _as_list(km(x, training=False))))
+                               runner=lambda: _as_list(km(x, training=False)),
+                               run=lambda f: _as_list(km(kx(f), training=False))))
     elif fg.kind == "saved_model" and "saved_model signature" in wanted:
         import tensorflow as tf
 
@@ -238,13 +259,14 @@ def _graph_rows(fg, feed, wanted, transforms, tf_version) -> list[_Built]:
     rows = []
     if "frozen graph" in wanted:
         rows.append(_Built("frozen graph", rt, runner=fg.make_callable(feed),
-                           size_bytes=_graph_size(fg)))
+                           size_bytes=_graph_size(fg), run=fg.run))
     optimized = None
     if "optimized graph" in wanted or "graph quantize_weights" in wanted:
         row = _Built("optimized graph", rt)
         try:
             optimized = optimize(fg, transforms, check_inputs=feed)
             row.runner, row.size_bytes = optimized.make_callable(feed), _graph_size(optimized)
+            row.run = optimized.run
         except Exception as exc:  # noqa: BLE001
             row.error = _error_text(exc)
         if "optimized graph" in wanted:
@@ -257,7 +279,7 @@ def _graph_rows(fg, feed, wanted, transforms, tf_version) -> list[_Built]:
                                              rtol=1e30, n_random=0)
             if report.dropped:
                 raise RuntimeError(report.steps[-1].reason or "quantize_weights was dropped")
-            row.runner, row.size_bytes = q.make_callable(feed), _graph_size(q)
+            row.runner, row.size_bytes, row.run = q.make_callable(feed), _graph_size(q), q.run
         except Exception as exc:  # noqa: BLE001
             row.error = _error_text(exc)
         rows.append(row)
@@ -278,7 +300,7 @@ def _tflite_rows(fg, feed, wanted, representative, threads, use_xnnpack, debug_l
                               else None, num_threads=threads, use_xnnpack=use_xnnpack)
             row.runtime = tflite_runtime_text(model.runtime_info())
             row.runner, row.size_bytes = model.runner(feed), model.size_bytes
-            row.outputs = model.run(feed)
+            row.outputs, row.run = model.run(feed), model.run
             if mode == "int8" and debug_layers:
                 data = check_representative(fg, representative, needed=True)
                 row.worst_layers = quantization_errors(fg, data, top=debug_layers)
@@ -320,7 +342,8 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
              representative=None, transforms=None, rounds: int = 5, min_time: float = 0.1,
              max_time: float = 0.3, warmup: int = 2, tflite_threads: int | None = 1,
              use_xnnpack: bool = True, debug_layers: int = 5,
-             input_label: str | None = None, lock_path: str | None = None) -> VariantTable:
+             input_label: str | None = None, lock_path: str | None = None,
+             dataset: Any = None, preprocess: Any = "auto") -> VariantTable:
     """Build every variant of `model`, time them interleaved, compare them with the source.
 
     Args:
@@ -339,6 +362,12 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
             one more conversion).
         input_label: how the table names `inputs` (e.g. the image path); default "given".
         lock_path: the xdist timing lock (`timing.timing_lock`) held while the rounds run.
+        dataset: judge errors and top-1 agreement over many inputs (issue 21): a folder of
+            images (fitted and preprocessed as the sample image, `preprocess`), an .npy / .npz
+            (first axis = one input each) or an iterable of feeds. Rows then give max / p99 /
+            mean error, `top1_agreement` over every input with `top1_ci` and `worst_input`.
+            Whatever is judged, a source whose outputs carry no information (saturated
+            softmax, constant, zero, NaN) leaves the errors None and says why (`refused`).
     Returns:
         VariantTable.
     Raises:
@@ -365,6 +394,7 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
         raise ConfigError(f"variants: {getattr(model, 'name', model)!r} is a TFLite model; the "
                           "table starts from a TensorFlow source (Keras, SavedModel, frozen graph) "
                           "and converts it. Pass the model it was converted from.")
+    from pytest_tfperf.equivalence.dataset import dataset_label
     from pytest_tfperf.inputs.described import describe_inputs
 
     fg = load(model)
@@ -412,18 +442,37 @@ def variants(model, inputs=None, *, rows: Sequence[str] | None = None,
     base = median(source)
     frozen = next((b for b in built if b.variant == "frozen graph"), None)
     base_frozen = median(frozen) if frozen is not None else None
+    judged, refused, n_judged = {}, None, 1
+    if source.run is not None:
+        from pytest_tfperf.edge.judged import judge
+
+        t1 = time.perf_counter()
+        judged, refused, n_judged = judge(fg, source.run, {b.variant: b.run for b in built
+                                                           if b.error is None}, feed, dataset,
+                                          preprocess)
+        if dataset is not None:
+            notes.append(f"errors judged on {n_judged} inputs in {time.perf_counter() - t1:.1f} s")
+        if refused:
+            notes.append(f"errors not given: the source's {refused} on the inputs judged, so any "
+                         "variant would match; feed inputs in the model's range or a dataset")
+    elif dataset is not None:
+        notes.append(f"{source.variant} cannot run a dataset: errors are on the timed feed")
     out = []
     for b in built:
         m = median(b)
         err, top1 = _compare(source.outputs, b.outputs) if b.error is None else (None, None)
+        extra = judged.get(b.variant, {})
+        err, top1 = extra.pop("max_abs_err", err), extra.pop("top1_agreement", top1)
         out.append(VariantRow(
             variant=b.variant, runtime=b.runtime, median_ms=m,
             round_medians_ms=tuple(medians.get(b.variant, ())) if b.error is None else (),
             speedup_vs_source=base / m if m and base else None,
             speedup_vs_frozen=base_frozen / m if m and base_frozen else None,
             size_bytes=b.size_bytes, max_abs_err=err, top1_agreement=top1, error=b.error,
-            worst_layers=b.worst_layers))
+            worst_layers=b.worst_layers, **extra))
     identity = getattr(fg, "identity", None)
     return VariantTable(model=str(identity if isinstance(identity, str) else fg.source),
                         name=fg.name, inputs=label, source=source.variant, rounds=rounds,
-                        rows=tuple(out), notes=tuple(notes), timed_inputs=timed)
+                        rows=tuple(out), notes=tuple(notes), timed_inputs=timed,
+                        dataset=None if dataset is None else dataset_label(dataset),
+                        judged_inputs=n_judged, refused=refused)

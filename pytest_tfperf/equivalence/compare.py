@@ -18,6 +18,7 @@ TensorFlow is never imported here: models are run through `Model.run` (any runti
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -26,7 +27,10 @@ import numpy as np
 
 from pytest_tfperf.errors import ConfigError, NotEquivalentError
 from pytest_tfperf.model import as_model
+from pytest_tfperf.equivalence.dataset import dataset_feeds, dataset_label
+from pytest_tfperf.equivalence.evidence import OutputEvidence, _judged, _Range
 from pytest_tfperf.equivalence.messages import _count, _g, _index, _message, _percent, _shape
+from pytest_tfperf.equivalence.stats import _value_stats
 from pytest_tfperf.equivalence.pairing import (_display_name, _input_pairing, _output_pairing, _resolve, _resolve_tolerances,
                       _tolerance_for, make_input_sets)
 
@@ -102,6 +106,17 @@ class OutputComparison:
     topk_disagree_rows: tuple[int, ...] = ()
     input_set: str = ""            # label of the input set the reported numbers come from
     input_set_index: int = 0
+    # over every input set (issue 21: a dataset); top1_agreement above is then over every row
+    dataset_inputs: int = 0
+    dataset_max_abs_error: float | None = None
+    dataset_p99_abs_error: float | None = None
+    dataset_mean_abs_error: float | None = None
+    worst_input: str | None = None          # the input set with the largest abs error
+    top1_agree_count: int | None = None
+    top1_rows: int | None = None
+    top1_ci: tuple[float, float] | None = None   # 95% Wilson interval of top1_agreement
+    top1_disagree_inputs: tuple[str, ...] = ()
+    information: str | None = None          # why the reference output proves nothing, if it does
 
     @property
     def is_classifier(self) -> bool:
@@ -132,6 +147,16 @@ class EquivalenceReport:
     input_sets: tuple[str, ...] = ()
     pairing: str = "name"          # "name", "map", "position" or a mix joined with "+"
     notes: tuple[str, ...] = ()
+    dataset: str | None = None     # the dataset the input sets came from (issue 21)
+    min_top1_agreement: float | None = None
+    inputs_range: str = ""         # min and max of the values fed, e.g. "[0, 1]"
+
+    @property
+    def top1_agreement(self) -> float | None:
+        """The lowest top-1 agreement of the classifier-like outputs over every input (None
+        without one)."""
+        rates = [o.top1_agreement for o in self.outputs if o.top1_agreement is not None]
+        return min(rates) if rates else None
 
     @property
     def failures(self) -> tuple[OutputComparison, ...]:
@@ -145,6 +170,10 @@ class EquivalenceReport:
         if self.mode == "quantile":
             tol += f" quantile={_g(self.quantile)}"
         sets = _count(self.n_inputs, "input set")
+        if self.dataset:
+            sets += f" from dataset {self.dataset}"
+        if self.inputs_range:
+            sets += f", values {self.inputs_range}"
         head = (f"{self.reference} vs {self.candidate}: {verdict} (mode {self.mode}, {tol}, "
                 f"{sets})")
         if not self.passed:
@@ -158,6 +187,7 @@ class EquivalenceReport:
         data = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if f.name != "outputs"}
         data["outputs"] = [o.to_dict() for o in self.outputs]
+        data["top1_agreement"] = _jsonable(self.top1_agreement)
         return data
 
 
@@ -281,74 +311,14 @@ def compare_arrays(reference: Any, candidate: Any, *, name: str = "array",
 
 
 
-def _value_stats(ref: np.ndarray, cand: np.ndarray, atol: float, rtol: float,
-                 quantile: float) -> dict:
-    """Error statistics of two same-shape numeric arrays (float64 / complex128 arithmetic)."""
-    wide = np.complex128 if "c" in (ref.dtype.kind, cand.dtype.kind) else np.float64
-    r = ref.astype(wide)
-    c = cand.astype(wide)
-    r_fin, c_fin = np.isfinite(r), np.isfinite(c)
-    both = r_fin & c_fin
-    # same non-finite value in both (NaN/NaN or +Inf/+Inf) is equal; anything else is a mismatch
-    same_nonfinite = ~r_fin & ~c_fin & ((np.isnan(r) & np.isnan(c)) | (r == c))
-    nonfinite_bad = ~both & ~same_nonfinite
-    n_nonfinite = int(np.count_nonzero(nonfinite_bad))
-    out: dict[str, Any] = {"nonfinite_mismatches": n_nonfinite, "max_abs_error": 0.0,
-                           "max_rel_error": 0.0, "mean_abs_error": 0.0, "median_abs_error": 0.0,
-                           "quantile_abs_error": 0.0}
-    if n_nonfinite:
-        first = tuple(int(i) for i in np.argwhere(nonfinite_bad)[0])
-        out.update(nonfinite_index=first, nonfinite_reference=_scalar(ref[first]),
-                   nonfinite_candidate=_scalar(cand[first]))
-
-    abs_err = np.zeros(r.shape, np.float64)
-    abs_err[both] = np.abs(c[both] - r[both])
-    ref_mag = np.abs(r)
-    rel_err = np.zeros(r.shape, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        nz = both & (abs_err > 0)
-        rel_err[nz] = abs_err[nz] / ref_mag[nz]  # inf where the reference is exactly 0
-    beyond = both & (abs_err > atol) & (abs_err > rtol * np.where(both, ref_mag, 0.0))
-    n_bad = int(np.count_nonzero(beyond)) + n_nonfinite
-    finite_abs = abs_err[both]
-    out.update(n_mismatched=n_bad, mismatch_percent=_percent(n_bad, ref.size))
-    if finite_abs.size:
-        worst = np.unravel_index(int(np.argmax(np.where(both, abs_err, -1.0))), r.shape)
-        worst = tuple(int(i) for i in worst)
-        max_abs = float(finite_abs.max())
-        max_rel = float(rel_err[both].max())
-        out.update(max_abs_error=max_abs, max_rel_error=max_rel,
-                   mean_abs_error=float(finite_abs.mean()),
-                   median_abs_error=float(np.median(finite_abs)),
-                   quantile_abs_error=float(np.quantile(finite_abs, quantile)),
-                   worst_index=worst, worst_reference=_scalar(ref[worst]),
-                   worst_candidate=_scalar(cand[worst]), min_atol=max_abs, min_rtol=max_rel,
-                   cosine_similarity=_cosine(r[both], c[both]))
-    return out
-
-
-def _scalar(x: Any) -> float:
-    x = np.asarray(x)
-    return float(np.abs(x)) if x.dtype.kind == "c" else float(x)
-
-
-def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na == 0 and nb == 0:
-        return 1.0
-    if na == 0 or nb == 0:
-        return 0.0
-    return float(np.real(np.vdot(a, b)) / (na * nb))
-
-
-
-
 def compare_models(reference: Any, candidate: Any, inputs: Any = None, *, atol: float = 1e-5,
                    rtol: float = 1e-4, mode: str = "elemwise", quantile: float = 0.99,
                    tolerances: Mapping[str, Mapping[str, Any]] | None = None,
                    output_map: Mapping[str, str] | None = None,
                    input_map: Mapping[str, str] | None = None, n_random: int = 0, seed: int = 0,
-                   top_k: int | None = None, inputs_label: str | None = None) -> EquivalenceReport:
+                   top_k: int | None = None, inputs_label: str | None = None,
+                   dataset: Any = None, min_top1_agreement: float | None = None,
+                   allow_degenerate: bool = False, preprocess: Any = "auto") -> EquivalenceReport:
     """Run both models on the same input sets and compare every output; never raises on mismatch.
 
     Same arguments as `assert_equivalent`. Returns the `EquivalenceReport`.
@@ -356,6 +326,10 @@ def compare_models(reference: Any, candidate: Any, inputs: Any = None, *, atol: 
     _check_tolerances(atol, rtol, mode, quantile, "assert_equivalent")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ConfigError(f"top_k must be an int >= 1 or None. Received: top_k={top_k!r}")
+    if min_top1_agreement is not None and (isinstance(min_top1_agreement, bool) or not isinstance(
+            min_top1_agreement, (int, float)) or not 0 <= min_top1_agreement <= 1):
+        raise ConfigError("min_top1_agreement must be a fraction in [0, 1], e.g. 0.99. "
+                          f"Received: min_top1_agreement={min_top1_agreement!r}")
     ref = as_model(reference)
     cand = as_model(candidate)
     ref_label, cand_label = _display_name(ref), _display_name(cand)
@@ -376,9 +350,18 @@ def compare_models(reference: Any, candidate: Any, inputs: Any = None, *, atol: 
         tols[r] = t
 
     in_pairs = _input_pairing(ref, cand, input_map)
-    sets = make_input_sets(ref, inputs, n_random=n_random, seed=seed, inputs_label=inputs_label)
+    sets: Any = []
+    if dataset is None or inputs is not None or n_random:
+        sets = make_input_sets(ref, inputs, n_random=n_random, seed=seed, inputs_label=inputs_label)
+    if dataset is not None:
+        sets = itertools.chain(sets, dataset_feeds(ref, dataset, preprocess=preprocess))
     worst: dict[str, OutputComparison] = {}
+    evidence = {r: OutputEvidence(r) for r, _ in pairs}
+    labels: list[str] = []
+    seen = _Range()
     for index, (label, feed) in enumerate(sets):
+        labels.append(label)
+        seen.add(feed)
         ref_out = dict(zip(ref_names, ref.run(feed)))
         cand_feed = {}
         for key, value in feed.items():
@@ -392,10 +375,25 @@ def compare_models(reference: Any, candidate: Any, inputs: Any = None, *, atol: 
                                   atol=t["atol"], rtol=t["rtol"], mode=t["mode"],
                                   quantile=t["quantile"], top_k=top_k, input_set=label,
                                   input_set_index=index)
+            evidence[r].see_reference(ref_out[r])
+            evidence[r].add(label, ref_out[r], cand_out[c])
             if r not in worst or _badness(comp) > _badness(worst[r]):
                 worst[r] = comp
-
-    outputs = [worst[r] for r, _ in pairs]
+    if not labels:
+        raise ConfigError(f"dataset {dataset_label(dataset)!r} gave no inputs: an equivalence check "
+                          "over nothing proves nothing.")
+    if len(labels) == 1 and not allow_degenerate:  # one input cannot show a constant output:
+        # run the reference once more on a seeded random input in the same value range
+        probe = make_input_sets(ref, inputs, n_random=1, seed=seed + 7919)[-1][1]
+        for r, value in zip(ref_names, ref.run(probe)):
+            if r in evidence:
+                evidence[r].see_reference(value)
+    outputs = [_judged(worst[r], evidence[r], allow_degenerate, min_top1_agreement, seen.text())
+               for r, _ in pairs]
+    if min_top1_agreement is not None and not any(o.top1_agreement is not None for o in outputs):
+        raise ConfigError(f"min_top1_agreement={min_top1_agreement!r}: no output of {ref_label} is "
+                          "classifier-like ([batch, classes] floats), so top-1 agreement cannot be "
+                          "measured; drop min_top1_agreement or compare a classifier output.")
     total = (f"reference has {_count(len(ref_names), 'output')}, candidate has "
              f"{len(cand_names)}")
     outputs += [OutputComparison(name=r, candidate_name=None, passed=False, failure="missing",
@@ -409,11 +407,11 @@ def compare_models(reference: Any, candidate: Any, inputs: Any = None, *, atol: 
                 for c in rest_c]
     return EquivalenceReport(
         reference=ref_label, candidate=cand_label, mode=mode, atol=float(atol), rtol=float(rtol),
-        n_inputs=len(sets), outputs=tuple(outputs), passed=all(o.passed for o in outputs),
-        quantile=float(quantile), top_k=top_k, seed=seed, input_sets=tuple(s[0] for s in sets),
-        pairing=pairing, notes=tuple(notes))
-
-
+        n_inputs=len(labels), outputs=tuple(outputs), passed=all(o.passed for o in outputs),
+        quantile=float(quantile), top_k=top_k, seed=seed,
+        input_sets=tuple(labels[:1000]), pairing=pairing, notes=tuple(notes),
+        dataset=None if dataset is None else dataset_label(dataset),
+        min_top1_agreement=min_top1_agreement, inputs_range=seen.text())
 
 
 def _badness(o: OutputComparison) -> tuple:
@@ -428,7 +426,9 @@ def assert_equivalent(reference: Any, candidate: Any, inputs: Any = None, *, ato
                       output_map: Mapping[str, str] | None = None,
                       input_map: Mapping[str, str] | None = None, n_random: int = 0,
                       seed: int = 0, top_k: int | None = None,
-                      inputs_label: str | None = None) -> EquivalenceReport:
+                      inputs_label: str | None = None, dataset: Any = None,
+                      min_top1_agreement: float | None = None, allow_degenerate: bool = False,
+                      preprocess: Any = "auto") -> EquivalenceReport:
     """Assert that `candidate` computes the same outputs as `reference` (seed 001, rule 2).
 
     Args:
@@ -453,11 +453,24 @@ def assert_equivalent(reference: Any, candidate: Any, inputs: Any = None, *, ato
             (top-1 is always checked for them).
         inputs_label: what the report calls the `inputs` set (default "given"), e.g.
             "synthetic image" when the caller made the input up.
+        dataset: many inputs (issue 21): a folder of images (decoded, resized and preprocessed
+            as the sample image is, `preprocess`), an .npy / .npz (first axis = one input each)
+            or an iterable of feeds (a `tf.data.Dataset` too). Each output then reports its
+            error distribution (`dataset_max/p99/mean_abs_error`), top-1 agreement over every
+            input (`top1_agreement`, `top1_ci` 95% Wilson) and `worst_input`. With a dataset
+            and no `inputs`, only the dataset is compared.
+        min_top1_agreement: fail when the top-1 agreement of a classifier-like output is below
+            this fraction ("top-1 agrees on 30 of 40 inputs").
+        allow_degenerate: compare even when a reference output carries no information on the
+            inputs (constant across inputs, saturated softmax, all zero / NaN); by default such
+            a comparison fails (`failure="degenerate"`): it would pass whatever the candidate.
+        preprocess: how dataset images are preprocessed ("auto": the model's range).
     Returns:
         the passing `EquivalenceReport`.
     Raises:
         NotEquivalentError: (an AssertionError) an output differs, or shapes, dtypes or output
-            counts differ; `.report` holds the report.
+            counts differ, or an output proves nothing (degenerate), or top-1 agreement is
+            below `min_top1_agreement`; `.report` holds the report.
         InputError / NodeNotFoundError / ConfigError: bad inputs, names or arguments.
     Example:
         >>> report = assert_equivalent(frozen, optimized, sample_image, n_random=3)
@@ -465,7 +478,9 @@ def assert_equivalent(reference: Any, candidate: Any, inputs: Any = None, *, ato
     report = compare_models(reference, candidate, inputs, atol=atol, rtol=rtol, mode=mode,
                             quantile=quantile, tolerances=tolerances, output_map=output_map,
                             input_map=input_map, n_random=n_random, seed=seed, top_k=top_k,
-                            inputs_label=inputs_label)
+                            inputs_label=inputs_label, dataset=dataset,
+                            min_top1_agreement=min_top1_agreement,
+                            allow_degenerate=allow_degenerate, preprocess=preprocess)
     if not report.passed:
         raise NotEquivalentError(report)
     return report

@@ -142,3 +142,43 @@ def _topk_text(k: int, agreement: float, rows: tuple[int, ...], shape) -> str:
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
+
+
+# --------------------------------------------------------------------------------------------
+# evidence over many inputs (issue 21)
+
+
+def top1_text(o: Any) -> str:
+    """'top-1 agrees on 30 of 40 inputs (75%, 95% CI 60-86%)' ("rows" for batched inputs)."""
+    if o.top1_agree_count is None or not o.top1_rows:
+        return ""
+    unit = "inputs" if o.top1_rows == o.dataset_inputs else "rows"
+    low, high = o.top1_ci or (0.0, 1.0)
+    return (f"top-1 agrees on {o.top1_agree_count} of {o.top1_rows} {unit} "
+            f"({100 * o.top1_agreement:.4g}%, 95% CI {100 * low:.3g}-{100 * high:.3g}%)")
+
+
+def evidence_text(o: Any) -> str:
+    """Over several input sets: the error distribution, top-1 agreement and the worst input."""
+    if o.dataset_inputs < 2:
+        return ""
+    parts = []
+    if o.dataset_max_abs_error is not None:
+        parts.append(f"over {o.dataset_inputs} inputs abs err max {_e(o.dataset_max_abs_error)} "
+                     f"p99 {_e(o.dataset_p99_abs_error)} mean {_e(o.dataset_mean_abs_error)}")
+    top1 = top1_text(o)
+    if top1:
+        parts.append(top1)
+    if o.worst_input:
+        parts.append(f"worst input {o.worst_input}")
+    return "; ".join(parts)
+
+
+def refused_message(o: Any, problem: str, fed: str) -> str:
+    """Why a comparison was refused: the output, what it saw, the likely cause and the fix."""
+    values = f" (values fed {fed})" if fed else ""
+    return (f"output {o.name}: comparison refused, it would prove nothing: the reference output is "
+            f"{problem}, so it carries no information on the inputs used{values}. Likely cause: "
+            "inputs outside the range the model expects (e.g. pixels 0..255 for a model that "
+            "takes [0, 1]). Feed inputs in its range (tfperf_preprocess = auto / unit / tf, a "
+            "dataset of real images) or pass allow_degenerate=True to compare anyway")

@@ -28,7 +28,7 @@ import numpy as np
 from pytest_tfperf.model import graphs
 from pytest_tfperf.inputs.policy import choose_shape, describe_guesses
 
-__all__ = ["describe", "describe_inputs", "input_text", "inputs_text"]
+__all__ = ["describe", "describe_inputs", "input_text", "inputs_text", "range_legend"]
 
 MISSING = "-"
 
@@ -44,17 +44,20 @@ def describe_inputs(model: Any, inputs: Any, *, generated: bool = False,
             `SampleInputs` says itself which dims were guessed and where each array came from.
         generated: True when tfperf made `inputs` itself (the sample image, synthetic feeds).
         samples: sample images tfperf handed out for `model` (the `sample_image` fixture):
-            an input whose first item equals one of them counts as generated.
+            an input whose first item equals one of them counts as generated; an item may be
+            `(image, range words)` (issue 21: the value range chosen for it).
 
     Returns:
         One dict per input: `name` (tensor name, or "input", "input1"... without a model),
         `shape` (list of ints), `dtype` (numpy name; "string" for text), `guessed` (dims tfperf
-        chose), `source` ("given", "sample image" or "synthetic").
+        chose), `source` ("given", "sample image" or "synthetic"), and `range` (the value
+        range tfperf chose for a sample image, e.g. "pixels/255 [0,1]: the graph gives no input
+        range") when it chose one.
     """
     feeds = _named_arrays(model, inputs)
     specs = {s.name: s for s in (*getattr(model, "inputs", ()), *getattr(model, "defaults", ()))}
     policy = inputs if hasattr(inputs, "sources") and hasattr(inputs, "guessed") else None
-    samples = tuple(samples)
+    pairs = [s if isinstance(s, tuple) else (s, None) for s in samples]
     out = []
     for name, value in feeds.items():
         shape = _shape(value)
@@ -62,15 +65,21 @@ def describe_inputs(model: Any, inputs: Any, *, generated: bool = False,
             key = next((k for k in policy if graphs.tensor_name(str(k)) == graphs.tensor_name(name)), name)
             source = policy.sources.get(key, "given")
             guessed = sorted(i for i, (_, why) in policy.guessed.get(key, {}).items() if why != "batch")
+            chosen = getattr(policy, "ranges", {}).get(key)
         else:
             declared = getattr(specs.get(name), "shape", None)
             dynamic = ([i for i, d in enumerate(declared) if d is None and i > 0]
                        if declared is not None and shape is not None and len(declared) == len(shape) else [])
-            sample = any(_same_image(value, s) for s in samples)
+            match = next((p for p in pairs if _same_image(value, p[0])), None)
+            sample = match is not None
+            chosen = match[1] if match is not None else None
             source = "sample image" if sample else "synthetic" if generated else "given"
             guessed = dynamic if generated or (dynamic and sample) else []
-        out.append({"name": name, "shape": shape, "dtype": _dtype(value), "guessed": guessed,
-                    "source": source})
+        item = {"name": name, "shape": shape, "dtype": _dtype(value), "guessed": guessed,
+                "source": source}
+        if chosen:
+            item["range"] = chosen
+        out.append(item)
     return tuple(out)
 
 
@@ -112,6 +121,8 @@ def input_text(described: Mapping[str, Any], *, with_name: bool = False, mark: s
         return f"{head}{shape_text}{mark} {dtype}"
     source = described.get("source")
     extra = ([source] if with_source and source not in (None, "given") else []) + notes
+    if described.get("range"):  # issue 21: the value range tfperf chose is always said
+        extra.append(str(described["range"]).split(":")[0])
     return f"{head}{shape_text} {dtype}" + (f" ({'; '.join(extra)})" if extra else "")
 
 
@@ -139,6 +150,19 @@ def describe(arrays: Any, model: Any = None) -> str:
     if arrays is None:
         return "no inputs"
     return inputs_text(describe_inputs(model, arrays), with_source=True, sep=", ")
+
+
+def range_legend(inputs_lists: Iterable[Any]) -> str | None:
+    """'sample image values: pixels/255 [0,1] (the graph gives no input range ...)': the value
+    ranges tfperf chose for the images it fed (issue 21), for the note under a table; None
+    when it chose none."""
+    seen = sorted({str(i["range"]) for inputs in inputs_lists for i in inputs or []
+                   if isinstance(i, Mapping) and i.get("range")})
+    if not seen:
+        return None
+    return "sample image values: " + "; ".join(
+        f"{text.partition(':')[0]} ({text.partition(':')[2].strip()})" if ":" in text else text
+        for text in seen)
 
 
 # -- internals --------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Seed 000 read a photo with OpenCV, resized it to the input size and added a batch dimension;
 seed 001 preprocessed with `(x - 127.5) * 0.0078125`. Here TensorFlow decodes (jpeg/png/bmp/gif,
 no OpenCV), `fit_image` resizes and matches channels and dtype, and `preprocess` applies one of
-the `tfperf_preprocess` presets. Without a path, `synthetic_image` (inputs.py) gives the same
+the `tfperf_preprocess` presets ("auto", the default, picks the range the model expects:
+`inputs.ranges`). Without a path, `synthetic_image` (inputs.py) gives the same
 bytes every run. `sample_feed` feeds a whole model: the sample image to its image input, the input
 policy's arrays (`inputs.sample_inputs`) to the others.
 
@@ -202,14 +203,17 @@ def _shape_text(shape) -> str:
 
 
 def sample_image_for(frozen_graph, path: str | os.PathLike | None = None,
-                     preprocess: str | Preprocess = "none", input_name: str | None = None,
+                     preprocess: str | Preprocess = "auto", input_name: str | None = None,
                      seed: int = 0) -> np.ndarray:
     """The sample image fitted to a model's image input: `[1, H, W, C]`, preprocessed.
 
     Args:
         frozen_graph: a `FrozenGraph` (anything with `.inputs`, a tuple of `TensorSpec`).
         path: a jpeg/png/bmp/gif file; None for `synthetic_image(H, W, C, seed)`.
-        preprocess: a `tfperf_preprocess` value (see `preprocess`).
+        preprocess: a `tfperf_preprocess` value (see `preprocess`); "auto" (default) puts the
+            pixels in the range the model expects (`inputs.ranges.resolve_preprocess`: the
+            graph's Rescaling / Normalization prologue or a TFLite input's quantization, else
+            [0, 1]).
         input_name: which input to fit; default the first rank-4 input.
         seed: seed of the synthetic image.
     Returns:
@@ -219,24 +223,37 @@ def sample_image_for(frozen_graph, path: str | os.PathLike | None = None,
         ImageError: no rank-4 input, bad image file; ConfigError: bad preprocess value, or a
         preprocess other than "none" for an integer (e.g. uint8) input.
     """
-    spec = image_input(frozen_graph, input_name)
-    prep = parse_preprocess(preprocess)
+    return fitted_sample_image(frozen_graph, path, preprocess, input_name, seed)[0]
+
+
+def fitted_sample_image(model, path=None, preprocess: str | Preprocess = "auto",
+                        input_name: str | None = None, seed: int = 0,
+                        image: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """`sample_image_for` and the words naming the value range chosen ("pixels/255 [0,1]: the
+    graph gives no input range"); `image` ([H, W, C] pixels) replaces the file / synthetic one."""
+    from pytest_tfperf.inputs.ranges import describe_preprocess, resolve_preprocess
+
+    spec = image_input(model, input_name)
     h, w, c = _target_hwc(spec.shape)
-    image = load_image(path) if path is not None else synthetic_image(h, w, c, seed=seed)
+    synthetic = path is None and image is None
+    if image is None:
+        image = load_image(path) if path is not None else synthetic_image(h, w, c, seed=seed)
+    prep, why = resolve_preprocess(model, spec, preprocess, synthetic=synthetic)
     dtype = np.dtype(spec.dtype) if spec.dtype not in ("bfloat16", "unknown") else np.dtype("float32")
     if getattr(spec, "quantization", None) is not None and np.issubdtype(dtype, np.integer):
         dtype = np.dtype("float32")  # a quantized (int8 TFLite) input takes the float image:
         # the model's runner quantizes it with the input's own scale and zero point
     if np.issubdtype(dtype, np.integer):
-        if prep.name != "none":
+        if parse_preprocess(preprocess or "auto").name not in ("none", "auto"):
             raise ConfigError(f"tfperf_preprocess={_text(prep)!r} makes float values, but input "
                               f"{spec.name!r} is {spec.dtype}: set tfperf_preprocess = none for "
                               "models that take raw pixels.")
-        return _batch(fit_image(image, spec.shape, spec.dtype), spec.shape)
+        why = f"{describe_preprocess(Preprocess('none'))}: {spec.dtype} input"
+        return _batch(fit_image(image, spec.shape, spec.dtype), spec.shape), why
     if not np.issubdtype(dtype, np.floating):
         raise ImageError(f"input {spec.name!r} is {spec.dtype}, not a pixel type (float or integer).")
     fitted = fit_image(image, spec.shape, "float32")
-    return _batch(np.ascontiguousarray(_apply(prep, fitted), dtype=dtype), spec.shape)
+    return _batch(np.ascontiguousarray(_apply(prep, fitted), dtype=dtype), spec.shape), why
 
 
 def _batch(x: np.ndarray, shape) -> np.ndarray:
@@ -249,15 +266,16 @@ def _text(prep: Preprocess) -> str:
     return prep.name if prep.name != "scale" else f"scale={prep.scale:g},offset={prep.offset:g}"
 
 
-def sample_feed(model, path: str | os.PathLike | None = None, preprocess: str | Preprocess = "none",
-                *, image: np.ndarray | None = None, seed: int = 0):
+def sample_feed(model, path: str | os.PathLike | None = None, preprocess: str | Preprocess = "auto",
+                *, image: np.ndarray | None = None, seed: int = 0, image_range: str | None = None):
     """Inputs for a model nobody gave inputs for: the sample image for its image input (`image`,
     else `sample_image_for(model, path, preprocess)`), the input policy's arrays for every other
     input (`inputs.sample_inputs`); a model with no image input gets the policy's arrays only.
 
     Returns:
         `inputs.SampleInputs` ({tensor name: array}; `sources` says "sample image" / "synthetic",
-        `guessed` which dims were chosen, e.g. unknown H/W pinned to 224).
+        `guessed` which dims were chosen, e.g. unknown H/W pinned to 224, `ranges` the value
+        range chosen for the image, `image_range` when the caller fitted `image`).
     Raises:
         ImageError: `path` or `image` given for a model without an image input, or a bad file.
     """
@@ -268,9 +286,11 @@ def sample_feed(model, path: str | os.PathLike | None = None, preprocess: str | 
             raise
         return sample_inputs(model, seed=seed)
     if image is None:
-        image = sample_image_for(model, path=path, preprocess=preprocess, input_name=spec.name, seed=seed)
+        image, image_range = fitted_sample_image(model, path, preprocess, spec.name, seed)
     feed = sample_inputs(model, seed=seed, given={spec.name: image}, given_source="sample image")
     _shape, guessed = choose_shape(spec.shape, name=spec.name)
     if guessed:
         feed.guessed[spec.name] = guessed
+    if image_range:
+        feed.ranges[spec.name] = image_range
     return feed

@@ -86,18 +86,22 @@ class SampleInputs(dict):
         sources: tensor name -> "given", "sample image" or "synthetic".
         guessed: tensor name -> {dim index: (value, "batch" | "H/W" | "channels" | "sequence
             length" | "dim N")} for every dim the policy chose.
+        ranges: tensor name -> the value range chosen for a sample image, in words
+            ("pixels/255 [0,1]: the graph gives no input range"; `inputs.ranges`).
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray] = (), *, sources: Mapping[str, str] | None = None,
-                 guessed: Mapping[str, Mapping[int, tuple[int, str]]] | None = None) -> None:
+                 guessed: Mapping[str, Mapping[int, tuple[int, str]]] | None = None,
+                 ranges: Mapping[str, str] | None = None) -> None:
         super().__init__(arrays)
         self.sources = dict(sources or {})
         self.guessed = {k: dict(v) for k, v in (guessed or {}).items()}
+        self.ranges = dict(ranges or {})  # tensor name -> the image value range chosen, in words
 
     def copy(self) -> SampleInputs:
         """A copy with copied arrays and the same records."""
         return SampleInputs({k: np.array(v, copy=True) for k, v in self.items()},
-                            sources=self.sources, guessed=self.guessed)
+                            sources=self.sources, guessed=self.guessed, ranges=self.ranges)
 
     @property
     def notes(self) -> tuple[str, ...]:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from pytest_tfperf.errors import ConfigError
 
-PRESETS = ("none", "unit", "tf", "caffe", "torch")
-_PRESET_HELP = "use one of none, unit, tf, caffe, torch, or scale=S,offset=O (e.g. scale=0.00392,offset=0)"
+PRESETS = ("auto", "none", "unit", "tf", "caffe", "torch")
+_PRESET_HELP = "use one of auto, none, unit, tf, caffe, torch, or scale=S,offset=O (e.g. scale=0.00392,offset=0)"
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ def parse_preprocess(text: str | Preprocess | None) -> Preprocess:
     """Parse a `tfperf_preprocess` value.
 
     Args:
-        text: "none", "unit", "tf", "caffe", "torch", or "scale=S,offset=O" (either part optional);
-            None or "" mean "none".
+        text: "auto" (the range the model expects, `inputs.ranges`), "none", "unit", "tf",
+            "caffe", "torch", or "scale=S,offset=O" (either part optional); None or "" mean "none".
     Returns:
         a `Preprocess`.
     Raises:

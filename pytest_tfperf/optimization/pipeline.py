@@ -13,6 +13,7 @@ from here and `measure_interleaved` from `interleaved.py`.
 from __future__ import annotations
 
 import collections
+import hashlib
 import dataclasses
 import os
 import re
@@ -345,8 +346,12 @@ def optimize_with_report(model, transforms: Any = None, *, inputs=None, outputs=
         ops_before=op_histogram(frozen.graph_def), ops_after=op_histogram(graph_def),
         atol=float(atol), rtol=float(rtol), input_sets=tuple(label for label, _ in sets),
         max_abs_error=float(final_err))
-    # its own name, so reports, verdicts and baselines never mix it up with the original
-    return frozen.with_graph_def(graph_def, name=f"{frozen.name} (optimized)"), report
+    # its own name and identity (issue 21: the same identity made the original's rows read
+    # "(optimized)"), so reports, verdicts and baselines never mix it up with the original;
+    # the graph's digest tells optimizations with different transforms apart
+    digest = hashlib.sha1(graph_def.SerializeToString(deterministic=True)).hexdigest()[:12]
+    return frozen.with_graph_def(graph_def, name=f"{frozen.name} (optimized)",
+                                 identity=f"{frozen.identity}#optimized-{digest}"), report
 
 
 def _short(text: str, limit: int = 400) -> str:

@@ -48,6 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-tfperf: {exc}") from None
     session = TfperfSession(settings)
     config.stash[_SESSION_KEY] = session
+    from pytest_tfperf.plugin.outcomes import OutcomeTagger  # xfail / rerun / error on the records
+
+    config.pluginmanager.register(OutcomeTagger(session), "tfperf-outcomes")
     if settings.compare or settings.compare_fail or settings.history:
         try:
             session.prepare_compare()
@@ -151,6 +154,13 @@ def pytest_runtest_call(item: pytest.Item):
     __tracebackhide__ = True  # a budget failure shows its message, not the plugin's frames
     session = _session(item.config)
     recorder = item.stash.get(_RECORDER_KEY, None)
+    stand_in = None
+    if "benchmark" in getattr(item, "funcargs", {}):  # a disabled pytest-benchmark: tfperf times it
+        from pytest_tfperf.plugin.benchmark_fallback import wrap
+
+        stand_in = wrap(item, lambda: _recorder_of(item, session))
+        if stand_in is not None:
+            recorder = item.stash[_RECORDER_KEY]
     try:
         try:
             result = yield
@@ -164,8 +174,19 @@ def pytest_runtest_call(item: pytest.Item):
             raise BudgetExceeded(failure)
         return result
     finally:
+        if stand_in is not None:  # pytest-benchmark's own hooks want their fixture back
+            item.funcargs["benchmark"] = stand_in.fixture
         if recorder is not None:  # items live until the session ends; their models need not
             del item.stash[_RECORDER_KEY]
+
+
+def _recorder_of(item: pytest.Item, session):
+    """The test's recorder (the `tfperf` fixture's), made when the test did not ask for it."""
+    if item.stash.get(_RECORDER_KEY, None) is None:
+        from pytest_tfperf.plugin.recorder import TfperfRecorder
+
+        item.stash[_RECORDER_KEY] = TfperfRecorder(session, item)
+    return item.stash[_RECORDER_KEY]
 
 
 @pytest.hookimpl(wrapper=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pytest_tfperf.errors import ConfigError
 
-PREPROCESS_DEFAULT = "none"
+PREPROCESS_DEFAULT = "auto"
 
 __all__ = ["OPTIONS", "Option", "Settings", "check_output_path", "parse_input_shape",
            "parse_shape_items", "settings_from_config"]
@@ -93,8 +93,11 @@ OPTIONS: tuple[Option, ...] = (
            ini="tfperf_input_shape", kind="shape"),
     Option("sample_image", "image file for the sample_image fixture (jpeg/png/bmp/gif)",
            ini="tfperf_sample_image"),
-    Option("preprocess", "sample image preprocessing: none, unit, tf, caffe, torch or 'scale=S,offset=O'",
+    Option("preprocess", "sample image preprocessing: auto (the range the model expects; default), "
+           "none, unit, tf, caffe, torch or 'scale=S,offset=O'",
            ini="tfperf_preprocess"),
+    Option("dataset", "folder of images (or .npy/.npz) for equivalence checks over many inputs "
+           "(the tfperf_dataset fixture)", ini="tfperf_dataset"),
     Option("blocks", "timing blocks per measurement (default 8; comparisons replicate on them)",
            ini="tfperf_blocks", kind="int", minimum=1),
     Option("fresh_blocks", "true: time each block on a fresh TF session (sharing the minimum time)",
@@ -166,6 +169,7 @@ class Settings:
     lock_path: str | None = None
     clock: str = "auto"
     history: str | None = None  # --tfperf-history / ini tfperf_history: the run store
+    dataset: str | None = None  # ini tfperf_dataset: a folder of images (relative to the inifile)
 
     @property
     def reporting(self) -> bool:

@@ -5,6 +5,7 @@ so budget markers can be checked at the end of the test and the session report c
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -49,22 +50,26 @@ class TfperfRecorder:
 
     def measure(self, target, inputs=None, *, batch: int | None = None, name: str | None = None,
                 warmup: int | None = None, min_time: float | None = None,
-                max_time: float | None = None, min_runs: int | None = None):
+                max_time: float | None = None, min_runs: int | None = None, model=None, fed=None):
         """Time `target` (any Model, `(tf_session, fetches)`, keras.Model, tf.function, callable).
 
         Warm-up, adaptive sampling until the statistic is precise enough or clearly on one side
         of this test's `latency_budget`; ini/option timing defaults apply unless overridden here.
         A Model measured with no `inputs` runs on its sample image, and inputs that are not
-        images on the input policy's arrays (`default_inputs`).
+        images on the input policy's arrays (`default_inputs`). A plain callable's row names
+        `model` (a Model, or words) and `fed` (the arrays the callable feeds it) when given,
+        e.g. ``measure(lambda: km.predict(x), name="keras predict", model=frozen_graph, fed=x)``;
+        else the model column says "callable <name>".
 
         Returns:
             LatencyStats (median_ms, p90_ms, fps, 95% CIs, raw samples...).
         """
         return self._take(target, inputs, batch=batch, name=name, overrides=dict(
-            warmup=warmup, min_time=min_time, max_time=max_time, min_runs=min_runs)).stats
+            warmup=warmup, min_time=min_time, max_time=max_time, min_runs=min_runs),
+            model=model, fed=fed).stats
 
     def _take(self, target, inputs=None, *, batch: int | None = None, name: str | None = None,
-             overrides: dict | None = None):
+             overrides: dict | None = None, model=None, fed=None):
         """`measure`, returning the whole `measurement.Measurement` (stats, resolved budget,
         settings, described inputs); the gate's declarative measurement uses it."""
         from pytest_tfperf.plugin.measurement import take
@@ -75,6 +80,8 @@ class TfperfRecorder:
             inputs, generated = self.default_inputs(fg), True
         measured = take(self._session, self._item, target, inputs, model=fg, generated=generated,
                         batch=batch, name=name, overrides=overrides, describe=self._described_inputs)
+        if fg is None and (model is not None or fed is not None or not measured.model_name):
+            measured = self._named(measured, target, inputs, model, fed)  # issue 21
         self.measurements.append(measured)
         if fg is not None:
             self.last_inputs[id(fg)] = inputs
@@ -84,13 +91,16 @@ class TfperfRecorder:
     def assert_equivalent(self, reference, candidate, inputs=None, **kwargs):
         """`pytest_tfperf.assert_equivalent`, recorded for the report (passing or failing).
 
-        Models compared with no `inputs` run on the reference's sample image.
+        Models compared with no `inputs` run on the ini `tfperf_dataset` folder when it is set
+        (issue 21), else on the reference's sample image; dataset images are preprocessed as
+        the sample image (`tfperf_preprocess`).
         """
         from pytest_tfperf.equivalence import NotEquivalentError, assert_equivalent
 
         reference = self._as_model(reference)
         candidate = self._as_model(candidate)
-        if inputs is None and _is_model(reference):
+        self._dataset_defaults(inputs, kwargs)
+        if inputs is None and kwargs.get("dataset") is None and _is_model(reference):
             inputs = self.default_inputs(reference)
         try:
             report = assert_equivalent(reference, candidate, inputs, **kwargs)
@@ -187,6 +197,7 @@ class TfperfRecorder:
 
         fg = self._as_model(model)
         label = kwargs.pop("input_label", None)
+        self._dataset_defaults(inputs, kwargs)
         if inputs is None:  # the SampleInputs, not default_inputs' bare array: it knows the dims it chose
             inputs = self._session.sample_feed_for_item(self._item, fg)
             label = label or self._image_label()
@@ -238,13 +249,39 @@ class TfperfRecorder:
         return self.last_inputs.get(id(fg)) if id(fg) in self.last_inputs else self.default_inputs(fg)
 
     # -- internals ----------------------------------------------------------------------------
+    def _named(self, measured, target, inputs, model, fed):
+        """Issue 21: a callable's row names its model and input: the `model` it was told (a
+        Model: its name and identity; words: those) else "callable <qualname>", and the
+        described `fed` arrays."""
+        named = self._as_model(model) if model is not None and not isinstance(model, str) else None
+        if named is not None:
+            label, key = named.name, model_identity(named)
+        else:
+            label = model if isinstance(model, str) else (
+                measured.model_name or f"callable {_callable_name(target)}")
+            key = None
+        described = measured.inputs if fed is None else self._described_inputs(named, fed, False)
+        return dataclasses.replace(measured, model=named, model_name=label, model_id=key,
+                                   inputs=tuple(described))
+
+    def _dataset_defaults(self, inputs, kwargs: dict) -> None:
+        """ini `tfperf_dataset` (relative to the inifile) when the test gave neither inputs nor
+        a dataset; dataset images preprocessed as the sample image."""
+        settings = self._session.settings
+        if inputs is None and "dataset" not in kwargs and getattr(settings, "dataset", None):
+            kwargs["dataset"] = self._session.resolve_path(settings.dataset, settings.inidir)
+        elif isinstance(kwargs.get("dataset"), str):  # like model paths: the test's folder first
+            kwargs["dataset"] = self._session.resolve_path(kwargs["dataset"], self._base)
+        if kwargs.get("dataset") is not None:
+            kwargs.setdefault("preprocess", settings.preprocess)
+
     def _image_label(self) -> str:
         from pytest_tfperf.plugin.markers import image_marker_path
 
         path = image_marker_path(self._item) or self._session.settings.sample_image
         prep = self._session.settings.preprocess
         where = f"sample image {os.path.basename(path)}" if path else "synthetic sample image"
-        return where + (f" ({prep} preprocess)" if prep and prep != "none" else "")
+        return where + (f" ({prep} preprocess)" if prep and prep not in ("none", "auto") else "")
 
     def _representative(self, fg):
         """int8 calibration data: variants of the sample image, or an InputError saying why not."""
@@ -274,7 +311,7 @@ class TfperfRecorder:
         samples = []
         if fg is not None:
             try:
-                samples = list((self._session.images.get(fg) or {}).values())
+                samples = list((self._session.images.get(fg) or {}).values())  # (image, range)
             except TypeError:  # a model that cannot be weakly referenced has no cached images
                 samples = []
         return describe_inputs(fg, inputs, generated=generated, samples=samples)
@@ -292,6 +329,12 @@ class TfperfRecorder:
             reference_id=model_identity(reference) if _is_model(reference) else None,
             candidate_id=model_identity(candidate) if _is_model(candidate) else None,
             report=report.to_dict()))
+
+
+def _callable_name(target) -> str:
+    """'test_speed.<lambda>' / 'run': what a plain callable is called."""
+    return str(getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+               or type(target).__name__)
 
 
 def _is_model(obj) -> bool:

@@ -167,7 +167,11 @@ class TfperfSession:
 
     def sample_image_for_item(self, item, model):
         """The sample image fitted to `model`: marker path, else ini path, else a synthetic image."""
-        from pytest_tfperf.inputs.images import sample_image_for
+        return self.sample_image_and_range(item, model)[0]
+
+    def sample_image_and_range(self, item, model):
+        """(`sample_image_for_item`'s image, the value range chosen for it in words)."""
+        from pytest_tfperf.inputs.images import fitted_sample_image
         from pytest_tfperf.plugin.markers import image_marker_path, test_base
 
         marked = image_marker_path(item)
@@ -179,8 +183,9 @@ class TfperfSession:
         per_model = self.images.setdefault(model, {})  # weak keys: a dropped model frees its images
         key = (path, self.settings.preprocess)
         if key not in per_model:
-            per_model[key] = sample_image_for(model, path=path, preprocess=self.settings.preprocess)
-        return per_model[key].copy()  # decoded and resized once per model and image; callers get copies
+            per_model[key] = fitted_sample_image(model, path, self.settings.preprocess)
+        image, why = per_model[key]
+        return image.copy(), why  # decoded and resized once per model and image; callers get copies
 
     def sample_feed_for_item(self, item, model):
         """Inputs for `model` when the test gave none (`images.sample_feed`): its sample image
@@ -193,7 +198,8 @@ class TfperfSession:
             image_input(model)
         except ImageError:
             return sample_feed(model)
-        return sample_feed(model, image=self.sample_image_for_item(item, model))
+        image, why = self.sample_image_and_range(item, model)
+        return sample_feed(model, image=image, image_range=why)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare_compare(self) -> None:
@@ -241,6 +247,8 @@ class TfperfSession:
         measured = self._record_test(item, recorder, verdicts)
         from pytest_tfperf.plugin.outputs import junit_properties
 
+        item.user_properties[:] = [p for p in item.user_properties  # a rerun's earlier attempt's
+                                   if not str(p[0]).startswith("tfperf")]  # properties go (issue 21)
         item.user_properties.extend((f"tfperf_{v.marker}", v.message) for v in verdicts.all)
         item.user_properties.extend(junit_properties([r for _, r in measured]))
         if not passed or self.settings.disabled:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_tfperf.report import (
+    expected_and_rerun,
     MISSING,
     ROUGH_LEGEND,
     clock_notes,
@@ -28,6 +29,7 @@ from pytest_tfperf.report import (
     is_rough,
     model_label,
     model_labels,
+    outcome_parts,
     run_tally,
     verdict_text,
     weights_notes,
@@ -263,7 +265,8 @@ def _header(results) -> list[str]:
     parts = []
     if t["budgets"]:
         text = f"{t['budgets_failed']} of {t['budgets']} budgets failed" if t["budgets_failed"] else \
-            f"all {t['budgets']} budgets passed"
+            f"all {t['budgets']} budgets passed" if not t["budgets_xfailed"] else \
+            f"{t['budgets_passed']} of {t['budgets']} budgets passed"
         if t["budgets_unknown"]:
             text += f", {t['budgets_unknown']} not established"
         parts.append(text)
@@ -273,6 +276,7 @@ def _header(results) -> list[str]:
                      else f"{n_eq} equivalence checks passed")
     if t["comparisons"]:
         parts.append(f"{t['regressed']} of {t['comparisons']} comparisons regressed")
+    parts += outcome_parts(t)  # issue 21: xfail, xpass, errors, reruns as pytest says them
     if t["tests"]:
         parts.append(f"{t['tests']} tests with tfperf results")
     failed = t["budgets_failed"] or t["budgets_unknown"] or t["equivalence_failed"] or t["regressed"]
@@ -309,6 +313,11 @@ def render(results, title: str = "tfperf report") -> str:
         body.append('<h2 id="failures">Budget failures</h2><ul>')
         body += [f"<li><code>{id_html(r.test_id)}</code>: {escape(r.message)}</li>"
                  for r in results.failures]
+        body.append("</ul>")
+    for title, records in expected_and_rerun(results):  # issue 21: apart, named as such
+        body.append(f"<h2>{escape(title)}</h2><ul>")
+        body += [f"<li><code>{id_html(r.test_id)}</code>: {escape(r.message)}</li>"
+                 for r in records]
         body.append("</ul>")
     if budget_verdicts(results):
         body.append('<h2 id="budgets">Budgets</h2>')

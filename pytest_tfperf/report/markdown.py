@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_tfperf.report import (
+    expected_and_rerun,
     MISSING,
     ROUGH_LEGEND,
     clock_notes,
@@ -36,6 +37,10 @@ def render(results, title: str = "tfperf report") -> str:
     if results.failures:
         out += ["### Budget failures", ""]
         out += [f"- `{r.test_id or MISSING}`: {markdown_cell(r.message)}" for r in results.failures]
+        out.append("")
+    for title, records in expected_and_rerun(results):  # issue 21: apart, named as such
+        out += [f"### {title}", ""]
+        out += [f"- `{r.test_id or MISSING}`: {markdown_cell(r.message)}" for r in records]
         out.append("")
     if results.measurements:
         rows = [[f"`{r.label}`", r.model, r.input, r.median, r.p90, r.p99, r.fps, r.n, r.budget,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import textwrap
 
+from pytest_tfperf.inputs.described import range_legend
 from pytest_tfperf.report import (
+    expected_and_rerun,
     MISSING,
     ROUGH_LEGEND,
     clock_notes,
@@ -66,6 +68,8 @@ def render_measurements(results, width: int = WIDTH) -> list[str]:
             lines += textwrap.wrap(part, width, subsequent_indent="  ")
     note = guessed_legend(rec.inputs for rec in records)
     if note:
+        lines += textwrap.wrap(note, width, subsequent_indent="  ")
+    for note in filter(None, [range_legend(rec.inputs for rec in records)]):
         lines += textwrap.wrap(note, width, subsequent_indent="  ")
     for part in clock_notes(records):
         lines += textwrap.wrap(part, width, subsequent_indent="  ")
@@ -233,4 +237,8 @@ def sections(results, *, report: bool, profile: bool = False, compare: bool = Fa
         out.append(("tfperf comparison", lines))
     if results.failures:
         out.append(("tfperf budget failures", render_failures(results, width)))
+    for title, records in expected_and_rerun(results):  # issue 21: apart, never red
+        out.append((f"tfperf {title[0].lower()}{title[1:]}",
+                    [line for r in records for line in textwrap.wrap(
+                        f"{r.test_id}: {r.message}", width, subsequent_indent="  ")]))
     return out

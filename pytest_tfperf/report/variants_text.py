@@ -113,7 +113,23 @@ def _footer(data: Mapping[str, Any], layers: int, width: int | None = None) -> l
             lines += _wrapped(f"{r['variant']}: {r['error']}", fit, "  ")
     for note in data.get("notes") or []:
         lines += _wrapped(f"note: {note}", fit)
+    for text in _judged_lines(data):
+        lines += _wrapped(text, fit)
     return lines
+
+
+def _judged_lines(data: Mapping[str, Any]) -> list[str]:
+    """Issue 21: what errors and top-1 were judged on, when more than the timed feed."""
+    if not data.get("dataset"):
+        return []
+    out = [f"errors and top-1 over {data.get('judged_inputs')} inputs of {data['dataset']}:"]
+    for r in data.get("variants") or []:
+        if r.get("top1_rows") and r.get("top1_ci") and r.get("top1_agreement") is not None:
+            low, high = r["top1_ci"]
+            out.append(f"  {r['variant']}: top-1 agrees on {r.get('top1_agree_count')} of "
+                       f"{r['top1_rows']} (95% CI {100 * low:.3g}-{100 * high:.3g}%); abs err p99 "
+                       f"{_err(r.get('p99_abs_err'))}, worst input {r.get('worst_input') or '-'}")
+    return out
 
 
 def render_variants(table: Any, *, layers: int = 5, width: int = WIDTH) -> str:

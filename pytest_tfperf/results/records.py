@@ -108,6 +108,7 @@ class MeasurementRecord(Record):
     # or pytest-benchmark's own options for its `benchmark` fixture; None when unknown
     timing: dict | None = None
     retimed: bool = False  # re-timed in fresh sessions to confirm a baseline regression
+    outcome: str | None = None  # pytest's word for the test: passed, failed, xfailed, xpassed, error, rerun (an earlier attempt)
 
     def __post_init__(self):
         object.__setattr__(self, "verdicts", _tuple_of_dicts(self.verdicts))
@@ -132,6 +133,7 @@ class ModelRecord(Record):
     summary: dict | None = None
     flops: int | None = None
     verdicts: tuple[dict, ...] = ()
+    outcome: str | None = None  # pytest's word for the test: passed, failed, xfailed, xpassed, error, rerun (an earlier attempt)
 
     def __post_init__(self):
         object.__setattr__(self, "verdicts", _tuple_of_dicts(self.verdicts))
@@ -148,6 +150,7 @@ class EquivalenceRecord(Record):
     reference_id: str | None = None
     candidate_id: str | None = None
     report: dict = dataclasses.field(default_factory=dict)
+    outcome: str | None = None  # pytest's word for the test: passed, failed, xfailed, xpassed, error, rerun (an earlier attempt)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,6 +173,7 @@ class FailureRecord(Record):
     marker: str = ""
     message: str = ""
     model_id: str | None = None
+    outcome: str | None = None  # pytest's word for the test: passed, failed, xfailed, xpassed, error, rerun (an earlier attempt)
 
 
 @dataclasses.dataclass(frozen=True)

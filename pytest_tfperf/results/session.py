@@ -24,6 +24,18 @@ KINDS = ("measurement", "model", "equivalence", "profile", "failure", "compariso
 __all__ = ["KINDS", "SessionResults"]
 
 
+def _outcome(record: Any) -> str | None:
+    return record.get("outcome") if isinstance(record, dict) else getattr(record, "outcome", None)
+
+
+def _final(records: list) -> list:
+    """`records` without the earlier attempts of rerun tests (the list itself when it has none:
+    callers may replace items in it)."""
+    if not any(_outcome(r) == "rerun" for r in records):
+        return records
+    return [r for r in records if _outcome(r) != "rerun"]
+
+
 @dataclasses.dataclass
 class SessionResults:
     """Everything tfperf recorded in one pytest session (all workers merged)."""
@@ -62,15 +74,17 @@ class SessionResults:
 
     @property
     def measurements(self) -> list:
-        return self.records["measurement"]
+        """The run's measurements; earlier attempts of a rerun test (pytest-rerunfailures) are
+        `rerun_attempts`, never compared."""
+        return _final(self.records["measurement"])
 
     @property
     def models(self) -> list:
-        return self.records["model"]
+        return _final(self.records["model"])
 
     @property
     def equivalences(self) -> list:
-        return self.records["equivalence"]
+        return _final(self.records["equivalence"])
 
     @property
     def profiles(self) -> list:
@@ -78,7 +92,20 @@ class SessionResults:
 
     @property
     def failures(self) -> list:
-        return self.records["failure"]
+        """Budget failures of tests whose final outcome is a failure (not xfail, not an
+        earlier attempt of a rerun test)."""
+        return [r for r in _final(self.records["failure"]) if _outcome(r) != "xfailed"]
+
+    @property
+    def expected_failures(self) -> list:
+        """Budget failures of xfailed tests: expected, not red."""
+        return [r for r in self.records["failure"] if _outcome(r) == "xfailed"]
+
+    @property
+    def rerun_attempts(self) -> list:
+        """Records of earlier attempts of rerun tests, every kind (kept apart, never compared)."""
+        return [r for kind in ("measurement", "model", "equivalence", "failure")
+                for r in self.records.get(kind, ()) if _outcome(r) == "rerun"]
 
     @property
     def comparisons(self) -> list:

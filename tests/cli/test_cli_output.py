@@ -103,9 +103,10 @@ def test_commands_print_no_tensorflow_log_lines(small_pb, keras_file, tmp_path, 
     assert "speed-up of the frozen graph over keras predict" in out and "tflite fp32" in out
     # every output says the input shape it timed (issue 11 item 7)
     optimize = out.split("=== tfperf optimize")[1].split("=== tfperf variants")[0]
-    assert "(timed on the synthetic image [1,32,32,3] float32; max abs err" in optimize
+    assert "(timed on the synthetic image [1,32,32,3] float32 (pixels/255 [0,1]); max abs err" in optimize
     variants = " ".join(line.strip() for line in out.split("=== tfperf variants")[1].splitlines())
-    assert "variants of small.pb on synthetic sample image, [1,32,32,3] float32 (1 interleaved round;" in variants
+    assert ("variants of small.pb on synthetic sample image, [1,32,32,3] float32 (pixels/255 [0,1]) "
+            "(1 interleaved round;") in variants  # the value range chosen is said (issue 21)
     bench = out.split("=== tfperf bench")[1].split("=== tfperf optimize")[0]
     assert "Input: [1,32,32,3] float32" in bench
 

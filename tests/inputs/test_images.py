@@ -265,7 +265,10 @@ def toy_models():
 def test_synthetic_sample_for_real_model(small_frozen):
     x = sample_image_for(small_frozen)
     assert x.shape == (1, 32, 32, 3) and x.dtype == np.float32
-    np.testing.assert_array_equal(x[0], synthetic_image(32, 32, 3).astype(np.float32))
+    # the graph says no input range: the input policy's [0, 1] (issue 21), not pixels 0..255
+    np.testing.assert_array_equal(x[0], synthetic_image(32, 32, 3).astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(sample_image_for(small_frozen, preprocess="none")[0],
+                                  synthetic_image(32, 32, 3).astype(np.float32))
     (logits,) = small_frozen.run(x)
     assert logits.shape == (1, 10) and np.isfinite(logits).all()
 

@@ -291,7 +291,7 @@ def test_cli_writes_optimized_pb_and_json(small_pb, tmp_path, capsys):
     assert rows[1]["speedup"] == pytest.approx(rows[0]["median_ms"] / rows[1]["median_ms"])
     assert rows[1]["max_abs_error"] < 1e-4 and rows[1]["speedup_vs_source"] is None
     # the sample was a synthetic image, and the labels say so (issue 14 item 8: not "given")
-    assert data["sample"] == "synthetic image [1,32,32,3] float32"
+    assert data["sample"] == "synthetic image [1,32,32,3] float32 (pixels/255 [0,1])"  # issue 21: its range
     assert data["inputs"] == [{"name": "input_node:0", "shape": [1, 32, 32, 3], "dtype": "float32",
                                "guessed": [], "source": "sample image"}]  # issue 11 item 7
     assert data["report"]["input_sets"][-1] == data["equivalence"]["input_sets"][0] == data["sample"]

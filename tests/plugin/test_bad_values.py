@@ -201,6 +201,6 @@ def test_a_two_input_model_under_a_bare_latency_budget_is_timed_on_generated_inp
     """)
     result.assert_outcomes(passed=2, failed=1)
     assert "value(s) were given" not in text
-    assert ("timed on image [1,32,32,3] float32 (sample image), scale [1,1] float32 (synthetic): the "
+    assert ("timed on image [1,32,32,3] float32 (sample image; pixels/255 [0,1]), scale [1,1] float32 (synthetic): the "
             "inputs that are not the sample image were made by tfperf's input policy") in text
     assert "tfperf.measure(frozen_graph, {name: array, ...})" in text

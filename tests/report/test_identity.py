@@ -67,3 +67,38 @@ def test_same_file_names_and_two_signatures_are_separate_rows(pytester):
     html = (pytester.path / "r.html").read_text()
     models_table = html.split('<table class="models">', 1)[1].split("</table>", 1)[0]
     assert models_table.count("<tr>") - 1 == 4  # header row + four models
+
+
+def test_optimized_copy_keeps_its_own_rows(pytester):
+    """Issue 21: after `optimize(frozen_graph)` the original's rows keep the original's name
+    (they read "(optimized)" when both shared one identity)."""
+    from pytest_tfperf import load
+    from pytest_tfperf.model import zoo
+
+    fg = load(zoo.small_convnet_graph(), outputs=["logits_layer/BiasAdd"])
+    (pytester.path / "m.pb").write_bytes(fg.graph_def.SerializeToString())
+    pytester.makeini("[pytest]\ntfperf_model = m.pb\n")
+    pytester.makepyfile(test_opt="""
+        import pytest_tfperf
+
+        def test_original(tfperf, frozen_graph, sample_image):
+            tfperf.measure(frozen_graph, sample_image, min_time=0.01, max_time=0.05)
+
+        def test_optimized(tfperf, frozen_graph, sample_image):
+            opt = pytest_tfperf.optimize(frozen_graph)
+            tfperf.measure(opt, sample_image, min_time=0.01, max_time=0.05)
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--tfperf-json=r.json",
+                                           "--tfperf-markdown=r.md")
+    result.assert_outcomes(passed=2)
+    doc = json.loads((pytester.path / "r.json").read_text())["tfperf"]
+    by_test = {m["test_id"].rsplit("::", 1)[-1]: m for m in doc["measurements"]}
+    ids = {t: m["model_id"] for t, m in by_test.items()}
+    assert ids["test_original"] != ids["test_optimized"], ids
+    assert "#optimized-" in ids["test_optimized"]
+    names = {m["model_id"]: m.get("model") for m in doc["models"]}
+    assert "(optimized)" not in str(names[ids["test_original"]]), names
+    assert "(optimized)" in str(names[ids["test_optimized"]]), names
+    md = (pytester.path / "r.md").read_text()
+    row = next(line for line in md.splitlines() if "test_original" in line)
+    assert "(optimized)" not in row, row

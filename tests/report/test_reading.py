@@ -152,7 +152,11 @@ def test_describe_inputs_marks_only_dims_tfperf_chose(dynamic_fg):
     from pytest_tfperf.inputs.images import sample_feed
 
     (fed,) = describe_inputs(dynamic_fg, sample_feed(dynamic_fg))
-    assert fed == {**generated, "source": "sample image"}
+    assert fed == {**generated, "source": "sample image",  # and the value range it chose (issue 21)
+                   "range": "pixels/255 [0,1]: the graph gives no input range (the input policy's "
+                            "float range)"}
+    assert inputs_text([fed]) == ("[1,224,224,3] float32 (dynamic H/W: pinned to 224; "
+                                  "pixels/255 [0,1])")
     # targets that are not Models: arrays described as given, nothing guessed
     two = describe_inputs(None, [np.zeros((2, 3), np.int32), np.ones((2,), np.float64)])
     assert inputs_text(two) == "input [2,3] int32; input1 [2] float64"
@@ -162,11 +166,13 @@ def test_describe_inputs_marks_only_dims_tfperf_chose(dynamic_fg):
 def test_bench_prints_the_input_it_timed(dynamic_keras, capsys):
     assert cli.main(["bench", str(dynamic_keras), "--runs", "2", "--top", "2"]) == 0
     out = capsys.readouterr().out
-    assert "Input: [1,224,224,3] float32 (dynamic H/W: pinned to 224)" in out.splitlines()[1]
+    assert ("Input: [1,224,224,3] float32 (dynamic H/W: pinned to 224; pixels/255 [0,1])"
+            in out.splitlines()[1])  # the value range tfperf chose is said too (issue 21)
     assert cli.main(["bench", str(dynamic_keras), "--runs", "2", "--top", "2", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["inputs"] == [{"name": "image:0", "shape": [1, 224, 224, 3], "dtype": "float32",
-                               "guessed": [1, 2], "source": "sample image"}]
+                               "guessed": [1, 2], "source": "sample image",
+                               "range": "pixels/255 [0,1]: the graph gives no input range (the input policy's float range)"}]
 
 
 # -- a real session, at 80 and 160 columns ------------------------------------------------------
@@ -247,7 +253,7 @@ def test_session_at_80_columns(pytester, small_pb, dynamic_keras, monkeypatch):
                                "min_time": 0.05, "max_time": 0.3, "disable_gc": True}
     tf_info = by_name["test_dynamic_net_declarative::dynamic_net.keras"]["extra_info"]["tfperf"]
     assert tf_info["inputs"][0]["guessed"] == [1, 2]
-    assert tf_info["input"] == "[1,224,224,3] float32 (dynamic H/W: pinned to 224)"
+    assert tf_info["input"] == "[1,224,224,3] float32 (dynamic H/W: pinned to 224; pixels/255 [0,1])"
     assert "p99" in tf_info["rough_percentiles"] and tf_info["timing"]["intra_op_threads"] == 1
     assert ours["extra_info"]["tfperf"]["budgets"][0]["fps_limit"] == 30
     bench = by_name["test_pytest_benchmark_fixture::benchmark"]["options"]
@@ -255,7 +261,7 @@ def test_session_at_80_columns(pytester, small_pb, dynamic_keras, monkeypatch):
     settings = doc["tfperf"]["settings"]
     assert settings["warmup"] == 2 and settings["disable_gc"] is True and settings["runtime"]["tensorflow"]
     md = (pytester.path / "out" / "run.md").read_text()
-    assert "[1,224,224,3] float32 (dynamic H/W: pinned to 224)" in md and "≥30 FPS" in md
+    assert "[1,224,224,3] float32 (dynamic H/W: pinned to 224; pixels/255 [0,1])" in md and "≥30 FPS" in md
     page = (pytester.path / "out" / "run.html").read_text()
     assert "dynamic dims pinned to 224" in page and "≥30 FPS" in page and "~ rough" in page
 
