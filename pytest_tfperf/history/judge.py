@@ -24,6 +24,7 @@ from pytest_tfperf.baseline.compare import (
 from pytest_tfperf.baseline.thresholds import Threshold, parse_fail_expr, parse_thresholds
 from pytest_tfperf.errors import ConfigError
 from pytest_tfperf.results.records import ComparisonRecord, MeasurementRecord, measurement_label
+from pytest_tfperf.history.store import on_its_clock
 
 DEFAULT_LAST = 20   # past runs a judgement uses (the most recent ones)
 MIN_RUNS = 3        # fewer past runs than this cannot give a spread: not judged
@@ -61,7 +62,7 @@ def judge_record(record: MeasurementRecord, history_of, thresholds: Iterable[Thr
         stat = gated_statistic(record) if th.statistic == "gated" else th.statistic
         th = dataclasses.replace(th, statistic=stat)
         past = [v for v in history_of(stat) if v and v > 0]
-        new = statistic_value(record, stat)
+        new = statistic_value(on_its_clock(record), stat)
         common = dict(key=measurement_label(record), test_id=str(record.test_id or ""),
                       name=record.name, statistic=stat, new_ms=new, base_n=len(past),
                       new_n=len((record.stats or {}).get("samples_ms") or ()),
@@ -109,7 +110,7 @@ def compare_with_history(store, records: Iterable, thresholds: Iterable[Threshol
 
         def history_of(stat: str, points=points) -> list[float]:
             vals = [p.values.get(stat) if stat in p.values else
-                    statistic_value(p.measurement(), stat) for p in points]
+                    statistic_value(on_its_clock(p.measurement()), stat) for p in points]
             return [v for v in vals if v is not None][-last:]
 
         own = parse_thresholds(rec.regression, default_statistic=gated_statistic(rec)) \

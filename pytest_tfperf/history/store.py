@@ -153,9 +153,23 @@ def _typed(record: Any):
     return MeasurementRecord.from_dict(data), data
 
 
+def on_its_clock(record):
+    """`record` with its stats on the clock that judged it (`LatencyStats.judged()`: CPU time
+    of the model's threads for TF sessions and one-thread LiteRT under `tfperf_clock = auto`),
+    so a run's history values are what its budgets and comparisons judged, not the wall clock
+    a busy neighbour moves. Older records (no CPU samples) stay on wall."""
+    st = record.stats or {}
+    if st.get("clock") != "cpu" or not st.get("cpu_samples_ms") or st.get("samples_clock") == "cpu":
+        return record
+    from pytest_tfperf.timing.stats import LatencyStats
+
+    return dataclasses.replace(record, stats=LatencyStats.from_dict(st).judged().to_dict())
+
+
 def _statistics(record) -> dict:
     from pytest_tfperf.baseline.compare import statistic_value
 
+    record = on_its_clock(record)
     out = {}
     for stat in STATISTICS:
         try:

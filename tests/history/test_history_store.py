@@ -148,3 +148,22 @@ def test_import_a_real_run_file_and_the_json_contract(pytester, capsys):
     assert "bad.json is corrupt" in capsys.readouterr().err
     assert cli.main(["history", str(pytester.path / "none.db")]) == 2
     assert "none.db does not exist" in capsys.readouterr().err
+
+
+def test_a_cpu_judged_measurement_is_kept_on_its_clock(tmp_path):
+    """A measurement its budgets judged on CPU time (tfperf_clock auto/cpu) enters the history
+    with its CPU statistics: the series is what was judged, not what a neighbour did to wall."""
+    import numpy as np
+
+    from pytest_tfperf.results.records import MeasurementRecord
+    from pytest_tfperf.timing.stats import LatencyStats
+
+    rng = np.random.default_rng(0)
+    wall = 4.0 + rng.random(60)          # a busy machine: wall ~4.5 ms
+    cpu = 1.0 + 0.01 * rng.random(60)    # the model's threads: ~1.005 ms of CPU per call
+    stats = LatencyStats.from_samples(wall, cpu_samples_ms=cpu, clock="cpu")
+    rec = MeasurementRecord(test_id="t.py::test_cpu", name="m", stats=stats.to_dict())
+    append_run(tmp_path / "h.db", [rec], _run(0))
+    (point,) = read_points(tmp_path / "h.db")
+    assert point.values["median"] == pytest.approx(float(np.median(cpu)))
+    assert point.record["stats"]["median_ms"] == pytest.approx(float(np.median(wall)))  # kept whole
