@@ -116,12 +116,40 @@ def _trainable(variables) -> int:
     return sum(_prod(v.shape) for v in variables)
 
 
+def _informative(model) -> None:
+    """Give a random-init application outputs that depend on its input, as a trained one's do.
+
+    With weights=None at 32 px the signal dies on the way (MobileNetV2's features ~1e-11: every
+    input gives the same softmax, 0.1 each) or saturates (EfficientNetB0: max 1.0 on every
+    input), so an equivalence check on them proves nothing (and tfperf now refuses it). So: set
+    every BatchNormalization's statistics to those of a batch (what training converges to) and
+    scale the classifier so its logits have unit spread."""
+    import keras
+    import numpy as np
+
+    x = np.random.default_rng(1).random((8, IMAGE, IMAGE, 3), dtype=np.float32)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in norms:
+        layer.momentum = 0.0  # the next training call sets the moving statistics to the batch's
+    model(x, training=True)
+    for layer in norms:
+        layer.momentum = 0.99
+    # the classifier: a Dense (softmax inside it), or MobileNetV3's 1x1 Conv2D
+    head = [layer for layer in model.layers
+            if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))][-1]
+    kernel = head.kernel.numpy()
+    features = keras.Model(model.inputs, head.input)(x).numpy()
+    logits = features.reshape(-1, kernel.shape[-2]) @ kernel.reshape(-1, kernel.shape[-1])
+    head.kernel.assign(kernel / max(float(logits.std()), 1e-6))
+
+
 def _application(key: str, name: str, **kwargs) -> ZooModel:
     import keras
 
     keras.utils.set_random_seed(0)
     model = getattr(keras.applications, name)(input_shape=(IMAGE, IMAGE, 3), weights=None,
                                               classes=10, **kwargs)
+    _informative(model)
     entry = _keras(key, model, _image())
     if name.startswith("EfficientNet"):
         # its Normalization layer's mean and variance reach the serving function as constants

@@ -50,7 +50,11 @@ def test_benchmark_disable_without_xdist_is_timed_too(pytester):
     assert "disabled (--benchmark-disable)" in result.stdout.str() or "latency_budget" in result.stdout.str()
 
 
-def test_blockless_rows_compared_by_what_they_have(pytester):
+def test_blockless_rows_compared_by_what_they_have(pytester, monkeypatch):
+    # pytest-benchmark also reads PYTEST_XDIST_WORKER: under `-n 2` the inner runs inherit it
+    # from this worker and would take the xdist path (timed by tfperf, with blocks)
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(test_bench="""
         import time
         import pytest
