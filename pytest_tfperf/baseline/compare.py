@@ -15,7 +15,7 @@ per-block values on both sides plus a between-run floor (`run_noise`, default
   +X% +-Y%");
 - ok: the change is within the threshold.
 Inside pytest an enforced regression must persist when the measurement is re-timed in fresh
-sessions (`confirm.py`), as the latency gate's failure confirmation does. A baseline without
+sessions (`plugin/gate.py`), as the latency gate's failure confirmation does. A baseline without
 blocks (an older file, pytest-benchmark's) gets blocks cut from its stored samples, in order.
 Nothing here prints: messages are returned, `report/` renders them.
 """

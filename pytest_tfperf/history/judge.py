@@ -24,7 +24,7 @@ from pytest_tfperf.baseline.compare import (
 from pytest_tfperf.baseline.thresholds import Threshold, parse_fail_expr, parse_thresholds
 from pytest_tfperf.errors import ConfigError
 from pytest_tfperf.results.records import ComparisonRecord, MeasurementRecord, measurement_label
-from pytest_tfperf.history.store import on_its_clock
+from pytest_tfperf.history.store import judged_clock, on_its_clock
 
 DEFAULT_LAST = 20   # past runs a judgement uses (the most recent ones)
 MIN_RUNS = 3        # fewer past runs than this cannot give a spread: not judged
@@ -58,15 +58,16 @@ def judge_record(record: MeasurementRecord, history_of, thresholds: Iterable[Thr
     enforced = bool(parsed) if enforced is None else enforced
     parsed = parsed or (parse_fail_expr(DEFAULT_DISPLAY_EXPR),)
     out = []
+    view, clock = on_its_clock(record), judged_clock(record)  # history_of gives that clock's
     for th in parsed:
         stat = gated_statistic(record) if th.statistic == "gated" else th.statistic
         th = dataclasses.replace(th, statistic=stat)
         past = [v for v in history_of(stat) if v and v > 0]
-        new = statistic_value(on_its_clock(record), stat)
+        new = statistic_value(view, stat)
         common = dict(key=measurement_label(record), test_id=str(record.test_id or ""),
                       name=record.name, statistic=stat, new_ms=new, base_n=len(past),
                       new_n=len((record.stats or {}).get("samples_ms") or ()),
-                      threshold=th.expr, enforced=enforced)
+                      threshold=th.expr, enforced=enforced, clock=clock)
         if new is None or new <= 0 or len(past) < MIN_RUNS:
             out.append(ComparisonRecord(**common, verdict="ok", note=(
                 f"{len(past)} past run(s) with a {stat} in the history (at least {MIN_RUNS} "
@@ -108,9 +109,19 @@ def compare_with_history(store, records: Iterable, thresholds: Iterable[Threshol
         points = read_points(store, key=key, machine=machine, branch=branch) \
             if os.path.exists(store) else []  # the first run of a new store: nothing to judge
 
-        def history_of(stat: str, points=points) -> list[float]:
-            vals = [p.values.get(stat) if stat in p.values else
-                    statistic_value(on_its_clock(p.measurement()), stat) for p in points]
+        clock = judged_clock(rec)
+
+        def history_of(stat: str, points=points, clock=clock) -> list[float]:
+            # past runs on this run's clock only: a CPU-judged run is never compared with wall
+            # values, and a wall-judged one reads a CPU-judged run's wall statistics
+            vals = []
+            for p in points:
+                past = p.measurement()
+                if judged_clock(past) == clock:
+                    vals.append(p.values.get(stat) if stat in p.values else
+                                statistic_value(on_its_clock(past), stat))
+                elif clock == "wall":
+                    vals.append(statistic_value(past, stat))
             return [v for v in vals if v is not None][-last:]
 
         own = parse_thresholds(rec.regression, default_statistic=gated_statistic(rec)) \

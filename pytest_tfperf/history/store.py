@@ -166,6 +166,12 @@ def on_its_clock(record):
     return dataclasses.replace(record, stats=LatencyStats.from_dict(st).judged().to_dict())
 
 
+def judged_clock(record) -> str:
+    """"cpu" when `on_its_clock` puts `record` on CPU time, else "wall"."""
+    st = record.stats or {}
+    return "cpu" if st.get("clock") == "cpu" and st.get("cpu_samples_ms") else "wall"
+
+
 def _statistics(record) -> dict:
     from pytest_tfperf.baseline.compare import statistic_value
 

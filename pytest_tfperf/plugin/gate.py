@@ -164,8 +164,9 @@ def regressions(session, test_id: str, measured) -> list[str]:
                 _SEVERITY[first.verdict], first.ratio or 0.0):
             keep, other, extra = again, record, {"first_timing": dict(record.stats)}
             found[key] = second
-        else:
+        else:  # the first timing stands, re-timed all the same (its message says so)
             keep, other, extra = dataclasses.replace(record, retimed=True), again, {}
+            found[key] = dataclasses.replace(first, retimed=True)
         discarded = int(keep.stats.get("discarded_n") or 0) + int(other.stats.get("n") or 0)
         session.results.replace("measurement", record, dataclasses.replace(
             keep, stats={**keep.stats, **extra, "discarded_n": discarded}))

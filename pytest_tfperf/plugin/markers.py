@@ -32,9 +32,9 @@ import pytest
 from pytest_tfperf.errors import MarkerUsageError, close_matches
 
 __all__ = ["BUDGET_MARKERS", "MARKERS", "MB", "PARSERS", "FlopsBudget", "LatencyBudget", "MemoryBudget",
-           "ParamBudget", "SizeBudget", "check_markers", "has_budget", "image_marker_path",
+           "ParamBudget", "SizeBudget", "ThroughputBudget", "check_markers", "has_budget", "image_marker_path",
            "latency_budget_of", "model_marker", "parse_count", "parse_latency_budget", "parse_mark",
-           "parse_megabytes", "parsed_budgets", "test_base"]
+           "parse_megabytes", "parse_throughput_budget", "parsed_budgets", "test_base"]
 
 MB = 1_000_000  # bytes per MB in size/memory budgets and messages
 

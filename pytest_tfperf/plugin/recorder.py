@@ -304,7 +304,7 @@ class TfperfRecorder:
         return image_variants(image)
 
     def _described_inputs(self, fg, inputs, generated: bool) -> tuple[dict, ...]:
-        """What the call was timed on (`timed_inputs.describe_inputs`); sample images handed
+        """What the call was timed on (`inputs.described.describe_inputs`); sample images handed
         out for `fg` count as tfperf's choice of its dynamic dims."""
         from pytest_tfperf.inputs.described import describe_inputs
 

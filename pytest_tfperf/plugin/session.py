@@ -321,12 +321,14 @@ class TfperfSession:
             ship_results(config, self.results)
             return
         from pytest_tfperf.baseline import finalize
+        from pytest_tfperf.baseline.compare import collect_environment
         from pytest_tfperf.history import session_end
         from pytest_tfperf.plugin.outputs import write_outputs
 
         record_run(self.results, config, self.started)
         # judged against (--tfperf-compare history), then appended to, the history; then the
         # compare step with a baseline (a no-op once the history judged), once per session
+        collect_environment(self.results, self.settings.rootdir)  # the history keeps it too
         history_errors = session_end(self.settings, self.results)
         finalize(self.settings, self.results, self.baseline)
         write_outputs(self.settings, self.results, errors=history_errors)

@@ -1,6 +1,6 @@
 """`throughput_budget(fps, *, batch=1, p99_ms=None, concurrency=1)` at the end of a test.
 
-For each model the test used (`checks.models_of`): the configuration (requests of `batch` inputs
+For each model the test used (`gate.models_of`): the configuration (requests of `batch` inputs
 from `concurrency` clients at once, each a TF session with the session's intra-op threads or a
 LiteRT interpreter with its threads) is taken from a `tfperf.sweep` of that model in the same
 test when it has it, else timed here (`timing.sweep.measure_config`, stopping as soon as the

@@ -320,7 +320,6 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
     t2 = time.perf_counter_ns()
     init_ms, first_ms = (t1 - t0) / _NS_PER_MS, (t2 - t1) / _NS_PER_MS
 
-    kind = target_kind(target)
     family, threads = clocks.runtime_family(kind, target)
     clock, why = clocks.judged_clock(settings.clock, family, threads, gpu=clocks.gpu_visible())
     cpu_ns: list[float] = []

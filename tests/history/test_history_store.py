@@ -167,3 +167,29 @@ def test_a_cpu_judged_measurement_is_kept_on_its_clock(tmp_path):
     (point,) = read_points(tmp_path / "h.db")
     assert point.values["median"] == pytest.approx(float(np.median(cpu)))
     assert point.record["stats"]["median_ms"] == pytest.approx(float(np.median(wall)))  # kept whole
+
+
+def test_a_run_is_judged_against_past_runs_on_its_own_clock(tmp_path):
+    """A CPU-judged run is never compared with wall values of older runs; a wall-judged run
+    reads a CPU-judged run's wall statistics."""
+    import numpy as np
+
+    from pytest_tfperf.history.judge import compare_with_history
+    from pytest_tfperf.results.records import MeasurementRecord
+    from pytest_tfperf.timing.stats import LatencyStats
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "h.db"
+    for i in range(4):  # older runs: wall only, ~4.5 ms
+        wall = LatencyStats.from_samples(4.0 + rng.random(40))
+        append_run(path, [MeasurementRecord(test_id="t.py::test_m", stats=wall.to_dict())], _run(i))
+    cpu = LatencyStats.from_samples(4.0 + rng.random(40), cpu_samples_ms=1.0 + 0.01 * rng.random(40),
+                                    clock="cpu")
+    new = MeasurementRecord(test_id="t.py::test_m", stats=cpu.to_dict())
+    (judged,) = compare_with_history(path, [new], machine="m", branch="main")
+    assert judged.clock == "cpu" and judged.base_n == 0 and "not compared" in judged.note
+    append_run(path, [new], _run(4))  # now a wall-judged run reads that run's wall median too
+    wall_new = MeasurementRecord(test_id="t.py::test_m",
+                                 stats=LatencyStats.from_samples(4.0 + rng.random(40)).to_dict())
+    (judged,) = compare_with_history(path, [wall_new], machine="m", branch="main")
+    assert judged.clock == "wall" and judged.base_n == 5 and judged.verdict == "ok"
