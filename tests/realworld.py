@@ -138,7 +138,7 @@ def _informative(model) -> None:
     head = [layer for layer in model.layers
             if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))][-1]
     kernel = head.kernel.numpy()
-    features = keras.Model(model.inputs, head.input)(x).numpy()
+    features = keras.Model(model.input, head.input)(x).numpy()
     logits = features.reshape(-1, kernel.shape[-2]) @ kernel.reshape(-1, kernel.shape[-1])
     head.kernel.assign(kernel / max(float(logits.std()), 1e-6))
 
