@@ -225,7 +225,7 @@ class TfperfRecorder:
         from pytest_tfperf.timing.sweep import sweep
 
         fg = self._as_model(model)
-        timing = self._session.settings.timing_settings()
+        timing = self._session.timing  # built once per session
         if timing.disabled:  # one request per configuration: a smoke test
             timing = timing.replace(warmup=0, warmup_time=0.0, min_time=0.0, max_time=1e-3, min_runs=1)
         kwargs.setdefault("settings", timing)

@@ -72,7 +72,7 @@ def _verdict(session, item, recorder, budget, model):
     fps_limit = budget.fps / scale
     p99_limit = budget.p99_ms * scale if budget.p99_ms is not None else None
     threads = _threads(session, model)
-    settings = session.settings.timing_settings()
+    settings = session.timing  # built once per session
     point = _swept(session, item, model, budget, threads)
     source = "from this test's sweep"
     feeds = None
