@@ -353,6 +353,8 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
         samples_ns, cpu_ns, warmup_n, reason = (sampled.wall_ns, sampled.cpu_ns,
                                                 sampled.warmup_n, sampled.reason)
         discarded_n, sizes, fresh = sampled.discarded_n, sampled.sizes, sampled.fresh
+        if sampled.wall_because:
+            clock, why = "wall", sampled.wall_because
         if sampled.cpu_clock is not None:
             cpu_clock = {**sampled.cpu_clock.to_dict(), "judged": clock, "why": why}
             if sampled.clock_note:

@@ -37,6 +37,7 @@ class Sampled:
     cpu_clock: Any = None
     clock_note: str = ""
     tids: tuple[int, ...] = ()  # every thread found running the model (run-queue waits)
+    wall_because: str = ""  # judged on wall though CPU was asked: why (`CpuClock.missed_share`)
 
 
 class _CpuReader:
@@ -55,8 +56,18 @@ class _CpuReader:
         from pytest_tfperf.timing import clocks
 
         before = clocks.thread_times()
+        t0 = time.perf_counter_ns()
         out = calls()
-        self.clock = clocks.discover(before, clocks.thread_times(), self.family)
+        calls_ns = time.perf_counter_ns() - t0
+        after = clocks.thread_times()
+        self.clock = clocks.discover(before, after, self.family)
+        if self.clock.misses_the_model:  # other threads ran: the model's, or background?
+            t1 = time.perf_counter_ns()
+            time.sleep(clocks.PAUSE_S)
+            paused = clocks.thread_times()
+            background = clocks.background_threads(before, after, calls_ns, paused,
+                                                   time.perf_counter_ns() - t1)
+            self.clock = clocks.discover(before, after, self.family, background=background)
         self.read = self.clock.reader()
         self.tids += [t for t in self.clock.tids if t not in self.tids]
         return out
@@ -121,8 +132,11 @@ def sample_blocks(runner: Callable[[], Any], settings, *,
                 warmup_n += 1
                 if clock() - start >= max_ns:
                     break
+        wall_because = ""
         if cpu is not None:
             cpu.around(warmup_calls)
+            if judge and cpu.clock.misses_the_model:
+                judge, wall_because = False, _missed_text(cpu.clock)
         else:
             warmup_calls()
 
@@ -155,10 +169,18 @@ def sample_blocks(runner: Callable[[], Any], settings, *,
                     discarded += len(again[0])
         return Sampled(best[0], best[1], warmup_n, reason, discarded, sizes, fresh,
                        cpu.clock if cpu is not None else None, cpu.note if cpu is not None else "",
-                       tuple(cpu.tids) if cpu is not None else ())
+                       tuple(cpu.tids) if cpu is not None else (), wall_because)
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _missed_text(clock) -> str:
+    """Why a model asked to be judged on CPU is judged on wall: threads outside its clock."""
+    return (f"threads outside {clock.text} ran {clock.missed_share:.0%} of the model's CPU in "
+            "warm-up (TensorFlow's process-wide intra-op pool ignores a session's thread "
+            "count unless TF_OVERRIDE_GLOBAL_THREADPOOL=1 is set before TensorFlow starts; "
+            "pytest-tfperf sets it): CPU time is not the call's latency, judged on wall")
 
 
 def _warm(runner: Callable[[], Any], settings) -> Callable[[], Any]:

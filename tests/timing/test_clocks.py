@@ -4,8 +4,13 @@ Real TensorFlow for thread discovery; the judging rules and messages on fixed re
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,6 +106,54 @@ def test_thread_cpu_excludes_a_spinning_neighbour_thread_that_process_cpu_counts
     # the CPUs (on a busy machine it rarely runs *during* the median call: means, not medians):
     # the process clock counts it, the model threads' clock does not
     assert np.mean(process.cpu_samples_ms) > 1.4 * np.mean(threads.cpu_samples_ms)
+
+
+def test_background_threads_are_those_that_burn_cpu_without_calls():
+    before = {1: ("python", 0), 2: ("python", 0), 3: ("python", 0)}
+    after = {1: ("python", 10_000_000), 2: ("python", 9_000_000), 3: ("python", 8_000_000)}
+    # 10 ms of calls, then a 10 ms pause: thread 2 spins on (background); 3 went quiet (the model's)
+    paused = {1: ("python", 10_000_000), 2: ("python", 18_000_000), 3: ("python", 8_100_000)}
+    assert clocks.background_threads(before, after, 10_000_000, paused, 10_000_000) == {2}
+    clock = clocks.discover(before, after, "tensorflow", caller=1, background=frozenset({2}))
+    assert clock.tids == (1,) and clock.other_share == pytest.approx(17 / 27)
+    assert clock.missed_share == pytest.approx(8 / 18) and clock.misses_the_model
+    assert clock.to_dict()["missed_share"] == pytest.approx(0.4444)
+    quiet = clocks.discover(before, after, "tensorflow", caller=1, background=frozenset({2, 3}))
+    assert quiet.missed_share == 0 and not quiet.misses_the_model
+
+
+_GLOBAL_POOL = """
+import json, os, sys
+os.environ.pop("TF_OVERRIDE_GLOBAL_THREADPOOL", None)
+import numpy as np
+import tensorflow as tf
+from pytest_tfperf import load
+from pytest_tfperf.model import zoo
+from pytest_tfperf.timing.engine import TimingSettings, measure
+tf.constant(1.0) + 1.0  # the eager context's CPU device sizes the process-wide pool: one per core
+fg = load(zoo.alexnet_graph(input_size=64, dense_units=256), outputs=["logits_layer/BiasAdd"])
+fg.set_threads(1, None)  # asked for one intra-op thread; the global pool runs the kernels
+stats = measure(fg, settings=TimingSettings(warmup=3, warmup_time=0.2, min_runs=10, min_time=0.2,
+                                             max_time=2))
+print(json.dumps({"clock": stats.clock, "cpu_clock": stats.cpu_clock}))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: the global pool has one thread")
+def test_kernels_on_threads_outside_the_clock_are_judged_on_wall_and_say_why(tmp_path):
+    # without TF_OVERRIDE_GLOBAL_THREADPOOL a session's intra-op setting is not honoured: its
+    # kernels run on the process-wide pool's unnamed threads, which the thread clock cannot
+    # count as latency (two threads at once): judging CPU would miss most of the work
+    env = {k: v for k, v in os.environ.items() if k != "TF_OVERRIDE_GLOBAL_THREADPOOL"}
+    env.update(PYTHONPATH=str(Path(__file__).resolve().parents[2]), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", _GLOBAL_POOL], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["clock"] == "wall", out
+    assert out["cpu_clock"]["missed_share"] > clocks.MISSED_LIMIT
+    assert "TF_OVERRIDE_GLOBAL_THREADPOOL=1" in out["cpu_clock"]["why"]
+    assert out["cpu_clock"]["judged"] == "wall"
 
 
 def test_judged_clock_rules():
