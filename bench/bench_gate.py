@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")  # per-session pools, as the plugin sets
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable  # the interpreter running this script (its venv), this checkout's code

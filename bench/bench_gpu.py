@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")  # per-session pools, as the plugin sets
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 OUTPUT = "logits_layer/BiasAdd"
 

@@ -16,6 +16,7 @@ import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")  # per-session pools, as the plugin sets
 
 
 def build_model(size: int):

@@ -218,6 +218,9 @@ def test_compare_judges_on_cpu_across_contention():
     c = baseline.compare_measurement(base, busy_same, ["median:10%"])
     assert c.clock == "cpu" and c.verdict == "ok" and c.new_ms == pytest.approx(9.6, rel=0.02)
     assert "this run: machine busy: wall 28.0 ms, CPU 9.60 ms (2.9x contention)" in c.note
+    assert "contention differed: the baseline 1.1x wall/CPU, this run 2.9x wall/CPU" in c.note
+    both = baseline.compare_measurement(busy_same, busy_same, ["median:10%"])
+    assert "differed" not in both.note and "both runs: machine busy" in both.note
     slower = _rec(_stats(40.0, 13.0, _busy(40.0, 13.0), seed=3))
     assert baseline.compare_measurement(base, slower, ["median:10%"]).verdict == "regressed"
 
