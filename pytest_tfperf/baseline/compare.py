@@ -190,14 +190,14 @@ def _contention_verdict(cmp: ComparisonRecord, base: MeasurementRecord, new: Mea
     """Never a verdict from the neighbours: on wall clock a change seen while either run was
     busy is no verdict ("noise", with the reason); on CPU the note says when a run was busy.
     The comparison records the clock it judged on."""
-    from pytest_tfperf.timing.clocks import busy_text, is_busy
+    from pytest_tfperf.timing.clocks import busy_text, contention_text, is_busy
 
     b_busy, n_busy = (is_busy((r.stats or {}).get("contention")) for r in (base, new))
     if b_busy or n_busy:
         which = "both runs" if b_busy and n_busy else "this run" if n_busy else "the baseline"
         text = busy_text(((new if n_busy else base).stats or {}).get("contention"), clock)
         if b_busy != n_busy:  # the runs met different contention: say how different
-            ratios = [_ratio_text((r.stats or {}).get("contention")) for r in (base, new)]
+            ratios = [contention_text((r.stats or {}).get("contention")) for r in (base, new)]
             notes = [*notes, f"contention differed: the baseline {ratios[0]}, this run {ratios[1]}"]
         notes = [*notes, f"{which}: {text}" if text else f"{which}: machine busy"]
         if clock == "wall" and cmp.verdict in ("regressed", "improved"):
@@ -206,16 +206,6 @@ def _contention_verdict(cmp: ComparisonRecord, base: MeasurementRecord, new: Mea
             cmp = dataclasses.replace(cmp, verdict="noise")
     note = "; ".join(n for n in (cmp.note, *notes) if n)
     return dataclasses.replace(cmp, note=note, clock=clock)
-
-
-def _ratio_text(contention: dict | None) -> str:
-    """A run's wall/CPU contention in words ("1.0x wall/CPU"), or what else says it was busy."""
-    contention = contention or {}
-    ratio = contention.get("ratio")
-    if isinstance(ratio, (int, float)):
-        return f"{ratio:.1f}x wall/CPU"
-    wait = contention.get("run_wait_pct")
-    return f"run-queue waits {wait:.0f}%" if isinstance(wait, (int, float)) else "not recorded"
 
 
 MIN_CI_SAMPLES = 10  # a blockless row (pytest-benchmark's) needs this many samples for a change CI

@@ -25,6 +25,26 @@ from pytest_tfperf.model.tables import initialize_tables
 GRAPPLER_LIMIT_BYTES = 64 * 1024 * 1024  # graphs above this skip grappler (see session_config)
 
 
+INLINE = -1  # inter_op_parallelism_threads < 0: TensorFlow runs every op in the calling thread
+
+
+def session_threads(intra_op: int | None, inter_op: int | None) -> tuple[int, int]:
+    """`(intra, inter)` for a `ConfigProto` from a model's thread settings.
+
+    One intra-op thread with no inter-op setting runs every op inline in the calling thread
+    (`INLINE`): then one thread does all the work, so its CPU time is the call's latency. With
+    TensorFlow's inter-op pool beside one intra-op thread, independent ops ran at once and the
+    pool threads spin between ops: a 0.16 ms graph read 0.36-0.46 ms of CPU idle and 0.25-0.30 ms
+    beside 3 CPU-bound neighbours (the spin went), so a real 1.3x slowdown measured beside
+    neighbours compared "ok" against an idle baseline; inline it read 0.160-0.164 ms idle and
+    0.163-0.176 ms beside 3 (issue 19). 0/None elsewhere: TensorFlow's default.
+    """
+    intra = int(intra_op or 0)
+    if inter_op is None or inter_op == 0:
+        return intra, INLINE if intra == 1 else 0
+    return intra, int(inter_op)
+
+
 class FrozenGraph:
     """A frozen TensorFlow model ready to run: GraphDef, I/O specs, source, and a fast runner.
 
@@ -95,19 +115,25 @@ class FrozenGraph:
         return self._graph
 
     def set_threads(self, intra_op: int | None = None, inter_op: int | None = None) -> None:
-        """Thread counts for the session (0/None = TensorFlow's default); recreates it if needed."""
+        """Thread counts for the session; recreates it if needed (`session_threads`).
+
+        `intra_op`: 0/None = TensorFlow's default (one per core). `inter_op`: 0/None = inline
+        (every op in the calling thread) when `intra_op` is 1, else TensorFlow's default;
+        -1 = inline; N = a pool of N."""
         if (intra_op, inter_op) != self._threads:
             self._threads = (intra_op, inter_op)
             if self._session is not None:
                 self._session.close()
                 self._session = None
 
-    def session_config(self):
+    def session_config(self, intra_op: int | None = None):
+        """The session's `ConfigProto` (`session_threads`; `intra_op` overrides the model's)."""
         import tensorflow as tf
 
-        intra, inter = self._threads
-        config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra or 0,
-                                          inter_op_parallelism_threads=inter or 0)
+        intra, inter = session_threads(*self._threads) if intra_op is None else \
+            session_threads(intra_op, self._threads[1])
+        config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra,
+                                          inter_op_parallelism_threads=inter)
         if self.graph_def.ByteSize() > GRAPPLER_LIMIT_BYTES:
             # grappler's passes over a large frozen graph cost ~20 s and ~2.6 GB per new session
             # (AlexNet-224, 250 MB) and gave no speed (88.3 vs 86.7 ms/run; bench/RESULTS.md)
@@ -177,9 +203,7 @@ class FrozenGraph:
         `intra_op`: this session's intra-op threads instead of the model's (sweeps)."""
         import tensorflow as tf
 
-        config = self.session_config()
-        if intra_op is not None:
-            config.intra_op_parallelism_threads = int(intra_op)
+        config = self.session_config(intra_op=intra_op)
         session = tf.compat.v1.Session(graph=self.graph, config=config)
         initialize_tables(session)
         return session

@@ -17,6 +17,12 @@ def _threads(value: Any) -> str:
     return "auto" if value is None else str(value)  # None: TensorFlow's own choice
 
 
+def _inter(intra: Any, inter: Any) -> str:
+    """"inline" where one intra-op thread runs every op in the calling thread
+    (`model.frozen.session_threads`), else the inter-op setting."""
+    return "inline" if inter is None and intra == 1 else _threads(inter)
+
+
 def render_header(summary: dict, *, pytest_benchmark: bool = False) -> list[str]:
     """tfperf's lines in pytest's header, from `outputs.settings_summary`: the timing settings
     `tfperf.measure` and the budgets use, in pytest-benchmark's `key=value` style so the two
@@ -37,7 +43,8 @@ def render_header(summary: dict, *, pytest_benchmark: bool = False) -> list[str]
     scale = s.get("budget_scale")
     lines = [f"tfperf: {__version__} (timing: {timing})",
              f"tfperf: threads intra_op={_threads(s.get('intra_op_threads'))} "
-             f"inter_op={_threads(s.get('inter_op_threads'))}; runtime tensorflow {tf}"
+             f"inter_op={_inter(s.get('intra_op_threads'), s.get('inter_op_threads'))}; "
+             f"runtime tensorflow {tf}"
              + (f"; latency budgets x{scale:g}" if isinstance(scale, (int, float)) and scale != 1 else "")]
     if pytest_benchmark:
         lines.append("tfperf: (the benchmark: line is pytest-benchmark's, for its benchmark fixture only)")

@@ -106,7 +106,8 @@ OPTIONS: tuple[Option, ...] = (
            "pinned)", ini="tfperf_cpus", kind="names"),
     Option("intra_op_threads", "TensorFlow intra-op threads for tfperf sessions (default 1: steady under "
            "CI contention; 0: TF default, one per core)", ini="tfperf_intra_op_threads", kind="threads"),
-    Option("inter_op_threads", "TensorFlow inter-op threads for tfperf sessions (0: TF default)",
+    Option("inter_op_threads", "TensorFlow inter-op threads for tfperf sessions (default/0: with one "
+           "intra-op thread every op runs inline in the calling thread, else TF default; N: a pool of N)",
            ini="tfperf_inter_op_threads", kind="threads"),
     Option("tflite_threads", "TFLite interpreter threads for .tflite models tfperf loads or converts "
            "(default 1, like the TensorFlow sessions)", ini="tfperf_tflite_threads", kind="int",

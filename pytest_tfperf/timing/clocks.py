@@ -190,9 +190,8 @@ def runtime_family(kind: str, target: Any) -> tuple[str, int | None]:
     TensorFlow's default of one per core), "litert-1" / "litert" for LiteRT interpreters by their
     thread count, "other" for Keras models, tf.functions and callables.
     """
-    if kind == "frozen_graph":
-        intra = (getattr(target, "_threads", None) or (None, None))[0]
-        return "tensorflow", intra or None
+    if kind == "frozen_graph" or (kind == "model" and getattr(target, "runtime", "") == "tensorflow"):
+        return "tensorflow", _tf_threads(getattr(target, "_threads", None) or (None, None))
     if kind == "session":
         config = getattr(target[0], "_config", None)
         intra = getattr(config, "intra_op_parallelism_threads", 0) if config is not None else 0
@@ -201,10 +200,16 @@ def runtime_family(kind: str, target: Any) -> tuple[str, int | None]:
     if kind == "model" and callable(info):
         threads = info().get("num_threads")
         return ("litert-1" if threads == 1 else "litert"), threads
-    if kind == "model" and getattr(target, "runtime", "") == "tensorflow":
-        intra = (getattr(target, "_threads", None) or (None, None))[0]
-        return "tensorflow", intra or None
     return "other", None
+
+
+def _tf_threads(threads: tuple) -> int | None:
+    """Threads a model's session computes with at once: its intra-op count, or None (unknown:
+    TensorFlow's default, or an inter-op pool of several threads that may run ops side by side)."""
+    intra, inter = (tuple(threads) + (None, None))[:2]
+    if inter not in (None, 0, -1, 1) and intra == 1:
+        return None
+    return intra or None
 
 
 def gpu_visible() -> bool:
@@ -337,6 +342,17 @@ def is_busy(contention: dict[str, Any] | None) -> bool:
         wait = None                      # pool threads between calls need not slow a call
     return any(isinstance(v, (int, float)) and v >= limit for v, limit in (
         (ratio, BUSY_CONTENTION), (wait, BUSY_WAIT_PCT), (steal, 10.0)))
+
+
+def contention_text(contention: dict[str, Any] | None) -> str:
+    """A run's contention in a few words ("1.0x wall/CPU"), for notes that set two runs side
+    by side."""
+    contention = contention or {}
+    ratio = contention.get("ratio")
+    if isinstance(ratio, (int, float)):
+        return f"{ratio:.1f}x wall/CPU"
+    wait = contention.get("run_wait_pct")
+    return f"run-queue waits {wait:.0f}%" if isinstance(wait, (int, float)) else "not recorded"
 
 
 def busy_text(contention: dict[str, Any] | None, clock: str) -> str:

@@ -55,17 +55,16 @@ class _CpuReader:
         """Run `calls()` (warm-up of a runner) and find the threads that gained CPU."""
         from pytest_tfperf.timing import clocks
 
-        before = clocks.thread_times()
-        t0 = time.perf_counter_ns()
+        t0 = time.perf_counter_ns()  # the windows span the snapshots: reading every thread
+        before = clocks.thread_times()  # takes ms while a thread holds the GIL
         out = calls()
-        calls_ns = time.perf_counter_ns() - t0
         after = clocks.thread_times()
+        t1 = time.perf_counter_ns()
         self.clock = clocks.discover(before, after, self.family)
         if self.clock.misses_the_model:  # other threads ran: the model's, or background?
-            t1 = time.perf_counter_ns()
             time.sleep(clocks.PAUSE_S)
             paused = clocks.thread_times()
-            background = clocks.background_threads(before, after, calls_ns, paused,
+            background = clocks.background_threads(before, after, t1 - t0, paused,
                                                    time.perf_counter_ns() - t1)
             self.clock = clocks.discover(before, after, self.family, background=background)
         self.read = self.clock.reader()

@@ -243,7 +243,7 @@ def test_session_at_80_columns(pytester, small_pb, dynamic_keras, monkeypatch):
     # the header says what tfperf times with, next to pytest-benchmark's own line
     header = [line for line in lines[:12] if line.startswith("tfperf: ")]
     assert "warmup=2 runs + 0.1 s min_runs=10 min_time=0.05 s max_time=0.3 s disable_gc=True" in header[0]
-    assert header[1].startswith("tfperf: threads intra_op=1 inter_op=auto; runtime tensorflow ")
+    assert header[1].startswith("tfperf: threads intra_op=1 inter_op=inline; runtime tensorflow ")
     assert any("pytest-benchmark's, for its benchmark fixture only" in line for line in header)
 
     doc = json.loads((pytester.path / "out" / "run.json").read_text())

@@ -173,7 +173,7 @@ def test_header_reports_our_timing_settings_not_pytest_benchmarks():
                                     "budget_scale": 1.5, "runtime": {"tensorflow": "2.21.0"}},
                                    pytest_benchmark=True)
     assert "warmup=5 runs + 0.1 s min_runs=10 min_time=0.2 s max_time=5 s disable_gc=True" in lines[0]
-    assert lines[1] == ("tfperf: threads intra_op=1 inter_op=auto; runtime tensorflow 2.21.0; "
+    assert lines[1] == ("tfperf: threads intra_op=1 inter_op=inline; runtime tensorflow 2.21.0; "
                         "latency budgets x1.5")
     assert "pytest-benchmark's, for its benchmark fixture only" in lines[2]
     disabled = render_header({"disabled": True})

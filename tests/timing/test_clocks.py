@@ -65,12 +65,25 @@ def test_thread_clock_reads_a_threads_own_cpu_time():
     assert after - before == pytest.approx(time.thread_time_ns() - own, rel=0.05)
 
 
-def test_discovery_finds_the_caller_and_tensorflow_pool_not_other_threads(model):
-    fg, image = model
+def test_inline_session_runs_on_the_calling_thread_alone(model):
+    fg, image = model  # one intra-op thread, inter-op unset: every op inline (session_threads)
     run = fg.make_callable(image)
     run()
+    before = clocks.thread_times()
+    for _ in range(30):
+        run()
+    clock = clocks.discover(before, clocks.thread_times(), "tensorflow")
+    assert clock.text == "caller thread" and clock.tids == (threading.get_native_id(),)
+    assert clock.other_share < 0.1  # no pool thread did the work
+
+
+def test_discovery_finds_the_caller_and_tensorflow_pool_not_other_threads(model):
+    fg, image = model
+    fg.set_threads(1, 1)  # one inter-op pool thread: TensorFlow's tf_Compute runs the ops
     stop, t, spinner = _spinner()
     try:
+        run = fg.make_callable(image)
+        run()
         before = clocks.thread_times()
         for _ in range(30):
             run()
@@ -78,6 +91,7 @@ def test_discovery_finds_the_caller_and_tensorflow_pool_not_other_threads(model)
     finally:
         stop.set()
         t.join()
+        fg.set_threads(1, None)
     clock = clocks.discover(before, after, "tensorflow")
     tf_threads = [tid for tid in clock.tids if after[tid][0].startswith("tf_")]
     assert clock.source == "threads" and clock.tids[0] == threading.get_native_id()
