@@ -139,7 +139,7 @@ def latency_verdict(resolved: ResolvedLatency, stats: LatencyStats, *,
 
 def _clock_text(stats) -> str:
     """'machine busy: wall 163 ms, CPU 58 ms (2.8x contention); judged on CPU' when the run was
-    busy; 'CPU time of caller + 2 tf_Compute threads (wall p50 5.61 ms)' for a CPU-judged
+    busy; 'CPU time of caller thread (wall p50 5.61 ms)' for a CPU-judged
     measurement on a quiet machine; '' for a wall-judged one on a quiet machine."""
     from pytest_tfperf.timing.clocks import busy_text
 
