@@ -4,8 +4,8 @@ The noise that decides whether a change is real lives between runs (a process, a
 neighbour's burst shifts every call of a run together), so per-call samples are not the
 replicates: each measurement's *blocks* are (`blocks.py`). For a statistic (the test's gated
 one by default: the p90 for a p90 budget) the change new/base gets a 95% CI from the spread of
-per-block values on both sides plus a between-run floor (`run_noise`, default
-`blocks.DEFAULT_RUN_NOISE` = 4% per run, `--tfperf-compare-noise`):
+per-block values on both sides plus a between-run floor (`run_noise`, `--tfperf-compare-noise`;
+default `blocks.run_floor`: 2% per run on the CPU clock of one thread, 4% elsewhere):
 
 - regressed: the whole CI lies past the threshold (default `DEFAULT_DISPLAY_EXPR`, 10% on the
   gated statistic: classifies, fails nothing unless asked for with `--tfperf-compare-fail` or
@@ -120,7 +120,7 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
         new: this run's measurement record.
         thresholds: `Threshold`s or expressions; empty -> `DEFAULT_DISPLAY_EXPR`, not enforced.
         enforced: override whether a regression fails (default: True iff thresholds given).
-        run_noise: the between-run floor per run (default `blocks.DEFAULT_RUN_NOISE`).
+        run_noise: the between-run floor per run (default `blocks.run_floor`).
         references: `(base_reference, new_reference)` reference-workload records
             (`reference.py`) to compare ratios model / reference (`--tfperf-normalize`; `()`
             when the runs have none); when both measurements probed the reference right
@@ -132,14 +132,14 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
         judged on the clock this run judged on (`on_judged_clock`) and never on the
         neighbours (`_contention_verdict`).
     """
-    from pytest_tfperf.timing.blocks import DEFAULT_RUN_NOISE
+    from pytest_tfperf.timing.blocks import run_floor
 
     parsed = parse_thresholds(thresholds)
     if enforced is None:
         enforced = bool(parsed)
     if not parsed:
         parsed = (parse_fail_expr(DEFAULT_DISPLAY_EXPR),)
-    noise = DEFAULT_RUN_NOISE if run_noise is None else float(run_noise)
+    noise = run_floor(base.stats, new.stats) if run_noise is None else float(run_noise)
     base, new, clock, notes = on_judged_clock(base, new)
     best: ComparisonRecord | None = None
     for th in parsed:
@@ -337,7 +337,7 @@ def compare_runs(base: ResultFile, new_results: SessionResults | ResultFile,
         thresholds: `--tfperf-compare-fail` thresholds (empty: classify only, fail nothing).
             A record's own `regression` (from `latency_budget(..., regression="10%")`)
             replaces them for that measurement.
-        run_noise: the between-run floor per run (default `blocks.DEFAULT_RUN_NOISE`).
+        run_noise: the between-run floor per run (default `blocks.run_floor`).
         normalize: compare ratios model / reference workload when both runs timed one
             (`--tfperf-normalize`; a run without one is compared as is).
 

@@ -31,6 +31,25 @@ import numpy as np
 # measure it: fresh-process medians on a 2-core VM, one intra-op thread, idle, had CV 4.3-5.7%
 # (bench/RESULTS.md: gate reliability, issue 12); 4% with the blocks' own spread on top.
 DEFAULT_RUN_NOISE = 0.04
+# The same for the CPU time of one thread that runs a model alone (an inline one-intra-op-thread
+# TF session, a one-thread LiteRT interpreter): fresh idle processes had CV 0.7-2.2% there
+# (0.16 ms, 9.3 ms and 42 ms graphs; bench/RESULTS.md, issue 19), where the thread pools' handoffs
+# had made it 3.9-15.6%.
+CPU_RUN_NOISE = 0.02
+
+
+def run_floor(base_stats: dict | None, new_stats: dict | None) -> float:
+    """The between-run floor of a comparison of two measurements' `stats`: `CPU_RUN_NOISE`
+    when both judged on the CPU clock of one thread that ran the model alone, else
+    `DEFAULT_RUN_NOISE` (wall clock, thread pools, files from before issue 19)."""
+    def one_thread(st) -> bool:
+        st = st or {}
+        clock = st.get("cpu_clock") or {}
+        return st.get("clock") == "cpu" and clock.get("source") == "threads" \
+            and clock.get("threads") == 1 and bool(st.get("cpu_samples_ms"))
+    return CPU_RUN_NOISE if one_thread(base_stats) and one_thread(new_stats) else DEFAULT_RUN_NOISE
+
+
 DEFAULT_BLOCKS = 8        # blocks a measurement's samples are cut into (at most)
 MIN_BLOCK_RUNS = 5        # fewer calls than this per block: fewer blocks
 LEVEL = 0.95              # the level of every interval here

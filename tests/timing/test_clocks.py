@@ -239,6 +239,25 @@ def test_compare_judges_on_cpu_across_contention():
     assert baseline.compare_measurement(base, slower, ["median:10%"]).verdict == "regressed"
 
 
+def test_one_thread_cpu_comparisons_use_the_smaller_floor():
+    from pytest_tfperf.timing.blocks import CPU_RUN_NOISE, DEFAULT_RUN_NOISE
+
+    def one(cpu, seed, threads=1, clock="cpu"):
+        st = _stats(cpu * 1.01, cpu, clock=clock, seed=seed)
+        return _rec(LatencyStats.from_dict({**st.to_dict(), "cpu_clock": {
+            "source": "threads", "text": "caller thread", "threads": threads}}))
+    # 1.2x on the CPU of one thread: past 10% with a 2% floor per run, inconclusive with 4%
+    c = baseline.compare_measurement(one(10.0, 1), one(12.0, 2), ["median:10%"])
+    assert c.run_noise == CPU_RUN_NOISE == 0.02 and c.verdict == "regressed"
+    pooled = baseline.compare_measurement(one(10.0, 1), one(12.0, 2, threads=3), ["median:10%"])
+    assert pooled.run_noise == DEFAULT_RUN_NOISE and pooled.verdict == "noise"
+    wall = baseline.compare_measurement(one(10.0, 1, clock="wall"), one(12.0, 2, clock="wall"),
+                                        ["median:10%"])
+    assert wall.run_noise == DEFAULT_RUN_NOISE and wall.verdict == "noise"
+    same = baseline.compare_measurement(one(10.0, 1), one(10.2, 2), ["median:10%"])
+    assert same.verdict == "ok"
+
+
 def test_compare_on_wall_gives_no_verdict_from_a_busy_run():
     base = _rec(_stats(10.0, 9.5, _busy(10.0, 9.5), clock="wall", seed=1))
     busy = _rec(_stats(28.0, 9.6, _busy(28.0, 9.6), clock="wall", seed=2))
