@@ -51,20 +51,30 @@ def thread_clock_id(tid: int) -> int:
     return ((~int(tid)) << 3) | 6
 
 
-def thread_times() -> dict[int, tuple[str, int]]:
-    """`{tid: (name, cpu_ns)}` for every thread of this process (empty where /proc is absent)."""
-    out: dict[int, tuple[str, int]] = {}
+def _per_thread(filename: str) -> dict[int, str]:
+    """`{tid: text}` of /proc/self/task/<tid>/`filename` for every thread of this process
+    (threads that end meanwhile are skipped; empty where /proc is absent)."""
+    out: dict[int, str] = {}
     try:
         tids = os.listdir(_TASKS)
     except OSError:
         return out
     for entry in tids:
         try:
-            tid = int(entry)
-            with open(f"{_TASKS}/{entry}/comm") as f:
-                name = f.read().strip()
-            out[tid] = (name, time.clock_gettime_ns(thread_clock_id(tid)))
+            with open(f"{_TASKS}/{entry}/{filename}") as f:
+                out[int(entry)] = f.read()
         except (OSError, ValueError):
+            continue
+    return out
+
+
+def thread_times() -> dict[int, tuple[str, int]]:
+    """`{tid: (name, cpu_ns)}` for every thread of this process (empty where /proc is absent)."""
+    out: dict[int, tuple[str, int]] = {}
+    for tid, name in _per_thread("comm").items():
+        try:
+            out[tid] = (name.strip(), time.clock_gettime_ns(thread_clock_id(tid)))
+        except OSError:
             continue  # the thread ended meanwhile
     return out
 
@@ -255,15 +265,10 @@ def run_queue_waits() -> dict[int, int]:
     CPU (the neighbours' share), from /proc/self/task/*/schedstat; empty where the kernel
     keeps no such statistics."""
     out: dict[int, int] = {}
-    try:
-        tids = os.listdir(_TASKS)
-    except OSError:
-        return out
-    for entry in tids:
+    for tid, text in _per_thread("schedstat").items():
         try:
-            with open(f"{_TASKS}/{entry}/schedstat") as f:
-                out[int(entry)] = int(f.read().split()[1])
-        except (OSError, ValueError, IndexError):
+            out[tid] = int(text.split()[1])
+        except (ValueError, IndexError):
             continue
     return out
 
