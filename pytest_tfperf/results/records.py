@@ -193,9 +193,10 @@ class ComparisonRecord(Record):
 
     The verdict comes from the 95% CI of `ratio` (`ci_low`..`ci_high`), built from the spread
     of per-block values on both sides plus a between-run floor (`run_noise`, per run):
-    "regressed" when the whole CI is past the threshold, "improved" likewise the other way,
-    "noise" when the point estimate is past the threshold but the CI reaches back over it
-    (inconclusive: +-`noise_pct`), "ok" otherwise (`baseline/compare.py`, `blocks.py`).
+    "regressed" when the change (`ratio`) is past the threshold and the CI excludes no change,
+    "improved" likewise the other way, "noise" when the change is past the threshold but the CI
+    reaches back over no change (inconclusive: +-`noise_pct`), "ok" otherwise
+    (`baseline/compare.py`, `blocks.py`).
     """
 
     kind: ClassVar[str] = "comparison"

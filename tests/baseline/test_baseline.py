@@ -144,6 +144,27 @@ def test_change_past_threshold_without_significance_is_noise():
     assert c.verdict == "noise" and not c.failed
 
 
+@pytest.mark.parametrize("ratio, low, high, verdict", [
+    (1.15, 1.04, 1.27, "regressed"),  # past 10% by the estimate, real by the CI: a regression
+    (1.15, 0.98, 1.35, "noise"),      # past 10%, but the CI still holds "no change"
+    (1.08, 1.05, 1.11, "ok"),         # real, but within the threshold
+    (0.85, 0.77, 0.95, "improved"),
+    (0.85, 0.70, 1.03, "noise"),
+    (1.095, 1.09, 1.10, "ok"),        # just within the threshold, however certain
+])
+def test_verdict_rule_estimate_past_threshold_and_ci_excluding_no_change(ratio, low, high,
+                                                                         verdict):
+    from pytest_tfperf.baseline.compare import verdict_of
+    from pytest_tfperf.baseline.thresholds import parse_thresholds
+    from pytest_tfperf.timing.blocks import ChangeEstimate
+
+    change = ChangeEstimate(ratio, low, high, 0.03, 30.0, 8, 8, 0.02, 0.01)
+    th, = parse_thresholds(["median:10%"])
+    assert verdict_of(th, 10.0, change) == verdict
+    ms, = parse_thresholds(["median:1ms"])  # the same rule for a threshold in milliseconds
+    assert verdict_of(ms, 10.0, change) == verdict
+
+
 def test_significant_speedup_is_improved_and_ms_thresholds():
     base, fast = _pair(10.0, 6.0)
     assert baseline.compare_measurement(base, fast, ["median:10%"]).verdict == "improved"
