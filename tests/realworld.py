@@ -154,7 +154,10 @@ def _application(key: str, name: str, **kwargs) -> ZooModel:
     if name.startswith("EfficientNet"):
         # its Normalization layer's mean and variance reach the serving function as constants
         # (still weights: 3 + 3); the sample `count` is never used, so it is the one missing
-        entry.unread = ("normalization/mean", "normalization/variance", "normalization/count")
+        # (named after the layer: "normalization_2" when the process built two before it)
+        norm = next(layer for layer in model.layers
+                    if isinstance(layer, keras.layers.Normalization))
+        entry.unread = tuple(f"{norm.name}/{v}" for v in ("mean", "variance", "count"))
         entry.graph_missing = 1
     return entry
 
