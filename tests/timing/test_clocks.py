@@ -246,12 +246,12 @@ def test_one_thread_cpu_comparisons_use_the_smaller_floor():
         st = _stats(cpu * 1.01, cpu, clock=clock, seed=seed)
         return _rec(LatencyStats.from_dict({**st.to_dict(), "cpu_clock": {
             "source": "threads", "text": "caller thread", "threads": threads}}))
-    # 1.2x on the CPU of one thread: past 10% with a 2% floor per run, inconclusive with 4%
-    c = baseline.compare_measurement(one(10.0, 1), one(12.0, 2), ["median:10%"])
+    # 1.11x on the CPU of one thread: real with a 2% floor per run, inconclusive with 4%
+    c = baseline.compare_measurement(one(10.0, 1), one(11.1, 2), ["median:10%"])
     assert c.run_noise == CPU_RUN_NOISE == 0.02 and c.verdict == "regressed"
-    pooled = baseline.compare_measurement(one(10.0, 1), one(12.0, 2, threads=3), ["median:10%"])
+    pooled = baseline.compare_measurement(one(10.0, 1), one(11.1, 2, threads=3), ["median:10%"])
     assert pooled.run_noise == DEFAULT_RUN_NOISE and pooled.verdict == "noise"
-    wall = baseline.compare_measurement(one(10.0, 1, clock="wall"), one(12.0, 2, clock="wall"),
+    wall = baseline.compare_measurement(one(10.0, 1, clock="wall"), one(11.1, 2, clock="wall"),
                                         ["median:10%"])
     assert wall.run_noise == DEFAULT_RUN_NOISE and wall.verdict == "noise"
     same = baseline.compare_measurement(one(10.0, 1), one(10.2, 2), ["median:10%"])
@@ -300,23 +300,6 @@ def test_the_models_own_ratio_decides_busy_when_it_is_known():
     quiet_calls = clocks.contention_record(*waits, 0.25, 0.25, 1, "threads", tids=(1,))
     assert quiet_calls["run_wait_pct"] == pytest.approx(60.0) and not clocks.is_busy(quiet_calls)
     assert clocks.is_busy(clocks.contention_record(*waits, 0.4, 0.25, 1, "threads", tids=(1,)))
-
-
-def test_normalize_probes_the_reference_around_each_measurement_and_compares_ratios(model):
-    fg, image = model
-    stats = measure(fg, image, settings=FAST.replace(reference=True))
-    probes = stats.contention["reference_cpu_ms"]
-    assert len(probes) == 2 and all(p > 0 for p in probes)
-    assert len(stats.contention["reference_wall_ms"]) == 2
-
-    def rec(cpu, ref):
-        return _rec(_stats(cpu * 1.1, cpu, {**_busy(cpu * 1.1, cpu),
-                                            "reference_cpu_ms": [ref, ref * 1.01]}))
-    # every CPU second 25% slower (a neighbour on the SMT sibling): model and reference alike
-    base, shared = rec(10.0, 2.0), rec(12.5, 2.5)
-    assert baseline.compare_measurement(base, shared, ["median:10%"]).verdict == "regressed"
-    c = baseline.compare_measurement(base, shared, ["median:10%"], references=())
-    assert c.normalized and c.verdict == "ok" and c.ratio == pytest.approx(1.0, abs=0.03)
 
 
 def test_header_names_the_judging_clock():
