@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import statistics
 from collections.abc import Iterable, Sequence
 
 from pytest_tfperf.results.file import ResultFile, measurement_index
@@ -123,9 +124,9 @@ def compare_measurement(base: MeasurementRecord, new: MeasurementRecord,
         run_noise: the between-run floor per run (default `blocks.run_floor`).
         references: `(base_reference, new_reference)` reference-workload records
             (`reference.py`) to compare ratios model / reference (`--tfperf-normalize`; `()`
-            when the runs have none); the reference timed with the measurements is used
-            instead where both have one, and without `--tfperf-normalize` when it moved
-            between the runs (`normalize.py`).
+            when the runs have none); when both measurements probed the reference right
+            before and after their timing (`stats.contention["reference_cpu_ms"]`), those
+            probes are used instead.
 
     Returns:
         The `ComparisonRecord` of the most severe threshold (regressed > improved > noise > ok),
@@ -176,6 +177,15 @@ def on_judged_clock(base: MeasurementRecord, new: MeasurementRecord
     return out[0], out[1], "cpu", []
 
 
+def _probes(record: MeasurementRecord) -> list[float]:
+    """The reference workload's medians probed right before and after a measurement
+    (`reference.probe`), on the clock its stats are on; [] when it was not probed."""
+    st = record.stats or {}
+    key = "reference_cpu_ms" if st.get("samples_clock") == "cpu" else "reference_wall_ms"
+    values = (st.get("contention") or {}).get(key) or []
+    return [float(v) for v in values if isinstance(v, (int, float)) and v > 0]
+
+
 def _contention_verdict(cmp: ComparisonRecord, base: MeasurementRecord, new: MeasurementRecord,
                         clock: str, notes: list[str]) -> ComparisonRecord:
     """Never a verdict from the neighbours: on wall clock a change seen while either run was
@@ -204,7 +214,6 @@ MIN_CI_SAMPLES = 10  # a blockless row (pytest-benchmark's) needs this many samp
 def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold, enforced: bool,
                  noise: float, references: tuple[MeasurementRecord, MeasurementRecord] | None
                  ) -> ComparisonRecord:
-    from pytest_tfperf.baseline.normalize import normalization
     from pytest_tfperf.timing.blocks import block_values, estimate_change
 
     stat = th.statistic
@@ -224,15 +233,16 @@ def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold,
             f"{few} samples: too few for a change CI; compared by value, never a regression")
     b_values, n_values = block_values(b_blocks, stat), block_values(n_blocks, stat)
     notes = ["baseline without blocks: blocks cut from its stored samples"] if b_derived else []
-    session = None if references is None else tuple(  # --tfperf-normalize's session timings
-        (statistic_value(r, "median"), block_values(record_blocks(r)[0], "median"))
-        for r in references)
-    norm = normalization(base, new, b_values, n_values, noise, session)
-    scale, extra = (norm.scale, norm.extra) if norm else (1.0, ())
-    if norm is not None and norm.base_blocks is not None:
-        b_values, n_values = norm.base_blocks, norm.new_blocks
-    if norm is not None and norm.note:
-        notes.append(norm.note)
+    extra, scale, normalized = (), 1.0, False
+    probes = _probes(base), _probes(new)
+    if references is not None and all(probes):  # the reference of the same moments (issue 19)
+        scale, normalized = statistics.median(probes[0]) / statistics.median(probes[1]), True
+        extra = probes
+    elif references:
+        ref_base, ref_new = (statistic_value(r, "median") for r in references)
+        if ref_base and ref_new:
+            scale, normalized = ref_base / ref_new, True
+            extra = tuple(block_values(record_blocks(r)[0], "median") for r in references)
     change = estimate_change(
         bv, nv * scale, b_values, n_values, run_noise=noise, extra_blocks=extra,
         base_sd=_single_side_sd(base, stat) if len(b_values) < 2 else None,
@@ -242,7 +252,7 @@ def _compare_one(base: MeasurementRecord, new: MeasurementRecord, th: Threshold,
         **common, ratio=change.ratio, delta_ms=nv * scale - bv, p_value=change.p_value,
         verdict=verdict, note="; ".join(notes), ci_low=change.low, ci_high=change.high,
         run_noise=noise, base_blocks=len(b_values), new_blocks=len(n_values),
-        normalized=norm is not None, retimed=bool(new.retimed))
+        normalized=normalized, retimed=bool(new.retimed))
 
 
 def verdict_of(th: Threshold, base_ms: float, change) -> str:

@@ -193,10 +193,8 @@ class Settings:
     def timing_settings(self):
         from pytest_tfperf.timing.settings import TimingSettings
 
-        # the reference interleaved wherever a comparison may use it: stored runs, comparisons
-        stored = bool(self.json_path or self.save or self.compare is not None)
         return TimingSettings(disabled=self.disabled, lock_path=self.lock_path,
-                              clock=self.clock, reference=self.normalize or stored).replace(
+                              clock=self.clock, reference=self.normalize).replace(
             warmup=self.warmup, min_time=self.min_time, max_time=self.max_time,
             min_runs=self.min_runs, blocks=self.blocks, fresh_blocks=self.fresh_blocks,
             cpus=parse_cpus(self.cpus) if self.cpus else None)

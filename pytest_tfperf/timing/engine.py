@@ -339,15 +339,14 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
             return fresh
         try:
             with timing_lock(settings.lock_path), pinned(settings.cpus):
-                interleave = _interleave(settings, threads, clock)
-                probes = [None if interleave else _probe(settings, threads)]
+                probes = [_probe(settings, threads)]
                 load_start = clocks.machine_load()
                 sampled = sample_blocks(
                     runner, settings, budget_ms=budget_ms, percentile=percentile,
                     rebuild=rebuild if make is not None else None, cpu_family=family,
-                    judge_cpu=clock == "cpu", interleave=interleave)
+                    judge_cpu=clock == "cpu")
                 load_end = clocks.machine_load()
-                probes.append(None if interleave else _probe(settings, threads))
+                probes.append(_probe(settings, threads))
         finally:
             while private:  # the model's shared session is never closed under the user
                 private.pop()()
@@ -365,8 +364,6 @@ def measure(target: Any, inputs: Any = None, *, batch: int | None = None, name: 
         if all(probes):
             contention["reference_cpu_ms"] = [p["cpu_ms"] for p in probes]
             contention["reference_wall_ms"] = [p["wall_ms"] for p in probes]
-        elif interleave is not None and clock == "cpu":
-            contention.update(_reference_blocks(sampled.reference, sizes))
     return LatencyStats.from_samples(
         np.asarray(samples_ns, dtype=np.float64) / _NS_PER_MS, batch=batch, warmup_n=warmup_n,
         init_ms=init_ms, first_ms=first_ms, gated_percentile=percentile, stop_reason=reason,
@@ -384,39 +381,6 @@ def _probe(settings: TimingSettings, threads: int | None) -> dict | None:
     from pytest_tfperf.timing.workload import probe
 
     return probe(intra_op=threads or 1)
-
-
-def _interleave(settings: TimingSettings, threads: int | None, clock: str):
-    """A `workload.Interleave` of the reference workload when `settings.reference` and the
-    measurement judges on CPU time (the reference's CPU clock means nothing beside a wall
-    clock's judgement), else None; None too when the reference cannot run here."""
-    if not settings.reference or clock != "cpu":
-        return None
-    from pytest_tfperf.timing.workload import Interleave
-
-    try:
-        return Interleave(intra_op=threads or 1)
-    except Exception:  # noqa: BLE001  (optional context: never fails a measurement)
-        return None
-
-
-def _reference_blocks(marks, sizes) -> dict:
-    """The interleaved reference per block of the reported calls: `reference_cpu_ms` (the
-    median CPU time per reference call of the slices run during each block; a block too short
-    for a slice of its own takes the nearest one) and `reference_calls`; {} without slices."""
-    if not marks:
-        return {}
-    per_block: list[float] = []
-    start = 0
-    for size in sizes:
-        ref = [ms for n, cpu in marks if start < n <= start + size for ms in cpu]
-        if not ref:
-            middle = start + size / 2
-            ref = min(marks, key=lambda mark: abs(mark[0] - middle))[1]
-        start += size
-        per_block.append(float(np.median(ref)))
-    return {"reference_cpu_ms": per_block, "reference_calls": sum(len(c) for _, c in marks),
-            "reference": "interleaved"}
 
 
 def _contention(wall_ns, cpu_ns, sizes, threads, load_start, load_end, cpu_clock, tids) -> dict:

@@ -38,7 +38,6 @@ class Sampled:
     clock_note: str = ""
     tids: tuple[int, ...] = ()  # every thread found running the model (run-queue waits)
     wall_because: str = ""  # judged on wall though CPU was asked: why (`CpuClock.missed_share`)
-    reference: list = dataclasses.field(default_factory=list)  # `workload.Interleave.marks`
 
 
 class _CpuReader:
@@ -85,8 +84,7 @@ class _CpuReader:
 def sample_blocks(runner: Callable[[], Any], settings, *,
                   budget_ms: float | None = None, percentile: float = 50,
                   rebuild: Callable[[], Callable[[], Any]] | None = None,
-                  cpu_family: str | None = None, judge_cpu: bool = False,
-                  interleave: Callable[[int], int] | None = None) -> Sampled:
+                  cpu_family: str | None = None, judge_cpu: bool = False) -> Sampled:
     """Warm-up, sampling and the over-budget confirmation (`timing`'s docstring, steps 2-5).
 
     Args:
@@ -100,9 +98,6 @@ def sample_blocks(runner: Callable[[], Any], settings, *,
         cpu_family: `clocks.discover`'s rule for the model's threads ("tensorflow",
             "litert-1", anything else: the process clock); None: wall clock only.
         judge_cpu: the stopping rule and the confirmation decide on CPU time, not wall.
-        interleave: a `workload.Interleave` called after each timed call of the blocks (not
-            of the warm-up); its marks of the reported calls come back in `reference`, with
-            call counts relative to the reported calls.
 
     Returns:
         `Sampled`: the reported calls (both clocks), warm-up calls, why they stopped, the calls
@@ -117,11 +112,7 @@ def sample_blocks(runner: Callable[[], Any], settings, *,
     judge = judge_cpu and cpu is not None
 
     def block(run, block_settings, block_budget):
-        if interleave is not None:
-            interleave.begin()
-        (w, c), reason = _sample_block(run, block_settings, block_budget, percentile, deadline,
-                                       cpu, judge, interleave)
-        return (w, c, list(interleave.marks) if interleave is not None else []), reason
+        return _sample_block(run, block_settings, block_budget, percentile, deadline, cpu, judge)
 
     def warm(run):
         return cpu.around(lambda: _warm(run, settings)) if cpu is not None else _warm(run, settings)
@@ -177,7 +168,7 @@ def sample_blocks(runner: Callable[[], Any], settings, *,
                     discarded += len(again[0])
         return Sampled(best[0], best[1], warmup_n, reason, discarded, sizes, fresh,
                        cpu.clock if cpu is not None else None, cpu.note if cpu is not None else "",
-                       tuple(cpu.tids) if cpu is not None else (), wall_because, best[2])
+                       tuple(cpu.tids) if cpu is not None else (), wall_because)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -199,32 +190,30 @@ def _warm(runner: Callable[[], Any], settings) -> Callable[[], Any]:
 
 
 def _sample_fresh_blocks(runner, rebuild, settings, budget_ms, percentile, block, warm,
-                         judge: bool) -> tuple[tuple[list, list, list], str, list[int]]:
+                         judge: bool) -> tuple[tuple[list, list], str, list[int]]:
     """`settings.blocks` blocks (the first on `runner`, the others on `rebuild()`) sharing the
     minimum time and runs, then more until the stopping rule decides:
-    ((wall, cpu, reference marks), reason, sizes)."""
+    ((wall, cpu), reason, sizes)."""
     k = settings.blocks
     per_block = settings.replace(  # each block stops at its share (any finite CI is precise)
         min_time=settings.min_time / k, min_runs=max(1, -(-settings.min_runs // k)),
         precision=1e9)
     wall: list[int] = []
     cpu: list[float] = []
-    marks: list = []
     sizes: list[int] = []
     while True:
         if sizes:
             runner = warm(rebuild())
-        (w, c, m), reason = block(runner, per_block, None)
-        marks.extend((len(wall) + n, ref) for n, ref in m)
+        (w, c), reason = block(runner, per_block, None)
         wall.extend(w)
         cpu.extend(c)
         sizes.append(len(w))
         if reason in ("max_time", "max_runs") or len(wall) >= settings.max_runs:
-            return (wall, cpu, marks), reason, sizes
+            return (wall, cpu), reason, sizes
         if len(sizes) >= k:
             reason = stop_reason((wall, cpu)[judge], percentile, budget_ms, settings.precision)
             if reason:
-                return (wall, cpu, marks), reason, sizes
+                return (wall, cpu), reason, sizes
 
 
 def _gated_ns(samples_ns: list, percentile: float) -> float:
@@ -234,14 +223,11 @@ def _gated_ns(samples_ns: list, percentile: float) -> float:
 
 def _sample_block(runner: Callable[[], Any], settings, budget_ms: float | None,
                   percentile: float, deadline: int, cpu: _CpuReader | None = None,
-                  judge: bool = False, between: Callable[[int], int] | None = None
-                  ) -> tuple[tuple[list[int], list[float]], str]:
+                  judge: bool = False) -> tuple[tuple[list[int], list[float]], str]:
     """Time one block: at least `min_runs` calls and `min_time` seconds, then until the
     stopping rule decides (on CPU time when `judge`), `max_runs`, or the `deadline` (a
     perf_counter_ns value). Returns `((wall_ns, cpu_ns), reason)`; the CPU clock is read
-    outside the wall clock's interval, so reading it never adds to a wall sample.
-    `between(calls so far)` runs after each call, untimed; the nanoseconds it returns do not
-    count towards `min_time` (they do towards the deadline)."""
+    outside the wall clock's interval, so reading it never adds to a wall sample."""
     clock = time.perf_counter_ns
     min_ns = int(settings.min_time * _NS_PER_S)
     samples: list[int] = []
@@ -273,8 +259,6 @@ def _sample_block(runner: Callable[[], Any], settings, budget_ms: float | None,
                 cpu_append(math.nan)
         append(t1 - t0)
         n = len(samples)
-        if between is not None:
-            start += between(n)
         if n < next_check:
             if t1 >= deadline:
                 return (samples, cpu_samples), "max_time"

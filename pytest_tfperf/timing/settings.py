@@ -34,10 +34,8 @@ class TimingSettings:
         clock: the clock that judges: "wall", "cpu" (the model threads' CPU time) or "auto"
             (default: CPU for TF sessions and LiteRT interpreters with one compute thread, wall
             elsewhere; `clocks.judged_clock`).
-        reference: time the reference workload between the calls of a measurement judged on
-            CPU time (`workload.Interleave`; else probed right before and after sampling,
-            `workload.probe`), kept in `LatencyStats.contention` (the plugin: when the run is
-            stored or compared, or `--tfperf-normalize`).
+        reference: probe the reference workload right before and after sampling
+            (`reference.probe`; `--tfperf-normalize`), kept in `LatencyStats.contention`.
     """
 
     warmup: int = 5

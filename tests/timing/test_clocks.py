@@ -302,6 +302,23 @@ def test_the_models_own_ratio_decides_busy_when_it_is_known():
     assert clocks.is_busy(clocks.contention_record(*waits, 0.4, 0.25, 1, "threads", tids=(1,)))
 
 
+def test_normalize_probes_the_reference_around_each_measurement_and_compares_ratios(model):
+    fg, image = model
+    stats = measure(fg, image, settings=FAST.replace(reference=True))
+    probes = stats.contention["reference_cpu_ms"]
+    assert len(probes) == 2 and all(p > 0 for p in probes)
+    assert len(stats.contention["reference_wall_ms"]) == 2
+
+    def rec(cpu, ref):
+        return _rec(_stats(cpu * 1.1, cpu, {**_busy(cpu * 1.1, cpu),
+                                            "reference_cpu_ms": [ref, ref * 1.01]}))
+    # every CPU second 25% slower (a neighbour on the SMT sibling): model and reference alike
+    base, shared = rec(10.0, 2.0), rec(12.5, 2.5)
+    assert baseline.compare_measurement(base, shared, ["median:10%"]).verdict == "regressed"
+    c = baseline.compare_measurement(base, shared, ["median:10%"], references=())
+    assert c.normalized and c.verdict == "ok" and c.ratio == pytest.approx(1.0, abs=0.03)
+
+
 def test_header_names_the_judging_clock():
     from pytest_tfperf.plugin.header import render_header
 
