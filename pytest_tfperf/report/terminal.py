@@ -126,8 +126,8 @@ def comparison_summary(comparisons: list[ComparisonRecord]) -> list[str]:
     ('12 compared: 0 regressed, 1 improved, 2 noise, 9 ok').
 
     A regression past the display threshold only (no --tfperf-compare-fail) counts as "slower",
-    as its row says; "noise": past the threshold, but the change's CI reaches back over no
-    change.
+    as its row says; "noise": past the threshold, but the change's CI reaches under half of
+    it.
     """
     counts: dict[str, int] = {}
     for c in comparisons:
@@ -142,15 +142,15 @@ def comparison_summary(comparisons: list[ComparisonRecord]) -> list[str]:
     floors = sorted({c.run_noise for c in comparisons
                      if c.run_noise is not None and not c.history_runs})
     if any(c.history_runs for c in comparisons):  # --tfperf-compare history
-        lines += ["regressed/improved: the change is past the threshold and its 95% CI (from "
-                  "the past runs' spread) excludes no change;",
-                  "noise: past it, but that CI reaches back over no change"]
+        lines += ["regressed/improved: the change is past the threshold and its whole 95% CI "
+                  "(from the past runs' spread) past half of it;",
+                  "noise: past it, but that CI reaches under half of it"]
     if floors:
         floor = "/".join(f"{f * 100:g}%" for f in floors)
-        lines += ["regressed/improved: the change is past the threshold and its 95% CI "
-                  "excludes no change;",
+        lines += ["regressed/improved: the change is past the threshold and its whole 95% CI "
+                  "past half of it;",
                   f"noise: past it, but the CI (block spread + {floor} between-run floor) reaches "
-                  "back over no change"]
+                  "under half of it"]
     return lines + [f"{len(comparisons)} compared: " + ", ".join(parts)]
 
 

@@ -193,9 +193,9 @@ class ComparisonRecord(Record):
 
     The verdict comes from the 95% CI of `ratio` (`ci_low`..`ci_high`), built from the spread
     of per-block values on both sides plus a between-run floor (`run_noise`, per run):
-    "regressed" when the change (`ratio`) is past the threshold and the CI excludes no change,
-    "improved" likewise the other way, "noise" when the change is past the threshold but the CI
-    reaches back over no change (inconclusive: +-`noise_pct`), "ok" otherwise
+    "regressed" when the change (`ratio`) is past the threshold and the whole CI past half of
+    it, "improved" likewise the other way, "noise" when the change is past the threshold but the
+    CI reaches under half of it (inconclusive: +-`noise_pct`), "ok" otherwise
     (`baseline/compare.py`, `blocks.py`).
     """
 
