@@ -90,9 +90,13 @@ def test_sweep_of_a_dynamic_batch_graph(dynamic_graph):
     assert [p.key for p in result.points] == [(1, 1, 1), (1, 1, 2), (4, 1, 1), (4, 1, 2)]
     for p in result.points:
         assert p.throughput > 0 and p.n > 0 and p.p50_ms <= p.p99_ms <= p.max_ms
-        # one client: throughput ~ batch / mean latency (the calls are back to back)
+        # one client: throughput ~ batch / mean latency (the calls are back to back); never
+        # above it, and below it only by the client's waits between calls, which a busy machine
+        # makes long (0.71x beside 6 CPU-bound neighbours): a batch counted once per request
+        # (0.25x at batch 4) or twice (2x) still fails
         if p.concurrency == 1:
-            assert p.throughput == pytest.approx(p.batch * 1000 / p.mean_ms, rel=0.25)
+            back_to_back = p.batch * 1000 / p.mean_ms
+            assert 0.4 * back_to_back < p.throughput < 1.25 * back_to_back
         assert 0 <= p.cpu_util <= 1.5
     assert result.device == "CPU" and result.runtime.startswith("tensorflow ")
     assert result.inputs[0]["shape"] == [1, 32, 32, 3]  # one request's first item
