@@ -34,7 +34,8 @@ DEFAULT_RUN_NOISE = 0.04
 # The same for the CPU time of one thread that runs a model alone (an inline one-intra-op-thread
 # TF session, a one-thread LiteRT interpreter): fresh idle processes had CV 0.7-2.2% there
 # (0.16 ms, 9.3 ms and 42 ms graphs; bench/RESULTS.md, issue 19), where the thread pools' handoffs
-# had made it 3.9-15.6%.
+# had made it 3.9-15.6%; a later 20-process run 1.7-4.0% (robust 2.1-3.4%), and with this floor
+# and the half-threshold rule (`baseline.compare.verdict_of`) still 0/20 false regressions idle.
 CPU_RUN_NOISE = 0.02
 
 
